@@ -1,0 +1,270 @@
+// The contracts between the workflow and the activities: inputs and results of every stage.
+// Types only (plus a few constants), so workflow code can import this file. Large data never
+// travels here: artifacts are referenced by path and sha256.
+
+export const COMPILE_TARGETS = ['cpu-fp32', 'cpu-int8', 'hailo8', 'hailo8l'] as const;
+export type CompileTarget = (typeof COMPILE_TARGETS)[number];
+
+export const MODEL_INPUT = { name: 'imu_window', shape: [1, 100, 9] } as const;
+export const MODEL_OUTPUT = { name: 'latent_embeddings', shape: [1, 64] } as const;
+
+/** A file in the GPU server's artifact store (or on a device), identified by its content. */
+export interface ArtifactRef {
+  path: string;
+  sha256: string;
+  sizeBytes: number;
+}
+
+export interface Normalization {
+  mean: number[]; // 9 values, sensor units
+  std: number[]; // 9 values, all > 0
+}
+
+/** A probe window (raw sensor values, [100][9]) and the GPU-side reference embedding ([64]). */
+export interface ProbeReference {
+  name: string; // zeros | stationary | walking | running | random | ...
+  window: number[][];
+  reference: number[];
+}
+
+/**
+ * The metadata that travels with every model file as `<model file>.meta.json` (on the GPU store
+ * and on the device, next to `releases/<sha256>.<ext>`). The edge runtime reads normalization
+ * from it; validateDeployment reads the probes from it.
+ */
+export interface ModelMetadata {
+  schema: 'edgeship.model/1';
+  modelName: string;
+  format: 'onnx' | 'hef';
+  target: CompileTarget;
+  sha256: string; // of the model file this metadata describes
+  sizeBytes: number;
+  input: { name: string; shape: number[] };
+  output: { name: string; shape: number[] };
+  normalization: Normalization;
+  opset?: number;
+  conv2d?: boolean;
+  sourceCheckpointSha256?: string;
+  exportedFromOnnxSha256?: string; // for compiled artifacts: the FP32 ONNX they came from
+  versions: Record<string, string>;
+  probes: ProbeReference[];
+}
+
+export type ModelSource =
+  | { kind: 'checkpoint'; checkpointPath: string }
+  /**
+   * A user's own export command (argv, no shell). It must write `<outDir>/model.onnx` and
+   * `<outDir>/reference.json` ({normalization, probes:[{name, window, reference}]}); edgeship
+   * passes outDir as the env var EDGESHIP_EXPORT_DIR.
+   */
+  | { kind: 'command'; argv: string[]; cwd?: string };
+
+export interface ParityFigures {
+  minCosine: number;
+  maxAbsDiff: number;
+  probes: Array<{ name: string; cosine: number; maxAbsDiff: number }>;
+  gate: number;
+}
+
+export interface ExportModelInput {
+  modelName: string;
+  source: ModelSource;
+  conv2d?: boolean;
+  opset?: number;
+  parityMinCosine?: number; // default 0.9999
+}
+
+export interface ExportModelResult {
+  onnx: ArtifactRef;
+  metadataPath: string; // ModelMetadata JSON next to the ONNX in the store
+  parity: ParityFigures;
+  sourceSha256: string;
+  durationMs: number;
+  reused: boolean;
+}
+
+export interface CalibrationInput {
+  modelName: string;
+  metadataPath: string; // normalization comes from the exported model's metadata
+  samples?: number; // default 2000, 16..100000
+  dataDir?: string; // recorded windows; synthetic activity patterns when absent
+  seed?: number;
+}
+
+export interface CalibrationResult {
+  calibrationSet: ArtifactRef; // float32 [N,100,9] .npy, z-scored
+  samples: number;
+  source: 'synthetic' | 'recorded';
+  classMix: Record<string, number>;
+  channelMean: number[];
+  channelStd: number[];
+  durationMs: number;
+  reused: boolean;
+}
+
+export interface CompileInput {
+  modelName: string;
+  target: CompileTarget;
+  onnx: ArtifactRef;
+  metadataPath: string;
+  calibrationSet: ArtifactRef;
+  int8MinCosine?: number; // default 0.99
+}
+
+export interface CompileResult {
+  target: CompileTarget;
+  artifact: ArtifactRef; // what gets deployed (.onnx for cpu-*, .hef for hailo*)
+  metadataPath: string; // ModelMetadata of the artifact
+  format: 'onnx' | 'hef';
+  /** cpu-int8 only: INT8 vs FP32 cosine on held-out windows. */
+  similarity?: { minCosine: number; meanCosine: number; windows: number; gate: number };
+  sizes: { fp32Bytes: number; artifactBytes: number };
+  /** Per-inference latency on the GPU server's CPU (ms, median), where measured. */
+  latencyMs?: { fp32: number; artifact: number };
+  preflight?: { ops: Record<string, number>; warnings: string[] };
+  durationMs: number;
+  reused: boolean;
+}
+
+/** Public facts about a device from the inventory (no private key material). */
+export interface DeviceInfo {
+  id: string;
+  target: CompileTarget;
+  host: string;
+  port: number;
+  modelDir: string;
+  healthUrl: string;
+  inferenceUrl: string;
+}
+
+export interface ResolveDevicesInput {
+  deviceIds: string[];
+}
+
+export interface PushArtifactInput {
+  deviceId: string;
+  artifact: ArtifactRef;
+  metadataPath: string;
+}
+
+export interface PushArtifactResult {
+  deviceId: string;
+  stagedPath: string; // on the device: <modelDir>/staging/<sha256>.<ext>
+  stagedMetadataPath: string; // <modelDir>/staging/<sha256>.<ext>.meta.json
+  sha256: string;
+  bytesSent: number;
+  reused: boolean;
+  durationMs: number;
+}
+
+export interface SwapModelInput {
+  deploymentId: string; // the workflow id: keys the swap journal so a retry reuses the swap
+  sha256: string;
+  ext: 'onnx' | 'hef';
+  healthTimeoutMs?: number; // default 60000
+}
+
+export interface BackupRecord {
+  sha256: string;
+  backupPath: string; // a real copy under <modelDir>/backups/
+  releasePath: string; // where `current` pointed before the swap
+}
+
+export interface SwapModelResult {
+  deviceId: string;
+  /** null when the device served nothing before (first install). */
+  backup: BackupRecord | null;
+  servedSha256Prefix: string; // hef_sha256 reported by /healthz after the swap (16 hex)
+  restartMs: number;
+  healthyAfterMs: number;
+  reused: boolean;
+}
+
+export interface ValidationGates {
+  p95LatencyMs: number; // default 50
+  minThroughputRps: number; // default 250
+  minReferenceCosine: number; // default 0.98 (agreement with GPU-side reference embeddings)
+  maxAbsValue: number; // default 100
+  minOutputVariance: number; // default 1e-6
+}
+
+export interface ValidateDeploymentInput {
+  sha256: string;
+  ext: 'onnx' | 'hef';
+  gates?: Partial<ValidationGates>;
+  latencyRequests?: number; // default 200, min 100
+  warmupRequests?: number; // default 20
+  concurrency?: number; // default 8
+  throughputDurationMs?: number; // default 3000
+}
+
+export interface LatencyFigures {
+  count: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+
+export interface ValidationReport {
+  deviceId: string;
+  sha256: string;
+  servedSha256Prefix: string;
+  latencyMs: LatencyFigures;
+  throughput: { concurrency: number; durationMs: number; completed: number; errors: number; rps: number };
+  outputs: {
+    allFinite: boolean;
+    maxAbs: number;
+    minVariance: number;
+    distinctInputsDistinctOutputs: boolean;
+    minPairwiseDistance: number;
+    referenceCosine: Array<{ probe: string; cosine: number }>;
+    minReferenceCosine: number;
+  };
+  gates: ValidationGates;
+  failures: string[]; // empty when every gate passed
+  passed: boolean;
+  durationMs: number;
+}
+
+export interface RestoreBackupInput {
+  deploymentId: string;
+  backup: BackupRecord | null;
+  healthTimeoutMs?: number;
+}
+
+export interface RestoreBackupResult {
+  deviceId: string;
+  restoredSha256: string | null; // null: the device had no model before; it serves none again
+  servedSha256Prefix: string | null;
+  durationMs: number;
+}
+
+export interface DiscardStagedInput {
+  sha256: string;
+  ext: 'onnx' | 'hef';
+}
+
+export interface DiscardStagedResult {
+  deviceId: string;
+  removed: string[];
+}
+
+/** Activities registered on the `gpu` task queue. */
+export interface GpuActivities {
+  exportModel(input: ExportModelInput): Promise<ExportModelResult>;
+  buildCalibrationSet(input: CalibrationInput): Promise<CalibrationResult>;
+  compileModel(input: CompileInput): Promise<CompileResult>;
+  resolveDevices(input: ResolveDevicesInput): Promise<DeviceInfo[]>;
+  pushArtifact(input: PushArtifactInput): Promise<PushArtifactResult>;
+}
+
+/** Activities registered on `edge.<deviceId>`, bound to that device by its worker. */
+export interface EdgeActivities {
+  swapModel(input: SwapModelInput): Promise<SwapModelResult>;
+  validateDeployment(input: ValidateDeploymentInput): Promise<ValidationReport>;
+  restoreBackup(input: RestoreBackupInput): Promise<RestoreBackupResult>;
+  discardStaged(input: DiscardStagedInput): Promise<DiscardStagedResult>;
+}

@@ -1,0 +1,68 @@
+// ApplicationFailure types used across edgeship. Workflow code matches on these strings, so
+// they are the contract between activities, workflow and clients. Pure: imported by workflows.
+
+export const ErrorType = {
+  /** Request or file fails its schema: fix the input, retrying cannot help. */
+  InvalidRequest: 'InvalidRequest',
+  InvalidInventory: 'InvalidInventory',
+  DeviceNotFound: 'DeviceNotFound',
+  InvalidIdentifier: 'InvalidIdentifier',
+  CheckpointNotFound: 'CheckpointNotFound',
+  CheckpointCorrupt: 'CheckpointCorrupt',
+  CheckpointArchitectureMismatch: 'CheckpointArchitectureMismatch',
+  ExportCommandFailed: 'ExportCommandFailed',
+  OnnxShapeMismatch: 'OnnxShapeMismatch',
+  ModelOutputNotFinite: 'ModelOutputNotFinite',
+  ParityGateFailed: 'ParityGateFailed',
+  CalibrationDataInvalid: 'CalibrationDataInvalid',
+  CalibrationSizeOutOfRange: 'CalibrationSizeOutOfRange',
+  UnknownTarget: 'UnknownTarget',
+  TargetMismatch: 'TargetMismatch',
+  QuantizationGateFailed: 'QuantizationGateFailed',
+  HailoCompilerUnavailable: 'HailoCompilerUnavailable',
+  HailoCompileFailed: 'HailoCompileFailed',
+  PythonEnvironmentMissing: 'PythonEnvironmentMissing',
+  /** Python tool crashed for a reason that may pass (e.g. killed): retryable. */
+  PythonToolFailed: 'PythonToolFailed',
+  HostKeyMismatch: 'HostKeyMismatch',
+  SshAuthFailed: 'SshAuthFailed',
+  /** Network trouble reaching a device: retryable. */
+  DeviceUnreachable: 'DeviceUnreachable',
+  ArtifactShaMismatch: 'ArtifactShaMismatch',
+  ArtifactNotStaged: 'ArtifactNotStaged',
+  RestartCommandFailed: 'RestartCommandFailed',
+  HealthCheckFailed: 'HealthCheckFailed',
+  HealthCheckTimeout: 'HealthCheckTimeout',
+  BackupMissing: 'BackupMissing',
+  ValidationGateFailed: 'ValidationGateFailed',
+  ApprovalRejected: 'ApprovalRejected',
+} as const;
+
+export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
+
+/** Error types for which a retry can never succeed; retry policies list them as non-retryable. */
+export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
+  ErrorType.InvalidRequest,
+  ErrorType.InvalidInventory,
+  ErrorType.DeviceNotFound,
+  ErrorType.InvalidIdentifier,
+  ErrorType.CheckpointNotFound,
+  ErrorType.CheckpointCorrupt,
+  ErrorType.CheckpointArchitectureMismatch,
+  ErrorType.ExportCommandFailed,
+  ErrorType.OnnxShapeMismatch,
+  ErrorType.ModelOutputNotFinite,
+  ErrorType.ParityGateFailed,
+  ErrorType.CalibrationDataInvalid,
+  ErrorType.CalibrationSizeOutOfRange,
+  ErrorType.UnknownTarget,
+  ErrorType.TargetMismatch,
+  ErrorType.QuantizationGateFailed,
+  ErrorType.HailoCompilerUnavailable,
+  ErrorType.HailoCompileFailed,
+  ErrorType.PythonEnvironmentMissing,
+  ErrorType.HostKeyMismatch,
+  ErrorType.SshAuthFailed,
+  ErrorType.ValidationGateFailed,
+  ErrorType.BackupMissing,
+];

