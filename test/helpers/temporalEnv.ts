@@ -1,0 +1,17 @@
+// A real Temporal dev server for tests: the `temporal` binary found by findTemporalCli(), run via
+// `existing-path` so nothing downloads, with edgeship's search attributes registered.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { findTemporalCli } from '../../common/temporalCli';
+import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
+
+export async function startTestTemporal(opts: { ui?: boolean; uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: findTemporalCli() },
+      searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES],
+      ui: opts.ui ?? false,
+      uiPort: opts.uiPort,
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
