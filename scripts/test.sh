@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `npm test`: type check, lint, then every mocha suite in one run (unit, integration, workflow,
+# e2e, browser). Ends with a plain "N passed, N failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p test-artifacts
+
+echo "== typecheck"; npx tsc --noEmit -p . || exit 1
+echo "== lint"; npx eslint . || exit 1
+
+out=test-artifacts/mocha-output.txt
+npx mocha 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' 'test/workflow/**/*.test.ts' 'test/e2e/**/*.test.ts' 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+passed=$(grep -Eo '^ +[0-9]+ passing' "$out" | grep -Eo '[0-9]+' | tail -n1)
+failed=$(grep -Eo '^ +[0-9]+ failing' "$out" | grep -Eo '[0-9]+' | tail -n1)
+pending=$(grep -Eo '^ +[0-9]+ pending' "$out" | grep -Eo '[0-9]+' | tail -n1)
+echo "tests: ${passed:-0} passed, ${failed:-0} failed, ${pending:-0} skipped"
+if [ "${passed:-0}" = "0" ]; then echo "no test ran" >&2; exit 1; fi
+exit "$status"
