@@ -1,0 +1,91 @@
+// Entry point of the inference runtime on a device:
+//   npx tsx edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>]
+//     [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1]
+// Prints `edgeship-runtime listening on http://HOST:PORT` once listening; SIGTERM/SIGINT stop it
+// gracefully (in-flight requests finish), a second signal exits at once.
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startRuntime, type RuntimeOptions } from './server';
+
+export class UsageError extends Error {}
+
+function intFlag(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(value)}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      'model-dir': { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      device: { type: 'string' },
+      'max-batch': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'intra-op-threads': { type: 'string' },
+    },
+  });
+  const modelDir = values['model-dir'];
+  if (!modelDir || !path.isAbsolute(modelDir)) throw new UsageError('--model-dir <absolute directory> is required');
+  const port = intFlag('port', values.port, 0, 65535);
+  if (port === undefined) throw new UsageError('--port <0-65535> is required');
+  return {
+    modelDir,
+    port,
+    host: values.host ?? '127.0.0.1',
+    deviceId: values.device,
+    maxBatch: intFlag('max-batch', values['max-batch'], 1, 1024),
+    maxBodyBytes: intFlag('max-body-bytes', values['max-body-bytes'], 1024, 64 * 1024 * 1024),
+    intraOpNumThreads: intFlag('intra-op-threads', values['intra-op-threads'], 1, 64),
+  };
+}
+
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+}
+
+async function main(): Promise<void> {
+  let opts: RuntimeOptions;
+  try {
+    opts = parseRuntimeArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>]\n`);
+    process.exit(2);
+  }
+  const runtime = await startRuntime(opts);
+  process.stdout.write(`edgeship-runtime listening on ${runtime.url}\n`);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log('forced exit', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log('stopping', { signal });
+    runtime.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('close failed', { error: (err as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  await runtime.ready;
+  const { body } = runtime.health();
+  log(body.ok ? 'model ready' : 'model not served', body);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`edgeship-runtime: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}
