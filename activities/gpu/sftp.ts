@@ -1,0 +1,112 @@
+// Promise wrappers over the ssh2 SFTP operations pushArtifact needs, with the atomic-replace
+// rename and fsync extensions used where the server offers them.
+import { createHash } from 'node:crypto';
+import type { SFTPWrapper, Stats } from 'ssh2';
+
+const NO_SUCH_FILE = 2;
+
+function isNoSuchFile(err: unknown): boolean {
+  return (err as { code?: number })?.code === NO_SUCH_FILE;
+}
+
+function call<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+export class Sftp {
+  constructor(readonly sftp: SFTPWrapper) {}
+
+  /** stat, or null when the path does not exist. */
+  async stat(p: string): Promise<Stats | null> {
+    try {
+      return await call<Stats>((cb) => this.sftp.stat(p, cb));
+    } catch (err) {
+      if (isNoSuchFile(err)) return null;
+      throw err;
+    }
+  }
+
+  /** mkdir -p for an absolute path; tolerates directories that already exist or appear concurrently. */
+  async mkdirp(dir: string): Promise<void> {
+    const parts = dir.split('/').filter(Boolean);
+    let current = '';
+    for (const part of parts) {
+      current += `/${part}`;
+      const st = await this.stat(current);
+      if (st?.isDirectory()) continue;
+      if (st) throw new Error(`${current} exists and is not a directory`);
+      try {
+        await call<void>((cb) => this.sftp.mkdir(current, { mode: 0o755 }, cb));
+      } catch (err) {
+        if (!(await this.stat(current))?.isDirectory()) throw err;
+      }
+    }
+  }
+
+  async unlinkIfExists(p: string): Promise<boolean> {
+    try {
+      await call<void>((cb) => this.sftp.unlink(p, cb));
+      return true;
+    } catch (err) {
+      if (isNoSuchFile(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Renames over an existing target atomically: posix-rename@openssh.com where offered; plain
+   * SFTP rename otherwise (which on servers built on rename(2), like ours, also replaces).
+   */
+  async replace(from: string, to: string): Promise<void> {
+    try {
+      await call<void>((cb) => this.sftp.ext_openssh_rename(from, to, cb));
+      return;
+    } catch (err) {
+      if (!/does not support/i.test((err as Error).message)) throw err;
+    }
+    await call<void>((cb) => this.sftp.rename(from, to, cb));
+  }
+
+  /** Flushes a remote file to stable storage before it is renamed into place, when supported. */
+  async fsync(p: string): Promise<boolean> {
+    const handle = await call<Buffer>((cb) => this.sftp.open(p, 'r', cb));
+    try {
+      await call<void>((cb) => this.sftp.ext_openssh_fsync(handle, cb));
+      return true;
+    } catch (err) {
+      if (/does not support/i.test((err as Error).message)) return false;
+      throw err;
+    } finally {
+      await call<void>((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
+    }
+  }
+
+  async upload(local: string, remote: string, onProgress: (transferred: number, total: number) => void): Promise<void> {
+    await call<void>((cb) => this.sftp.fastPut(local, remote, { step: (transferred, _chunk, total) => onProgress(transferred, total) }, (err) => cb(err)));
+  }
+
+  async writeFile(remote: string, data: Buffer): Promise<void> {
+    await call<void>((cb) => this.sftp.writeFile(remote, data, (err) => cb(err)));
+  }
+
+  async readFile(remote: string): Promise<Buffer> {
+    return call<Buffer>((cb) => this.sftp.readFile(remote, cb));
+  }
+
+  /** sha256 of a remote file by streaming it back: for devices without a usable sha256sum. */
+  async sha256(remote: string): Promise<string> {
+    const hash = createHash('sha256');
+    await new Promise<void>((resolve, reject) => {
+      const stream = this.sftp.createReadStream(remote);
+      stream.on('data', (chunk: Buffer) => hash.update(chunk));
+      stream.on('error', reject);
+      stream.on('end', () => resolve());
+    });
+    return hash.digest('hex');
+  }
+
+  async readdir(dir: string): Promise<string[]> {
+    const entries = await call<Array<{ filename: string }>>((cb) => this.sftp.readdir(dir, cb));
+    return entries.map((e) => e.filename);
+  }
+}

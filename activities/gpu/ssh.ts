@@ -1,0 +1,80 @@
+// SSH connections to devices with the device's pinned host key, and the mapping of SSH
+// failures to typed, correctly-retryable ApplicationFailures.
+import { ApplicationFailure } from '@temporalio/common';
+import { NodeSSH } from 'node-ssh';
+import type { Algorithms } from 'ssh2';
+import { ErrorType } from '../../common/errors';
+import { parseKnownHostsLine, type DeviceSpec, type HostKeyType } from '../../common/inventory';
+
+export interface ConnectOptions {
+  /** Bound on TCP connect + SSH handshake + auth. */
+  readyTimeoutMs?: number;
+}
+
+// ssh-rsa keys are negotiated through their SHA-2 signature algorithms.
+const SIGNATURE_ALGORITHMS: Record<HostKeyType, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+};
+
+/**
+ * Opens an SSH connection that accepts only the host key pinned in the inventory. The server is
+ * asked for exactly the pinned key type, so a device that also has other host keys cannot
+ * present one we cannot check.
+ */
+export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {}): Promise<NodeSSH> {
+  const pinned = parseKnownHostsLine(device.ssh.knownHosts);
+  const where = `${device.id} (${device.ssh.user}@${device.ssh.host}:${device.ssh.port})`;
+  let presented: Buffer | undefined;
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect({
+      host: device.ssh.host,
+      port: device.ssh.port,
+      username: device.ssh.user,
+      privateKeyPath: device.ssh.privateKeyPath,
+      readyTimeout: opts.readyTimeoutMs ?? 15_000,
+      // Detects a device that vanished mid-transfer instead of hanging on a dead TCP stream.
+      keepaliveInterval: 5_000,
+      keepaliveCountMax: 3,
+      algorithms: { serverHostKey: SIGNATURE_ALGORITHMS[pinned.keyType] } as Algorithms,
+      hostVerifier: (key: Buffer) => {
+        presented = key;
+        return key.equals(pinned.key);
+      },
+    });
+  } catch (err) {
+    ssh.dispose();
+    if (presented && !presented.equals(pinned.key)) {
+      throw ApplicationFailure.create({
+        type: ErrorType.HostKeyMismatch,
+        nonRetryable: true,
+        message: `host key of ${where} does not match the pinned key (${pinned.keyType} ${pinned.key.toString('base64').slice(0, 24)}…): refusing to connect; presented ${presented.toString('base64').slice(0, 24)}…`,
+      });
+    }
+    throw sshFailure(err, where);
+  }
+  return ssh;
+}
+
+/** Maps a connection-level error to a typed failure; anything unknown stays retryable. */
+export function sshFailure(err: unknown, where: string): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  const e = err as { message?: string; code?: string; level?: string };
+  const message = e?.message ?? String(err);
+  if (e?.level === 'client-authentication') {
+    return ApplicationFailure.create({ type: ErrorType.SshAuthFailed, nonRetryable: true, message: `SSH authentication to ${where} failed: ${message}`, cause: err as Error });
+  }
+  if (e?.level === 'client-socket' || e?.level === 'client-timeout' || /ETIMEDOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|EPIPE|ENOTFOUND|EAI_AGAIN|No response from server|Timed out|Not connected|connection lost|Connection lost|Channel open failure/i.test(`${e?.code ?? ''} ${message}`)) {
+    return ApplicationFailure.create({ type: ErrorType.DeviceUnreachable, nonRetryable: false, message: `device ${where} unreachable: ${message}`, cause: err as Error });
+  }
+  return ApplicationFailure.create({ type: ErrorType.DeviceUnreachable, nonRetryable: false, message: `SSH to ${where} failed: ${message}`, cause: err as Error });
+}
+
+/** POSIX single-quoting for one argument of a remote command line. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
