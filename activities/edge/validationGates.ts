@@ -1,0 +1,123 @@
+// Pure gate logic for validateDeployment: defaults, input checks, output figures and the list of
+// failed gates. Kept apart from the HTTP measurement so every rule is unit-tested.
+import type { LatencyFigures, ValidationGates, ValidationReport } from '../../common/contracts';
+import { MODEL_OUTPUT } from '../../common/contracts';
+import { cosineSimilarity, euclideanDistance, variance } from '../../common/percentiles';
+
+export const DEFAULT_GATES: ValidationGates = {
+  p95LatencyMs: 50,
+  minThroughputRps: 250,
+  minReferenceCosine: 0.98,
+  maxAbsValue: 100,
+  minOutputVariance: 1e-6,
+};
+
+/** Two latents closer than this (L2) count as the same embedding: float32 noise, not information. */
+export const DISTINCT_EPSILON = 1e-6;
+
+export const LATENT_SIZE = MODEL_OUTPUT.shape[1];
+
+export function resolveGates(partial: Partial<ValidationGates> | undefined): ValidationGates {
+  const gates = { ...DEFAULT_GATES, ...(partial ?? {}) };
+  for (const [k, v] of Object.entries(gates)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`gate ${k} must be a finite number, got ${String(v)}`);
+  }
+  if (gates.p95LatencyMs <= 0) throw new RangeError('gate p95LatencyMs must be > 0');
+  if (gates.minThroughputRps < 0) throw new RangeError('gate minThroughputRps must be ≥ 0');
+  if (gates.minReferenceCosine < -1 || gates.minReferenceCosine > 1) throw new RangeError('gate minReferenceCosine must be in [-1, 1]');
+  if (gates.maxAbsValue <= 0) throw new RangeError('gate maxAbsValue must be > 0');
+  if (gates.minOutputVariance < 0) throw new RangeError('gate minOutputVariance must be ≥ 0');
+  return gates;
+}
+
+/** What one probe window gave: a latent, or why there is none. */
+export interface ProbeOutcome {
+  probe: string;
+  window: number[][];
+  reference: number[];
+  latent?: number[];
+  error?: string;
+}
+
+export type OutputFigures = ValidationReport['outputs'];
+
+function sameWindow(a: number[][], b: number[][]): boolean {
+  return a.length === b.length && a.every((row, i) => row.length === b[i].length && row.every((v, j) => v === b[i][j]));
+}
+
+/** Output checks over the probe outcomes; returns the figures and the output-related failures. */
+export function evaluateOutputs(outcomes: ProbeOutcome[], gates: ValidationGates): { outputs: OutputFigures; failures: string[] } {
+  const failures: string[] = [];
+  if (outcomes.length === 0) failures.push('outputs: the model metadata carries no probe windows, so outputs cannot be checked');
+  let allFinite = outcomes.length > 0;
+  const valid: Array<ProbeOutcome & { latent: number[] }> = [];
+  for (const o of outcomes) {
+    if (o.latent === undefined) {
+      allFinite = false;
+      failures.push(`outputs: probe ${o.probe}: ${o.error ?? 'no latent returned'}`);
+    } else if (o.latent.length !== LATENT_SIZE) {
+      allFinite = false;
+      failures.push(`outputs: probe ${o.probe}: latent has ${o.latent.length} values, expected ${LATENT_SIZE}`);
+    } else if (!o.latent.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      allFinite = false;
+      failures.push(`outputs: probe ${o.probe}: latent contains non-finite values`);
+    } else {
+      valid.push(o as ProbeOutcome & { latent: number[] });
+    }
+  }
+
+  let maxAbs = 0;
+  let minVariance = valid.length ? Infinity : 0;
+  const referenceCosine: Array<{ probe: string; cosine: number }> = [];
+  for (const o of valid) {
+    for (const v of o.latent) maxAbs = Math.max(maxAbs, Math.abs(v));
+    minVariance = Math.min(minVariance, variance(o.latent));
+    if (o.reference.length !== o.latent.length) {
+      failures.push(`outputs: probe ${o.probe}: reference has ${o.reference.length} values, latent ${o.latent.length}`);
+      referenceCosine.push({ probe: o.probe, cosine: 0 });
+    } else {
+      referenceCosine.push({ probe: o.probe, cosine: cosineSimilarity(o.latent, o.reference) });
+    }
+  }
+  const minReferenceCosine = referenceCosine.length ? Math.min(...referenceCosine.map((r) => r.cosine)) : 0;
+
+  let minPairwiseDistance = Infinity;
+  let pairs = 0;
+  for (let i = 0; i < valid.length; i++) {
+    for (let j = i + 1; j < valid.length; j++) {
+      if (sameWindow(valid[i].window, valid[j].window)) continue;
+      pairs += 1;
+      minPairwiseDistance = Math.min(minPairwiseDistance, euclideanDistance(valid[i].latent, valid[j].latent));
+    }
+  }
+  if (pairs === 0) minPairwiseDistance = 0;
+  const distinct = pairs > 0 && minPairwiseDistance > DISTINCT_EPSILON;
+
+  if (maxAbs >= gates.maxAbsValue) failures.push(`outputs: max |value| ${maxAbs} ≥ gate ${gates.maxAbsValue}`);
+  if (valid.length > 0 && minVariance < gates.minOutputVariance) failures.push(`outputs: min latent variance ${minVariance} < gate ${gates.minOutputVariance} (degenerate output)`);
+  if (pairs === 0) failures.push('outputs: fewer than two distinct probe windows returned latents, so distinctness cannot be checked');
+  else if (!distinct) failures.push(`outputs: distinct probe windows gave the same embedding (min pairwise L2 distance ${minPairwiseDistance})`);
+  if (referenceCosine.length > 0 && minReferenceCosine < gates.minReferenceCosine) {
+    const worst = referenceCosine.reduce((a, b) => (b.cosine < a.cosine ? b : a));
+    failures.push(`outputs: cosine vs GPU reference ${minReferenceCosine.toFixed(6)} (probe ${worst.probe}) < gate ${gates.minReferenceCosine}`);
+  }
+
+  return {
+    outputs: { allFinite, maxAbs, minVariance, distinctInputsDistinctOutputs: distinct, minPairwiseDistance, referenceCosine, minReferenceCosine },
+    failures,
+  };
+}
+
+export function evaluatePerformance(
+  latency: LatencyFigures,
+  latencyErrors: number,
+  throughput: ValidationReport['throughput'],
+  gates: ValidationGates,
+): string[] {
+  const failures: string[] = [];
+  if (latencyErrors > 0) failures.push(`latency: ${latencyErrors} of ${latency.count + latencyErrors} sequential requests failed`);
+  if (!(latency.p95 <= gates.p95LatencyMs)) failures.push(`latency: p95 ${latency.p95.toFixed(3)} ms > gate ${gates.p95LatencyMs} ms`);
+  if (throughput.errors > 0) failures.push(`throughput: ${throughput.errors} requests failed at concurrency ${throughput.concurrency}`);
+  if (!(throughput.rps >= gates.minThroughputRps)) failures.push(`throughput: ${throughput.rps.toFixed(1)} req/s < gate ${gates.minThroughputRps} req/s at concurrency ${throughput.concurrency}`);
+  return failures;
+}
