@@ -26,20 +26,21 @@ export class Sftp {
     }
   }
 
-  /** mkdir -p for an absolute path; tolerates directories that already exist or appear concurrently. */
+  /**
+   * mkdir -p for an absolute path. Walks up only as far as directories are missing, so servers
+   * that confine the session (chroot, our embedded server) never see a stat of what lies above.
+   * Tolerates directories that appear concurrently.
+   */
   async mkdirp(dir: string): Promise<void> {
-    const parts = dir.split('/').filter(Boolean);
-    let current = '';
-    for (const part of parts) {
-      current += `/${part}`;
-      const st = await this.stat(current);
-      if (st?.isDirectory()) continue;
-      if (st) throw new Error(`${current} exists and is not a directory`);
-      try {
-        await call<void>((cb) => this.sftp.mkdir(current, { mode: 0o755 }, cb));
-      } catch (err) {
-        if (!(await this.stat(current))?.isDirectory()) throw err;
-      }
+    const st = await this.stat(dir);
+    if (st?.isDirectory()) return;
+    if (st) throw new Error(`${dir} exists and is not a directory`);
+    const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
+    if (parent !== dir) await this.mkdirp(parent);
+    try {
+      await call<void>((cb) => this.sftp.mkdir(dir, { mode: 0o755 }, cb));
+    } catch (err) {
+      if (!(await this.stat(dir))?.isDirectory()) throw err;
     }
   }
 

@@ -1,0 +1,227 @@
+// A fleet of simulated edge devices on this machine. Each device has its own directory (model
+// dir with releases/ staging/ backups/, keys, logs), its own SSH server (OpenSSH sshd, or the
+// embedded ssh2 server where sshd is missing) with a generated host key pinned in the
+// inventory, its own inference runtime, and optionally its own edge worker.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { CompileTarget } from '../../common/contracts';
+import { parseInventory, type DeviceSpec, type Inventory } from '../../common/inventory';
+import { assertDeviceId } from '../../common/ids';
+import { PROJECT_ROOT } from '../../common/paths';
+import { installBaseline, type Baseline } from './baseline';
+import { startEmbeddedSshServer } from './embeddedSshServer';
+import { ensureKeyPair } from './keys';
+import { deviceLayout, writeDeviceRecord, type DeviceLayout } from './layout';
+import { freePort } from './net';
+import { findSshd, startOpenSshd } from './opensshServer';
+import { killFromPidfileSync, readPid, terminateFromPidfile } from './pidfile';
+import { RESTART_SCRIPT, startDeviceRuntime, stopDeviceRuntime } from './runtime';
+
+export type SshServerKind = 'openssh' | 'embedded';
+
+export interface SimulatedFleetOptions {
+  count: number;
+  baseDir: string;
+  ids?: string[];
+  target?: CompileTarget;
+  sshServer?: SshServerKind | 'auto';
+  /** Runtime ports base + i; free ports when absent. */
+  runtimePortBase?: number;
+  baseline?: Baseline;
+  startEdgeWorkers?: { temporalAddress: string; namespace?: string };
+  /** Start each device's inference runtime (default true); SSH-only tests turn it off. */
+  startRuntimes?: boolean;
+  /** Embedded server only: refuse exec, so verification must read files back over SFTP. */
+  embeddedExec?: boolean;
+}
+
+export interface SimDevice {
+  id: string;
+  dir: string;
+  layout: DeviceLayout;
+  spec: DeviceSpec;
+  sshPort: number;
+  runtimePort: number;
+  sshServerKind: SshServerKind;
+  baselineSha256?: string;
+  /** Fault hooks: stop / start this device's SSH server (same port, same host key). */
+  stopSsh(): Promise<void>;
+  startSsh(): Promise<void>;
+  runtimePid(): number | undefined;
+}
+
+export interface SimulatedFleet {
+  inventoryPath: string;
+  inventory: Inventory;
+  devices: SimDevice[];
+  sshServerKind: SshServerKind;
+  stop(): Promise<void>;
+}
+
+const TSX_LOADER = require.resolve('tsx');
+const FLEET_MARKER = 'edgeship-sim-fleet.json';
+
+export function chooseSshServer(requested: SshServerKind | 'auto' = 'auto'): SshServerKind {
+  if (requested !== 'auto') return requested;
+  // sshd drops privileges to log users in, which needs root; elsewhere use the embedded server.
+  return findSshd() && process.getuid?.() === 0 ? 'openssh' : 'embedded';
+}
+
+/** Removes a previous fleet's leftovers in baseDir; refuses to touch directories it did not make. */
+async function clearDeviceDir(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  const layout = deviceLayout(dir);
+  if (!existsSync(layout.record)) {
+    if (readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not a simulated device directory; refusing to reuse it`);
+    return;
+  }
+  await stopDeviceProcesses(layout);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** An edge worker is recognized by its --inventory argument, which lies in the fleet directory. */
+function workerMarker(layout: DeviceLayout): string {
+  return `${path.dirname(layout.dir)}/`;
+}
+
+/** Stops whatever a device's pidfiles point at (worker, runtime, sshd); used by stop() and `sim down`. */
+export async function stopDeviceProcesses(layout: DeviceLayout): Promise<void> {
+  await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
+  await stopDeviceRuntime(layout.dir).catch(() => undefined);
+  await terminateFromPidfile(layout.sshdPid, layout.sshdConfig, 3000).catch(() => undefined);
+}
+
+function killDeviceProcessesSync(layout: DeviceLayout): void {
+  killFromPidfileSync(layout.workerPid, workerMarker(layout));
+  killFromPidfileSync(layout.runtimePid, layout.modelDir);
+  killFromPidfileSync(layout.sshdPid, layout.sshdConfig);
+}
+
+async function startSshServer(kind: SshServerKind, layout: DeviceLayout, port: number, clientPublicKey: string, exec: boolean | undefined) {
+  if (kind === 'openssh') return startOpenSshd(layout, port);
+  return startEmbeddedSshServer({ rootDir: layout.dir, hostKeyPath: layout.hostKey, authorizedKey: clientPublicKey, port, exec });
+}
+
+async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>): Promise<SimDevice> {
+  const layout = deviceLayout(path.join(opts.baseDir, id));
+  await clearDeviceDir(layout.dir);
+  for (const d of [layout.dir, layout.modelDir, layout.sshDir, layout.runDir, layout.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  for (const d of ['releases', 'staging', 'backups']) mkdirSync(path.join(layout.modelDir, d), { recursive: true });
+  const hostKey = ensureKeyPair(layout.hostKey, `edgeship-sim-${id}-host`);
+  const clientKey = ensureKeyPair(layout.clientKey, `edgeship-sim-${id}-client`);
+  writeFileSync(layout.authorizedKeys, `${clientKey.publicKey}\n`, { mode: 0o600 });
+
+  let baselineSha256: string | undefined;
+  if (opts.baseline) baselineSha256 = installBaseline(layout.modelDir, opts.baseline).sha256;
+
+  const runtimePort = opts.runtimePortBase ? opts.runtimePortBase + index : await freePort();
+  // A free port can be taken between the probe and sshd's bind: retry with another one.
+  let server: { port: number; stop(): Promise<void> } | undefined;
+  let sshPort = 0;
+  for (let attempt = 1; !server; attempt++) {
+    sshPort = await freePort();
+    try {
+      server = await startSshServer(kind, layout, sshPort, clientKey.publicKey, opts.embeddedExec);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+  let ssh: { stop(): Promise<void> } | undefined = server;
+  cleanups.push(async () => {
+    await ssh?.stop();
+    ssh = undefined;
+  });
+  writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT });
+  if (opts.startRuntimes !== false) {
+    cleanups.push(async () => void (await stopDeviceRuntime(layout.dir)));
+    await startDeviceRuntime(layout.dir);
+  }
+
+  const spec: DeviceSpec = {
+    id,
+    target: opts.target ?? 'cpu-fp32',
+    ssh: { host: '127.0.0.1', port: sshPort, user: 'root', privateKeyPath: clientKey.privateKeyPath, knownHosts: `[127.0.0.1]:${sshPort} ${hostKey.publicKey}` },
+    modelDir: layout.modelDir,
+    restartCommand: [process.execPath, '--import', TSX_LOADER, RESTART_SCRIPT, layout.dir],
+    healthUrl: `http://127.0.0.1:${runtimePort}/healthz`,
+    inferenceUrl: `http://127.0.0.1:${runtimePort}/infer`,
+    keepBackups: 3,
+  };
+  return {
+    id, dir: layout.dir, layout, spec, sshPort, runtimePort, sshServerKind: kind, baselineSha256,
+    stopSsh: async () => {
+      await ssh?.stop();
+      ssh = undefined;
+    },
+    startSsh: async () => {
+      if (!ssh) ssh = await startSshServer(kind, layout, sshPort, clientKey.publicKey, opts.embeddedExec);
+    },
+    runtimePid: () => readPid(layout.runtimePid),
+  };
+}
+
+function startEdgeWorker(device: SimDevice, inventoryPath: string, w: NonNullable<SimulatedFleetOptions['startEdgeWorkers']>): void {
+  const log = openSync(device.layout.workerLog, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/edge.ts', '--inventory', inventoryPath, '--device', device.id, '--address', w.temporalAddress, '--namespace', w.namespace ?? 'default'], {
+    cwd: PROJECT_ROOT,
+    detached: true,
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  child.unref();
+  if (child.pid !== undefined) writeFileSync(device.layout.workerPid, `${child.pid}\n`);
+}
+
+export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<SimulatedFleet> {
+  const ids = opts.ids ?? Array.from({ length: opts.count }, (_, i) => `sim-${i + 1}`);
+  if (ids.length !== opts.count || opts.count < 1) throw new Error(`count ${opts.count} does not match ${ids.length} ids`);
+  ids.forEach((id) => assertDeviceId(id));
+  if (new Set(ids).size !== ids.length) throw new Error('device ids must be unique');
+  const baseDir = path.resolve(opts.baseDir);
+  mkdirSync(baseDir, { recursive: true });
+  const kind = chooseSshServer(opts.sshServer);
+  const cleanups: Array<() => Promise<void>> = [];
+  const layouts = ids.map((id) => deviceLayout(path.join(baseDir, id)));
+
+  const killAllSync = () => layouts.forEach(killDeviceProcessesSync);
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAllSync();
+    // Keep the default behaviour (exit) unless the host process handles the signal itself.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.on('exit', killAllSync);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      process.removeListener('exit', killAllSync);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      for (const layout of layouts) await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
+      await Promise.all(cleanups.map((c) => c().catch(() => undefined)));
+      await Promise.all(layouts.map((l) => stopDeviceProcesses(l)));
+    })();
+    return stopping;
+  };
+
+  try {
+    const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const devices = results.map((r) => (r as PromiseFulfilledResult<SimDevice>).value);
+    const inventory = parseInventory({ devices: devices.map((d) => d.spec) }, 'simulated inventory');
+    const inventoryPath = path.join(baseDir, 'inventory.json');
+    writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2) + '\n');
+    writeFileSync(path.join(baseDir, FLEET_MARKER), JSON.stringify({ pid: process.pid, devices: ids, sshServerKind: kind }, null, 2) + '\n');
+    if (opts.startEdgeWorkers) for (const d of devices) startEdgeWorker(d, inventoryPath, opts.startEdgeWorkers);
+    return { inventoryPath, inventory, devices, sshServerKind: kind, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+export { FLEET_MARKER };
