@@ -24,9 +24,10 @@ SEQ_LEN, CHANNELS, LATENT = 100, 9, 64
 
 
 class ToolError(Exception):
-    def __init__(self, error_type: str, message: str):
+    def __init__(self, error_type: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.error_type = error_type
+        self.details = details
 
 
 def log(msg: str) -> None:
@@ -112,14 +113,17 @@ def run(handler: Callable[[dict], dict]) -> None:
     except json.JSONDecodeError as e:
         _fail("InvalidRequest", f"stdin is not JSON: {e}")
     except ToolError as e:
-        _fail(e.error_type, str(e))
+        _fail(e.error_type, str(e), e.details)
     except Exception:  # noqa: BLE001 - a crash: the stack goes to stderr, exit 1 means "may pass on retry"
         traceback.print_exc()
         sys.exit(1)
 
 
-def _fail(error_type: str, message: str) -> None:
+def _fail(error_type: str, message: str, details: dict | None = None) -> None:
     log(f"error {error_type}: {message}")
-    sys.stdout.write(json.dumps({"error": {"type": error_type, "message": message}}) + "\n")
+    error = {"type": error_type, "message": message}
+    if details is not None:
+        error["details"] = details
+    sys.stdout.write(json.dumps({"error": error}) + "\n")
     sys.stdout.flush()
     sys.exit(2)

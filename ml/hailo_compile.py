@@ -1,7 +1,7 @@
 """Compile the FP32 ONNX encoder to a Hailo HEF with the Hailo Dataflow Compiler (DFC).
 
 stdin:  {"onnxPath", "calibrationPath" (z-scored float32 [N,100,9] .npy), "hwArch": "hailo8"|"hailo8l",
-         "netName", "workDir", "outPath" (.hef), "preflightOnly": bool = false}
+         "netName", "workDir", "outPath" (.hef), "calibNhwcPath"?: str, "preflightOnly": bool = false}
 stdout: {"preflight": {...}, "hefPath", "hefBytes", "steps": {parse, optimize, compile: seconds},
          "dfcVersion", "loadedByHailoRT": bool | null}
 
@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from common import CHANNELS, SEQ_LEN, ToolError, atomic_write_bytes, progress, require, run
+from common import CHANNELS, SEQ_LEN, ToolError, atomic_write_bytes, progress, require, run, save_npy
 
 HW_ARCHES = ("hailo8", "hailo8l")
 DFC_WHEEL = "hailo_dataflow_compiler-3.33.0-py3-none-linux_x86_64.whl"
@@ -118,8 +118,9 @@ def handle(req: dict) -> dict:
     try:
         from hailo_sdk_client import ClientRunner
     except ImportError as e:
-        raise ToolError("HailoCompilerUnavailable", f"{INSTALL_HINT} (import hailo_sdk_client: {e})") from e
+        raise ToolError("HailoCompilerUnavailable", f"{INSTALL_HINT} (import hailo_sdk_client: {e})", {"preflight": pf}) from e
 
+    os.makedirs(work_dir, exist_ok=True)
     calib = np.load(calib_path, allow_pickle=False)
     if calib.dtype != np.float32 or calib.ndim != 3 or calib.shape[1:] != (SEQ_LEN, CHANNELS):
         raise ToolError("CalibrationDataInvalid", f"calibration set {calib_path}: {calib.dtype} {list(calib.shape)}")
@@ -130,8 +131,9 @@ def handle(req: dict) -> dict:
     # The Conv2d form's network starts at the first Conv: NCHW [N,9,1,100] there is NHWC [N,1,100,9]
     # to the DFC, the same bytes as the z-scored [N,100,9] windows.
     calib_nhwc = calib.reshape(calib.shape[0], 1, SEQ_LEN, CHANNELS) if input_shapes else calib
+    if req.get("calibNhwcPath"):
+        save_npy(req["calibNhwcPath"], calib_nhwc)  # what `hailo optimize --calib-set-path` would read
 
-    os.makedirs(work_dir, exist_ok=True)
     steps = {}
     runner = ClientRunner(hw_arch=hw_arch)
     try:
@@ -155,7 +157,7 @@ def handle(req: dict) -> dict:
         steps["compile"] = round(time.perf_counter() - t0, 2)
     except Exception as e:  # noqa: BLE001 - the DFC raises its own exception types per step
         step = next(s for s in ("parse", "optimize", "compile") if s not in steps)
-        raise ToolError("HailoCompileFailed", f"DFC {step} failed: {type(e).__name__}: {e}") from e
+        raise ToolError("HailoCompileFailed", f"DFC {step} failed: {type(e).__name__}: {e}", {"preflight": pf}) from e
     if not isinstance(hef, (bytes, bytearray)) or len(hef) == 0:
         raise ToolError("HailoCompileFailed", f"DFC compile returned {type(hef).__name__} of no bytes, not a HEF")
     atomic_write_bytes(out_path, lambda f: f.write(hef))

@@ -1,0 +1,38 @@
+// Heartbeats and cancellation for the GPU activities, usable outside an activity as well: the
+// same functions run from scripts (bench, demo) where there is no Temporal context to report to.
+import { Context } from '@temporalio/activity';
+
+function current(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+export function heartbeat(details?: unknown): void {
+  current()?.heartbeat(details);
+}
+
+/** Aborted when Temporal cancels the activity (or its heartbeat times out); never outside one. */
+export function cancellationSignal(): AbortSignal | undefined {
+  return current()?.cancellationSignal;
+}
+
+/**
+ * Keeps heartbeating every `everyMs` while `work` runs, so a long silent step (a torch import, a
+ * quantizer pass) does not look like a dead worker; the latest progress line rides along.
+ */
+export async function withHeartbeat<T>(stage: string, work: (progress: (line: string) => void) => Promise<T>, everyMs = 5000): Promise<T> {
+  let last = `${stage}: started`;
+  heartbeat({ stage, progress: last });
+  const timer = setInterval(() => heartbeat({ stage, progress: last }), everyMs);
+  try {
+    return await work((line) => {
+      last = line;
+      heartbeat({ stage, progress: line });
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}

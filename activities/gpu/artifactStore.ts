@@ -1,0 +1,162 @@
+// The GPU server's content-addressed artifact store.
+//
+//   <root>/<sha256>/<filename>             a blob, named by its content
+//   <root>/<sha256>/<filename>.meta.json   ModelMetadata beside model files
+//   <root>/jobs/<jobKey>.json              finished stage results, keyed by stage + input hashes + options
+//   <root>/.work/<stage>-XXXX/             scratch space of running stages (removed when done)
+//
+// Every file becomes visible by rename from a temp name in the same directory, so a crash at any
+// moment leaves either nothing or the complete file. Job records are written last: a job is
+// finished only when all its blobs are in place.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { ArtifactRef } from '../../common/contracts';
+import { SHA256_PATTERN } from '../../common/ids';
+import { artifactStoreDir } from '../../common/paths';
+
+const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const STALE_WORK_MS = 24 * 3600 * 1000;
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Canonical JSON: object keys sorted, so equal options always give equal job keys. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function jobKey(stage: string, inputHashes: Record<string, string>, options: Record<string, unknown>): string {
+  return createHash('sha256').update(canonicalJson({ stage, inputHashes, options })).digest('hex');
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function tempSibling(file: string): string {
+  return path.join(path.dirname(file), `.tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
+}
+
+export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempSibling(file);
+  try {
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+interface JobRecord<T> {
+  stage: string;
+  finishedAt: string;
+  artifacts: ArtifactRef[];
+  result: T;
+}
+
+export class ArtifactStore {
+  constructor(readonly root: string = artifactStoreDir()) {}
+
+  blobPath(sha256: string, filename: string): string {
+    if (!SHA256_PATTERN.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    if (!FILENAME.test(filename)) throw new Error(`not a plain file name: ${filename}`);
+    return path.join(this.root, sha256, filename);
+  }
+
+  /** Copies `src` into the store under its content hash; a blob already there is kept. */
+  async commitFile(src: string, filename: string): Promise<ArtifactRef> {
+    const sha256 = await sha256File(src);
+    const dest = this.blobPath(sha256, filename);
+    const { size } = await stat(src);
+    if (await this.holds({ path: dest, sha256, sizeBytes: size })) return { path: dest, sha256, sizeBytes: size };
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = tempSibling(dest);
+    try {
+      await copyFile(src, tmp);
+      await fsyncFile(tmp);
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { path: dest, sha256, sizeBytes: size };
+  }
+
+  /** True when the file exists with exactly this size and content. */
+  async holds(ref: ArtifactRef): Promise<boolean> {
+    try {
+      const st = await stat(ref.path);
+      if (!st.isFile() || st.size !== ref.sizeBytes) return false;
+      return (await sha256File(ref.path)) === ref.sha256;
+    } catch {
+      return false;
+    }
+  }
+
+  private jobPath(key: string): string {
+    if (!SHA256_PATTERN.test(key)) throw new Error(`not a job key: ${key}`);
+    return path.join(this.root, 'jobs', `${key}.json`);
+  }
+
+  /** The finished result for this key, if every artifact it names is still intact. */
+  async lookupJob<T>(key: string): Promise<T | undefined> {
+    let record: JobRecord<T>;
+    try {
+      record = JSON.parse(await readFile(this.jobPath(key), 'utf8')) as JobRecord<T>;
+    } catch {
+      return undefined;
+    }
+    for (const ref of record.artifacts ?? []) {
+      if (!(await this.holds(ref))) return undefined;
+    }
+    return record.result;
+  }
+
+  async recordJob<T>(key: string, stage: string, artifacts: ArtifactRef[], result: T): Promise<void> {
+    const record: JobRecord<T> = { stage, finishedAt: new Date().toISOString(), artifacts, result };
+    await writeFileAtomic(this.jobPath(key), JSON.stringify(record, null, 2));
+  }
+
+  /** A fresh scratch directory; stale ones left by crashed workers are swept on the way. */
+  async workDir(stage: string): Promise<string> {
+    const base = path.join(this.root, '.work');
+    await mkdir(base, { recursive: true });
+    await this.sweepStaleWork(base);
+    return mkdtemp(path.join(base, `${stage}-`));
+  }
+
+  private async sweepStaleWork(base: string): Promise<void> {
+    const now = Date.now();
+    for (const name of await readdir(base)) {
+      const dir = path.join(base, name);
+      try {
+        if (now - (await stat(dir)).mtimeMs > STALE_WORK_MS) await rm(dir, { recursive: true, force: true });
+      } catch {
+        // Another worker swept it first.
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// The model activities of the `gpu` task queue. resolveDevices and pushArtifact live with the
+// fleet code; the GPU worker merges both sets.
+import type { CalibrationInput, CompileInput, ExportModelInput, GpuActivities } from '../../common/contracts';
+import { ArtifactStore } from './artifactStore';
+import { buildCalibrationSet } from './buildCalibrationSet';
+import { compileModel } from './compileModel';
+import { exportModel } from './exportModel';
+
+export type GpuModelActivities = Pick<GpuActivities, 'exportModel' | 'buildCalibrationSet' | 'compileModel'>;
+
+export interface GpuModelActivityOptions {
+  /** Artifact store root; default artifactStoreDir() (EDGESHIP_ARTIFACT_STORE or .state/artifacts). */
+  storeDir?: string;
+}
+
+export function createGpuModelActivities(opts: GpuModelActivityOptions = {}): GpuModelActivities {
+  const store = new ArtifactStore(opts.storeDir);
+  return {
+    exportModel: (input: ExportModelInput) => exportModel(input, store),
+    buildCalibrationSet: (input: CalibrationInput) => buildCalibrationSet(input, store),
+    compileModel: (input: CompileInput) => compileModel(input, store),
+  };
+}

@@ -1,0 +1,122 @@
+// Parity of an ONNX model with the PyTorch reference embeddings, checked here in TypeScript with
+// onnxruntime-node: the runtime family that serves the model on the devices, not the exporter
+// that produced it. Also proves the graph's interface: `imu_window` [1,100,9] -> `latent_embeddings` [1,64].
+import * as ort from 'onnxruntime-node';
+import { MODEL_INPUT, MODEL_OUTPUT, type Normalization, type ParityFigures, type ProbeReference } from '../../common/contracts';
+import { ErrorType } from '../../common/errors';
+import { failure } from './failures';
+
+export const DEFAULT_PARITY_GATE = 0.9999;
+
+/** Cosine similarity; two all-zero vectors are identical (1), one all-zero vector shares nothing (0). */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`cosine of vectors of length ${a.length} and ${b.length}`);
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  if (na === 0 && nb === 0) return 1;
+  if (na === 0 || nb === 0) return 0;
+  return dot / Math.sqrt(na * nb);
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`diff of vectors of length ${a.length} and ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+export function computeParity(outputs: Array<{ name: string; output: ArrayLike<number>; reference: ArrayLike<number> }>, gate: number): ParityFigures {
+  if (outputs.length === 0) throw new Error('parity needs at least one probe');
+  const probes = outputs.map((o) => ({ name: o.name, cosine: cosine(o.output, o.reference), maxAbsDiff: maxAbsDiff(o.output, o.reference) }));
+  return {
+    minCosine: Math.min(...probes.map((p) => p.cosine)),
+    maxAbsDiff: Math.max(...probes.map((p) => p.maxAbsDiff)),
+    probes,
+    gate,
+  };
+}
+
+/** z-score a raw [100][9] window into the model's input layout, float32 [1*100*9]. */
+export function normalizeWindow(window: number[][], norm: Normalization): Float32Array {
+  const [, steps, channels] = MODEL_INPUT.shape;
+  const out = new Float32Array(steps * channels);
+  for (let t = 0; t < steps; t++) {
+    for (let c = 0; c < channels; c++) out[t * channels + c] = (window[t][c] - norm.mean[c]) / norm.std[c];
+  }
+  return out;
+}
+
+function sameShape(actual: ReadonlyArray<number | string>, expected: readonly number[]): boolean {
+  return actual.length === expected.length && actual.every((d, i) => d === expected[i]);
+}
+
+function describeIo(meta: readonly ort.InferenceSession.ValueMetadata[]): string {
+  return meta.map((m) => (m.isTensor ? `${m.name} [${m.shape.join(',')}]` : `${m.name} (non-tensor)`)).join(', ');
+}
+
+/** Rejects a graph whose input/output names or static shapes are not the deployed contract. */
+export function checkInterface(session: ort.InferenceSession, file: string): void {
+  const inputs = session.inputMetadata;
+  const outputs = session.outputMetadata;
+  const input = inputs.length === 1 ? inputs[0] : undefined;
+  const output = outputs.length === 1 ? outputs[0] : undefined;
+  const okIn = input?.isTensor && input.name === MODEL_INPUT.name && input.type === 'float32' && sameShape(input.shape, MODEL_INPUT.shape);
+  const okOut = output?.isTensor && output.name === MODEL_OUTPUT.name && output.type === 'float32' && sameShape(output.shape, MODEL_OUTPUT.shape);
+  if (!okIn || !okOut) {
+    throw failure(ErrorType.OnnxShapeMismatch,
+      `${file}: expected input ${MODEL_INPUT.name} float32 [${MODEL_INPUT.shape.join(',')}] and output ${MODEL_OUTPUT.name} float32 [${MODEL_OUTPUT.shape.join(',')}]; ` +
+      `the graph has inputs ${describeIo(inputs)} and outputs ${describeIo(outputs)}`);
+  }
+}
+
+export interface OnnxCheckOptions {
+  /** Fail with ParityGateFailed below this min cosine; omit to only measure. */
+  gate?: number;
+}
+
+/**
+ * Loads the ONNX, checks its interface, runs every probe and compares with the references.
+ * Non-finite outputs fail with ModelOutputNotFinite, a wrong output size with OnnxShapeMismatch.
+ */
+export async function checkOnnxAgainstReferences(file: string, probes: ProbeReference[], norm: Normalization, opts: OnnxCheckOptions = {}): Promise<ParityFigures> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  } catch (err) {
+    throw failure(ErrorType.OnnxShapeMismatch, `${file} is not a loadable ONNX model: ${(err as Error).message}`);
+  }
+  try {
+    checkInterface(session, file);
+    const outputs: Array<{ name: string; output: Float32Array; reference: number[] }> = [];
+    for (const probe of probes) {
+      const x = new ort.Tensor('float32', normalizeWindow(probe.window, norm), [...MODEL_INPUT.shape]);
+      const result = await session.run({ [MODEL_INPUT.name]: x });
+      const y = result[MODEL_OUTPUT.name];
+      if (!y || !sameShape(y.dims, MODEL_OUTPUT.shape)) {
+        throw failure(ErrorType.OnnxShapeMismatch, `${file}: probe ${probe.name} produced ${MODEL_OUTPUT.name} of shape [${y?.dims.join(',')}], expected [${MODEL_OUTPUT.shape.join(',')}]`);
+      }
+      const data = y.data as Float32Array;
+      const bad = data.filter((v) => !Number.isFinite(v)).length;
+      if (bad > 0) throw failure(ErrorType.ModelOutputNotFinite, `${file}: probe ${probe.name} produced ${bad} non-finite values of ${data.length}`);
+      if (probe.reference.length !== data.length) {
+        throw failure(ErrorType.OnnxShapeMismatch, `probe ${probe.name}: reference has ${probe.reference.length} values, the model ${data.length}`);
+      }
+      outputs.push({ name: probe.name, output: data, reference: probe.reference });
+    }
+    const parity = computeParity(outputs, opts.gate ?? 0);
+    if (opts.gate !== undefined && !(parity.minCosine >= opts.gate)) {
+      const worst = parity.probes.reduce((a, b) => (b.cosine < a.cosine ? b : a));
+      throw failure(ErrorType.ParityGateFailed,
+        `${file}: ONNX vs PyTorch min cosine ${parity.minCosine.toFixed(6)} < gate ${opts.gate} (worst probe ${worst.name}; max abs diff ${parity.maxAbsDiff.toExponential(3)})`, parity);
+    }
+    return parity;
+  } finally {
+    await session.release();
+  }
+}
