@@ -94,6 +94,8 @@ export interface ConcurrentResult {
   completed: number; // successful responses that finished inside the window
   errors: number;
   rps: number;
+  /** Latency of each counted request, under this concurrency (queueing included). */
+  latenciesMs: number[];
   firstError?: string;
 }
 
@@ -112,6 +114,7 @@ export async function measureConcurrent(
   let completed = 0;
   let errors = 0;
   let firstError: string | undefined;
+  const latenciesMs: number[] = [];
   let next = 0;
   const start = performance.now();
   const deadline = start + durationMs;
@@ -119,13 +122,18 @@ export async function measureConcurrent(
     while (performance.now() < deadline && !opts.signal?.aborted) {
       const body = bodies[next++ % bodies.length];
       let outcome: HttpResponse | Error;
+      const t0 = performance.now();
       try {
         outcome = await client.send('POST', url, body);
       } catch (err) {
         outcome = err as Error;
       }
-      if (performance.now() > deadline) break;
-      if (!(outcome instanceof Error) && outcome.status === 200) completed += 1;
+      const t1 = performance.now();
+      if (t1 > deadline) break;
+      if (!(outcome instanceof Error) && outcome.status === 200) {
+        completed += 1;
+        latenciesMs.push(t1 - t0);
+      }
       else {
         errors += 1;
         firstError ??= describeFailure(outcome);
@@ -137,5 +145,5 @@ export async function measureConcurrent(
   await Promise.all(Array.from({ length: concurrency }, lane));
   opts.signal?.throwIfAborted();
   const windowMs = Math.min(performance.now(), deadline) - start;
-  return { concurrency, durationMs: windowMs, completed, errors, rps: windowMs > 0 ? completed / (windowMs / 1000) : 0, firstError };
+  return { concurrency, durationMs: windowMs, completed, errors, rps: windowMs > 0 ? completed / (windowMs / 1000) : 0, latenciesMs, firstError };
 }
