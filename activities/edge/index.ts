@@ -1,0 +1,20 @@
+// The activities of one device's edge worker, bound to that device: the workflow never passes
+// paths or commands, only content hashes and the deployment id.
+import type { EdgeActivities } from '../../common/contracts';
+import type { DeviceSpec } from '../../common/inventory';
+import { createDiscardStaged } from './discardStaged';
+import type { EdgeActivityOptions } from './options';
+import { createRestoreBackup } from './restoreBackup';
+import { createSwapModel } from './swapModel';
+import { createValidateDeployment } from './validateDeployment';
+
+export type { EdgeActivityOptions } from './options';
+
+export function createEdgeActivities(device: DeviceSpec, options: EdgeActivityOptions = {}): EdgeActivities {
+  return {
+    swapModel: createSwapModel(device, options),
+    validateDeployment: createValidateDeployment(device),
+    restoreBackup: createRestoreBackup(device, options),
+    discardStaged: createDiscardStaged(device),
+  };
+}

@@ -1,0 +1,273 @@
+// The device's model directory:
+//   releases/<sha256>.<ext> (+ .meta.json)   installed models, named by content
+//   staging/<sha256>.<ext>  (+ .meta.json)   pushed by pushArtifact, not live
+//   backups/<stamp>-<sha256>.<ext> (+ meta)  real copies of what `current` served before a swap
+//   journal/<id hash>.json                    one swap journal per deployment
+//   current -> releases/<sha256>.<ext>        what the runtime loads
+// Every path here is built from a validated sha256 and extension (or a hash), never from free
+// text, so no input can reach outside the model directory.
+import { randomBytes, createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { ErrorType } from '../../common/errors';
+import { SHA256_PATTERN } from '../../common/ids';
+import { edgeFailure } from './failures';
+
+export const MODEL_EXTS = ['onnx', 'hef'] as const;
+export type ModelExt = (typeof MODEL_EXTS)[number];
+
+export function isModelExt(value: unknown): value is ModelExt {
+  return typeof value === 'string' && (MODEL_EXTS as readonly string[]).includes(value);
+}
+
+/** Rejects a malformed sha256 or extension before it can become part of a path. */
+export function checkArtifactId(sha256: unknown, ext: unknown): asserts ext is ModelExt {
+  if (typeof sha256 !== 'string' || !SHA256_PATTERN.test(sha256)) {
+    throw edgeFailure(ErrorType.InvalidRequest, `sha256 must be 64 lowercase hex characters, got ${JSON.stringify(sha256)}`);
+  }
+  if (!isModelExt(ext)) {
+    throw edgeFailure(ErrorType.InvalidRequest, `ext must be one of ${MODEL_EXTS.join(', ')}, got ${JSON.stringify(ext)}`);
+  }
+}
+
+export const metaPathOf = (file: string): string => `${file}.meta.json`;
+export const currentLinkPath = (modelDir: string): string => path.join(modelDir, 'current');
+export const releasesDir = (modelDir: string): string => path.join(modelDir, 'releases');
+export const stagingDir = (modelDir: string): string => path.join(modelDir, 'staging');
+export const backupsDir = (modelDir: string): string => path.join(modelDir, 'backups');
+export const journalDir = (modelDir: string): string => path.join(modelDir, 'journal');
+
+export function releaseFileName(sha256: string, ext: ModelExt): string {
+  checkArtifactId(sha256, ext);
+  return `${sha256}.${ext}`;
+}
+
+export function releasePath(modelDir: string, sha256: string, ext: ModelExt): string {
+  return path.join(releasesDir(modelDir), releaseFileName(sha256, ext));
+}
+
+export function stagedPath(modelDir: string, sha256: string, ext: ModelExt): string {
+  return path.join(stagingDir(modelDir), releaseFileName(sha256, ext));
+}
+
+/** Deployment ids are workflow ids (free text): the journal is named by their hash. */
+export function journalPath(modelDir: string, deploymentId: string): string {
+  if (typeof deploymentId !== 'string' || deploymentId.length === 0 || deploymentId.length > 1000) {
+    throw edgeFailure(ErrorType.InvalidRequest, `deploymentId must be a non-empty string of at most 1000 characters`);
+  }
+  return path.join(journalDir(modelDir), `${createHash('sha256').update(deploymentId).digest('hex')}.json`);
+}
+
+// ---- backups ----------------------------------------------------------------------------------
+
+const BACKUP_NAME = /^(\d{8}T\d{9}Z)-([0-9a-f]{64})\.(onnx|hef)$/;
+
+/** Sortable UTC stamp with milliseconds: 20250102T030405678Z. */
+export function backupStamp(at: Date): string {
+  return at.toISOString().replace(/[-:.]/g, '');
+}
+
+export function backupPath(modelDir: string, sha256: string, ext: ModelExt, at: Date): string {
+  return path.join(backupsDir(modelDir), `${backupStamp(at)}-${releaseFileName(sha256, ext)}`);
+}
+
+export interface ParsedBackup {
+  path: string;
+  stamp: string;
+  sha256: string;
+  ext: ModelExt;
+}
+
+/**
+ * Accepts a backup path handed back by the workflow only if it names a file directly inside
+ * this device's backups/ with the exact backup naming; returns the path rebuilt from its parts.
+ */
+export function parseBackupPath(modelDir: string, candidate: unknown): ParsedBackup | null {
+  if (typeof candidate !== 'string' || path.dirname(candidate) !== backupsDir(modelDir)) return null;
+  const m = BACKUP_NAME.exec(path.basename(candidate));
+  if (!m) return null;
+  const [, stamp, sha256, ext] = m;
+  return { path: path.join(backupsDir(modelDir), `${stamp}-${sha256}.${ext}`), stamp, sha256, ext: ext as ModelExt };
+}
+
+/**
+ * Keeps the newest `keep` backups (by stamp) and always the ones in `protect` (the backup just
+ * made; those a live journal still needs). Returns the removed files.
+ */
+export async function pruneBackups(modelDir: string, keep: number, protect: readonly string[]): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(backupsDir(modelDir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const backups = names.filter((n) => BACKUP_NAME.test(n)).sort();
+  const keepSet = new Set(backups.slice(Math.max(0, backups.length - keep)));
+  for (const p of protect) keepSet.add(path.basename(p));
+  const removed: string[] = [];
+  for (const name of backups) {
+    if (keepSet.has(name)) continue;
+    const file = path.join(backupsDir(modelDir), name);
+    await rm(file, { force: true });
+    await rm(metaPathOf(file), { force: true });
+    removed.push(file);
+  }
+  return removed;
+}
+
+// ---- the `current` link -----------------------------------------------------------------------
+
+export interface CurrentTarget {
+  link: string; // what the symlink says (relative or absolute)
+  file: string; // that, resolved against the model directory
+}
+
+/** The target of `current`, or null when there is no link (a device that serves nothing). */
+export async function readCurrent(modelDir: string): Promise<CurrentTarget | null> {
+  const link = currentLinkPath(modelDir);
+  try {
+    const target = await readlink(link);
+    return { link: target, file: path.resolve(modelDir, target) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'EINVAL') throw new Error(`${link} exists but is not a symlink; refusing to touch it`);
+    throw err;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch {
+    // Some file systems cannot fsync a directory; the rename is still atomic there.
+  } finally {
+    await handle.close();
+  }
+}
+
+const tmpSuffix = (): string => `.tmp-${randomBytes(6).toString('hex')}`;
+
+/**
+ * Points `current` at `releases/<file>` in one atomic step: a new symlink under a temporary
+ * name renamed over the old one, so the runtime never sees a missing or half-made link. The
+ * link is relative, so the model directory can be moved or mounted elsewhere.
+ */
+export async function switchCurrent(modelDir: string, releaseFile: string): Promise<void> {
+  const target = path.relative(modelDir, releaseFile);
+  if (target.startsWith('..') || path.isAbsolute(target)) throw new Error(`${releaseFile} is outside ${modelDir}`);
+  const tmp = path.join(modelDir, `current${tmpSuffix()}`);
+  await symlink(target, tmp);
+  try {
+    await rename(tmp, currentLinkPath(modelDir));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(modelDir);
+}
+
+export async function removeCurrent(modelDir: string): Promise<boolean> {
+  const link = currentLinkPath(modelDir);
+  try {
+    const st = await lstat(link);
+    if (!st.isSymbolicLink()) throw new Error(`${link} is not a symlink; refusing to remove it`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  await rm(link, { force: true });
+  await fsyncDir(modelDir);
+  return true;
+}
+
+// ---- files ------------------------------------------------------------------------------------
+
+/** Streaming sha256 of a file; null when it does not exist. */
+export async function sha256File(file: string): Promise<string | null> {
+  const hash = createHash('sha256');
+  try {
+    await pipeline(createReadStream(file), hash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return hash.digest('hex');
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await lstat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+async function fsyncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A real, durable copy (new inode, bytes streamed, fsynced, then renamed into place so a crash
+ * never leaves a half-written file under the final name). Returns the sha256 of the bytes copied.
+ */
+export async function copyDurable(src: string, dest: string): Promise<string> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}${tmpSuffix()}`;
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(src), tap, createWriteStream(tmp, { flags: 'wx' }));
+    await fsyncFile(tmp);
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+  return hash.digest('hex');
+}
+
+/** Rename within the model directory (same file system), made durable. */
+export async function moveDurable(src: string, dest: string): Promise<void> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  await rename(src, dest);
+  await fsyncDir(path.dirname(dest));
+}
+
+/** Writes a small file (journal, metadata) atomically: temp file, fsync, rename. */
+export async function writeFileDurable(dest: string, data: string): Promise<void> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}${tmpSuffix()}`;
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+}
