@@ -100,7 +100,6 @@ async function main(): Promise<void> {
   const t = await measureTransfer(model, transferRuns);
   if ('skipped' in t) {
     console.log(`SKIPPED: ${t.skipped}`);
-    console.log('INTEGRATOR: finish scripts/bench-edge/transfer.ts against the simulated fleet module.');
   } else {
     console.log(`file ${t.sizeBytes} bytes, sshd ${t.sshd}`);
     console.log(`pushArtifact (SFTP + metadata + on-device sha256 + rename): median ${ms(median(t.sftpPushMs))}  runs [${t.sftpPushMs.map((v) => v.toFixed(1)).join(', ')}] ms`);
