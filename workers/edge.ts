@@ -1,0 +1,38 @@
+// The edge worker process, one per device:
+//   tsx workers/edge.ts --device <id> [--inventory <file>] [--address host:port] [--namespace ns]
+// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE. SIGINT/SIGTERM drain and exit 0.
+import { Command, Option } from 'commander';
+import { findDevice, loadInventory } from '../common/inventory';
+import { edgeTaskQueue } from '../common/queues';
+import { addConnectionFlags, type ConnectionFlags } from './connectionFlags';
+import { createEdgeWorker } from './edgeWorker';
+import { createProcessLogger, installWorkerRuntime } from './logging';
+
+async function main(): Promise<void> {
+  const program = addConnectionFlags(new Command('edge-worker'))
+    .description('edgeship edge worker: runs swapModel, validateDeployment, restoreBackup and discardStaged for one device')
+    .addOption(new Option('--device <id>', 'device id from the inventory').env('EDGESHIP_DEVICE').makeOptionMandatory())
+    .showHelpAfterError();
+  program.parse();
+  const flags = program.opts<ConnectionFlags & { device: string }>();
+  const log = createProcessLogger('edgeship-edge-worker', { device: flags.device });
+  let device;
+  try {
+    device = findDevice(loadInventory(flags.inventory), flags.device);
+    if (!device) throw new Error(`device ${JSON.stringify(flags.device)} is not in ${flags.inventory}`);
+    edgeTaskQueue(device.id);
+  } catch (err) {
+    log.fatal({ inventory: flags.inventory }, (err as Error).message);
+    process.exit(2);
+  }
+  installWorkerRuntime(log);
+  const handle = await createEdgeWorker({ device, address: flags.address, namespace: flags.namespace });
+  log.info({ taskQueue: handle.taskQueue, address: flags.address, namespace: flags.namespace, modelDir: device.modelDir }, 'edge worker polling');
+  await handle.run();
+  log.info('edge worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`edge-worker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+// The GPU worker process (next to the training code and the artifact store):
+//   tsx workers/gpu.ts [--inventory <file>] [--address host:port] [--namespace ns]
+// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGESHIP_ARTIFACT_STORE.
+// SIGINT/SIGTERM drain and exit 0.
+import { Command } from 'commander';
+import { loadInventory, type Inventory } from '../common/inventory';
+import { addConnectionFlags, type ConnectionFlags } from './connectionFlags';
+import { createGpuWorker } from './gpuWorker';
+import { createProcessLogger, installWorkerRuntime } from './logging';
+
+async function main(): Promise<void> {
+  const program = addConnectionFlags(new Command('gpu-worker'))
+    .description('edgeship GPU worker: runs the deployment workflows and export, calibrate, compile, resolveDevices, pushArtifact on queue "gpu"')
+    .showHelpAfterError();
+  program.parse();
+  const flags = program.opts<ConnectionFlags>();
+  const log = createProcessLogger('edgeship-gpu-worker');
+  let inventory: Inventory;
+  try {
+    inventory = loadInventory(flags.inventory);
+  } catch (err) {
+    log.fatal({ inventory: flags.inventory }, (err as Error).message);
+    process.exit(2);
+  }
+  installWorkerRuntime(log);
+  const handle = await createGpuWorker({ inventory, address: flags.address, namespace: flags.namespace });
+  log.info({ taskQueue: handle.taskQueue, address: flags.address, namespace: flags.namespace, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
+  await handle.run();
+  log.info('gpu worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gpu-worker: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

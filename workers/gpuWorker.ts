@@ -1,0 +1,51 @@
+// The GPU worker: polls `gpu` with the model activities (export, calibrate, compile) and the
+// fleet activities (resolve devices, push over SFTP), and runs the deployment workflows — the
+// workflow code is bundled from workflows/index.ts, so it is the one worker kind that needs it.
+import * as os from 'node:os';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { createGpuModelActivities, type GpuModelActivityOptions } from '../activities/gpu';
+import { createFleetActivities } from '../activities/gpu/fleet';
+import type { GpuActivities } from '../common/contracts';
+import type { Inventory } from '../common/inventory';
+import { GPU_TASK_QUEUE } from '../common/queues';
+import { connectIfNeeded, makeHandle, type WorkerHandle } from './workerHandle';
+
+export interface GpuWorkerOptions {
+  inventory: Inventory;
+  connection?: NativeConnection;
+  address?: string;
+  namespace?: string;
+  taskQueue?: string;
+  modelActivityOptions?: GpuModelActivityOptions;
+  /** Replaces some activities (workflow tests); production passes none. */
+  activities?: Partial<GpuActivities>;
+  /** Defaults to this project's workflows/index.ts. */
+  workflowsPath?: string;
+  identity?: string;
+}
+
+export function defaultWorkflowsPath(): string {
+  return require.resolve('../workflows');
+}
+
+export async function createGpuWorker(opts: GpuWorkerOptions): Promise<WorkerHandle> {
+  const taskQueue = opts.taskQueue ?? GPU_TASK_QUEUE;
+  const conn = await connectIfNeeded(opts.connection, opts.address);
+  return makeHandle(taskQueue, conn, () =>
+    Worker.create({
+      connection: conn.connection,
+      namespace: opts.namespace ?? 'default',
+      taskQueue,
+      identity: opts.identity ?? `gpu@${os.hostname()}:${process.pid}`,
+      workflowsPath: opts.workflowsPath ?? defaultWorkflowsPath(),
+      activities: {
+        ...createGpuModelActivities(opts.modelActivityOptions),
+        ...createFleetActivities(opts.inventory),
+        ...opts.activities,
+      },
+      // Export and compile are CPU-heavy Python subprocesses: a few at a time, not dozens.
+      maxConcurrentActivityTaskExecutions: 4,
+      shutdownGraceTime: '30s',
+    }),
+  );
+}
