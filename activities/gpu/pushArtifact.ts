@@ -93,7 +93,7 @@ class RemoteHasher {
     if (this.method === 'sha256sum') {
       let res: { code: number | null; stdout: string; stderr: string } | undefined;
       try {
-        res = await this.ssh.execCommand(`sha256sum -- ${shellQuote(remote)}`);
+        res = await this.sftp.guard(this.ssh.execCommand(`sha256sum -- ${shellQuote(remote)}`));
       } catch (err) {
         // A refused exec channel (no shell, exec disabled) leaves the connection usable.
         if (!this.ssh.isConnected()) throw err;
@@ -133,7 +133,7 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
     const onCancel = () => ssh.dispose();
     ctx?.cancellationSignal.addEventListener('abort', onCancel);
     try {
-      const sftp = new Sftp(await ssh.requestSFTP());
+      const sftp = new Sftp(await ssh.requestSFTP(), ssh.connection!);
       const hasher = new RemoteHasher(ssh, sftp);
       for (const dir of ['releases', 'staging', 'backups']) await sftp.mkdirp(`${device.modelDir}/${dir}`);
 

@@ -1,7 +1,7 @@
 // Promise wrappers over the ssh2 SFTP operations pushArtifact needs, with the atomic-replace
 // rename and fsync extensions used where the server offers them.
 import { createHash } from 'node:crypto';
-import type { SFTPWrapper, Stats } from 'ssh2';
+import type { Client, SFTPWrapper, Stats } from 'ssh2';
 
 const NO_SUCH_FILE = 2;
 
@@ -14,12 +14,33 @@ function call<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) =>
 }
 
 export class Sftp {
-  constructor(readonly sftp: SFTPWrapper) {}
+  private readonly lost: Promise<never>;
+
+  /**
+   * ssh2 does not fail SFTP requests that are in flight when the connection dies (a request
+   * sent after the socket closed waits forever), so every operation also races the connection's
+   * close. Keepalives turn a silently dead peer into a close as well.
+   */
+  constructor(readonly sftp: SFTPWrapper, connection: Client) {
+    this.lost = new Promise<never>((_, reject) => {
+      connection.once('close', () => reject(new Error('Connection lost to the device')));
+    });
+    this.lost.catch(() => undefined); // observed through guard(); unobserved when nothing is pending
+  }
+
+  /** Fails `p` as soon as the connection is lost. */
+  guard<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([p, this.lost]);
+  }
+
+  private op<T>(fn: (cb: (err: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    return this.guard(call(fn));
+  }
 
   /** stat, or null when the path does not exist. */
   async stat(p: string): Promise<Stats | null> {
     try {
-      return await call<Stats>((cb) => this.sftp.stat(p, cb));
+      return await this.op<Stats>((cb) => this.sftp.stat(p, cb));
     } catch (err) {
       if (isNoSuchFile(err)) return null;
       throw err;
@@ -38,7 +59,7 @@ export class Sftp {
     const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
     if (parent !== dir) await this.mkdirp(parent);
     try {
-      await call<void>((cb) => this.sftp.mkdir(dir, { mode: 0o755 }, cb));
+      await this.op<void>((cb) => this.sftp.mkdir(dir, { mode: 0o755 }, cb));
     } catch (err) {
       if (!(await this.stat(dir))?.isDirectory()) throw err;
     }
@@ -46,7 +67,7 @@ export class Sftp {
 
   async unlinkIfExists(p: string): Promise<boolean> {
     try {
-      await call<void>((cb) => this.sftp.unlink(p, cb));
+      await this.op<void>((cb) => this.sftp.unlink(p, cb));
       return true;
     } catch (err) {
       if (isNoSuchFile(err)) return false;
@@ -60,54 +81,54 @@ export class Sftp {
    */
   async replace(from: string, to: string): Promise<void> {
     try {
-      await call<void>((cb) => this.sftp.ext_openssh_rename(from, to, cb));
+      await this.op<void>((cb) => this.sftp.ext_openssh_rename(from, to, cb));
       return;
     } catch (err) {
       if (!/does not support/i.test((err as Error).message)) throw err;
     }
-    await call<void>((cb) => this.sftp.rename(from, to, cb));
+    await this.op<void>((cb) => this.sftp.rename(from, to, cb));
   }
 
   /** Flushes a remote file to stable storage before it is renamed into place, when supported. */
   async fsync(p: string): Promise<boolean> {
-    const handle = await call<Buffer>((cb) => this.sftp.open(p, 'r', cb));
+    const handle = await this.op<Buffer>((cb) => this.sftp.open(p, 'r', cb));
     try {
-      await call<void>((cb) => this.sftp.ext_openssh_fsync(handle, cb));
+      await this.op<void>((cb) => this.sftp.ext_openssh_fsync(handle, cb));
       return true;
     } catch (err) {
       if (/does not support/i.test((err as Error).message)) return false;
       throw err;
     } finally {
-      await call<void>((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
+      await this.op<void>((cb) => this.sftp.close(handle, cb)).catch(() => undefined);
     }
   }
 
   async upload(local: string, remote: string, onProgress: (transferred: number, total: number) => void): Promise<void> {
-    await call<void>((cb) => this.sftp.fastPut(local, remote, { step: (transferred, _chunk, total) => onProgress(transferred, total) }, (err) => cb(err)));
+    await this.op<void>((cb) => this.sftp.fastPut(local, remote, { step: (transferred, _chunk, total) => onProgress(transferred, total) }, (err) => cb(err)));
   }
 
   async writeFile(remote: string, data: Buffer): Promise<void> {
-    await call<void>((cb) => this.sftp.writeFile(remote, data, (err) => cb(err)));
+    await this.op<void>((cb) => this.sftp.writeFile(remote, data, (err) => cb(err)));
   }
 
   async readFile(remote: string): Promise<Buffer> {
-    return call<Buffer>((cb) => this.sftp.readFile(remote, cb));
+    return this.op<Buffer>((cb) => this.sftp.readFile(remote, cb));
   }
 
   /** sha256 of a remote file by streaming it back: for devices without a usable sha256sum. */
   async sha256(remote: string): Promise<string> {
     const hash = createHash('sha256');
-    await new Promise<void>((resolve, reject) => {
+    await this.guard(new Promise<void>((resolve, reject) => {
       const stream = this.sftp.createReadStream(remote);
       stream.on('data', (chunk: Buffer) => hash.update(chunk));
       stream.on('error', reject);
       stream.on('end', () => resolve());
-    });
+    }));
     return hash.digest('hex');
   }
 
   async readdir(dir: string): Promise<string[]> {
-    const entries = await call<Array<{ filename: string }>>((cb) => this.sftp.readdir(dir, cb));
+    const entries = await this.op<Array<{ filename: string }>>((cb) => this.sftp.readdir(dir, cb));
     return entries.map((e) => e.filename);
   }
 }

@@ -37,6 +37,8 @@ export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {
       username: device.ssh.user,
       privateKeyPath: device.ssh.privateKeyPath,
       readyTimeout: opts.readyTimeoutMs ?? 15_000,
+      // Protocol trace for diagnosing a device: EDGESHIP_SSH_DEBUG=1.
+      debug: process.env.EDGESHIP_SSH_DEBUG ? (m: string) => process.stderr.write(`ssh2 ${device.id}: ${m}\n`) : undefined,
       // Detects a device that vanished mid-transfer instead of hanging on a dead TCP stream.
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
@@ -57,6 +59,10 @@ export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {
     }
     throw sshFailure(err, where);
   }
+  // node-ssh stops listening for connection errors once connected; without a listener a reset
+  // mid-transfer would be an uncaught exception in the worker. The pending SFTP or exec call
+  // fails on its own and carries the error to the activity.
+  ssh.connection?.on('error', () => undefined);
   return ssh;
 }
 
