@@ -68,8 +68,15 @@ def load_checkpoint(path: str) -> tuple[TCNVAE, dict]:
     if norm is None:
         log(f"[checkpoint] {path} carries no normalization; using the reference mean/std")
         norm = {"mean": NORM_MEAN, "std": NORM_STD}
-    mean, std = normalization_arrays(norm)
-    return model, {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
+    if not isinstance(norm, dict) or "mean" not in norm or "std" not in norm:
+        raise ToolError("CheckpointArchitectureMismatch", "checkpoint normalization is not {mean: [9], std: [9]}")
+    try:
+        normalization_arrays(norm)
+    except ToolError as e:
+        raise ToolError("CheckpointArchitectureMismatch", f"checkpoint normalization: {e}") from e
+    # The values as training saved them: float32 arrays would turn 0.12 into 0.11999999731779099.
+    as_list = {k: norm[k].tolist() if isinstance(norm[k], torch.Tensor) else list(norm[k]) for k in ("mean", "std")}
+    return model, {k: [float(v) for v in vals] for k, vals in as_list.items()}
 
 
 def _compare(expected: dict, given: dict) -> tuple[list[str], list[str], list[str]]:

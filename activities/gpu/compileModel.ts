@@ -174,9 +174,12 @@ async function compileHailo(input: CompileInput, target: HailoTarget, work: stri
   } catch (err) {
     if (err instanceof ApplicationFailure && (err.type === ErrorType.HailoCompilerUnavailable || err.type === ErrorType.HailoCompileFailed)) {
       const pf = (err.details?.[0] as { preflight?: HailoPreflight } | undefined)?.preflight;
-      const steps = formatCommandLines(hailoCliSteps(req, pf));
+      // The work dir is deleted on failure: show the steps against a folder the reader creates.
+      const shown = { ...req, ...buildHailoCompileRequest({ onnxPath: req.onnxPath, calibrationPath: req.calibrationPath, target, modelName: input.modelName, workDir: `./${req.netName}-hailo-build` }) };
+      const cliSteps = hailoCliSteps(shown, pf);
+      const steps = formatCommandLines(cliSteps);
       const warnings = pf?.warnings.length ? `\nPreflight warnings:\n- ${pf.warnings.join('\n- ')}` : '';
-      throw ApplicationFailure.create({ type: err.type, nonRetryable: true, message: `${err.message}${warnings}\nThe same steps with the DFC CLI:\n${steps}`, details: [{ preflight: pf, cliSteps: hailoCliSteps(req, pf) }] });
+      throw ApplicationFailure.create({ type: err.type, nonRetryable: true, message: `${err.message}${warnings}\nThe same steps with the DFC CLI:\n${steps}`, details: [{ preflight: pf, cliSteps }] });
     }
     throw err;
   }
