@@ -14,7 +14,7 @@ import { connectDevice, shellQuote } from '../../activities/gpu/ssh';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import { parseKnownHostsLine } from '../../common/inventory';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
-import { describeSshPush, expectFailure, makeArtifact, pushInput, sha256Of } from '../helpers/sshPushCases';
+import { describeSshPush, expectFailure, makeArtifact, pushInput, runActivity, sha256Of } from '../helpers/sshPushCases';
 import { splitQuotedWords } from '../../scripts/sim/embeddedSshServer';
 
 describeSshPush('embedded');
@@ -39,15 +39,16 @@ describe('embedded SSH server guarantees', function () {
     const artifact = makeArtifact(work, 256 * 1024);
     const logs: LogEntry[] = [];
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('INFO', (e) => logs.push(e)) });
-    const r = await env.run(createPushArtifact(fleet.inventory), pushInput('sim-1', artifact));
+    const push = createPushArtifact(fleet.inventory);
+    const r = await env.run(() => push(pushInput('sim-1', artifact)));
     assert.equal(r.reused, false);
     assert.equal(sha256Of(r.stagedPath), artifact.sha256);
     assert.ok(logs.some((e) => e.meta?.hashMethod === 'sftp-readback'), 'read-back verification was used');
 
     // Read-back must really hash the device's bytes: corruption there is caught as well.
     const again = makeArtifact(work, 64 * 1024, 'other');
-    const push = createPushArtifact(fleet.inventory, { afterUpload: (_d, temp) => writeFile(temp, 'x', { flag: 'r+' }) });
-    await expectFailure(new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR', () => undefined) }).run(push, pushInput('sim-1', again)), 'ArtifactShaMismatch', false);
+    const corrupting = createPushArtifact(fleet.inventory, { afterUpload: (_d, temp) => writeFile(temp, 'x', { flag: 'r+' }) });
+    await expectFailure(runActivity(() => corrupting(pushInput('sim-1', again))), 'ArtifactShaMismatch', false);
   });
 
   it('confines SFTP to the device directory, symlinks included', async function () {
