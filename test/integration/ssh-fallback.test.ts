@@ -12,6 +12,7 @@ import { DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { connectDevice, shellQuote } from '../../activities/gpu/ssh';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
+import type { PushArtifactResult } from '../../common/contracts';
 import { parseKnownHostsLine } from '../../common/inventory';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { describeSshPush, expectFailure, makeArtifact, pushInput, runActivity, sha256Of } from '../helpers/sshPushCases';
@@ -40,7 +41,7 @@ describe('embedded SSH server guarantees', function () {
     const logs: LogEntry[] = [];
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('INFO', (e) => logs.push(e)) });
     const push = createPushArtifact(fleet.inventory);
-    const r = await env.run(() => push(pushInput('sim-1', artifact)));
+    const r: PushArtifactResult = await env.run(() => push(pushInput('sim-1', artifact)));
     assert.equal(r.reused, false);
     assert.equal(sha256Of(r.stagedPath), artifact.sha256);
     assert.ok(logs.some((e) => e.meta?.hashMethod === 'sftp-readback'), 'read-back verification was used');
