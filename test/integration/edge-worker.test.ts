@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../../common/paths';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';
 import { startTestTemporal } from '../helpers/temporalEnv';
-import type { EdgeProbeResult } from '../fixtures/workflows/edgeProbe';
+import type { EdgeProbeResult } from '../fixtures/workflows/probes';
 
 function waitForLine(child: ChildProcessWithoutNullStreams, pattern: RegExp, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -71,7 +71,7 @@ describe('edge worker process', function () {
     const probe = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'edge-worker-test',
-      workflowsPath: require.resolve('../fixtures/workflows/edgeProbe'),
+      workflowsPath: require.resolve('../fixtures/workflows/probes'),
     });
     const [swapped, missing] = await probe.runUntil(async () => {
       const run = (id: string, sha256: string) =>
