@@ -1,0 +1,60 @@
+// The GPU worker against a real Temporal dev server: one worker on `gpu` runs workflow tasks and
+// the fleet activities (createGpuWorker, in-process, with a probe workflow standing in for the
+// deployment workflow); typed failures of those activities reach the workflow.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { DeviceInfo } from '../../common/contracts';
+import { parseInventory } from '../../common/inventory';
+import { GPU_TASK_QUEUE } from '../../common/queues';
+import { ensureKeyPair } from '../../scripts/sim/keys';
+import { createGpuWorker } from '../../workers/gpuWorker';
+import { startTestTemporal } from '../helpers/temporalEnv';
+
+describe('GPU worker', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  let work: string;
+
+  before(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'edgeship-gpu-worker-'));
+    env = await startTestTemporal();
+  });
+  after(async () => {
+    await env?.teardown();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('runs workflow tasks and the fleet activities on "gpu"', async () => {
+    const hostKey = ensureKeyPair(path.join(work, 'host'), 'test-host');
+    const clientKey = ensureKeyPair(path.join(work, 'client'), 'test-client');
+    const inventory = parseInventory({
+      devices: [{
+        id: 'cam-01', target: 'cpu-int8',
+        ssh: { host: '127.0.0.1', port: 2222, user: 'edge', privateKeyPath: clientKey.privateKeyPath, knownHosts: `[127.0.0.1]:2222 ${hostKey.publicKey}` },
+        modelDir: '/srv/edgeship/models', restartCommand: ['/usr/bin/systemctl', 'restart', 'edge-runtime'],
+        healthUrl: 'http://127.0.0.1:9000/healthz', inferenceUrl: 'http://127.0.0.1:9000/infer',
+      }],
+    });
+    const handle = await createGpuWorker({
+      inventory,
+      connection: env.nativeConnection,
+      workflowsPath: require.resolve('../fixtures/workflows/probes'),
+      modelActivityOptions: { storeDir: path.join(work, 'store') },
+    });
+    assert.equal(handle.taskQueue, GPU_TASK_QUEUE);
+    const [devices, unknown] = await handle.worker.runUntil(async () => {
+      const run = (id: string, ids: string[]) => env.client.workflow.execute('resolveDevicesProbe', { taskQueue: GPU_TASK_QUEUE, workflowId: id, args: [ids] }) as Promise<DeviceInfo[]>;
+      return [await run('probe-known', ['cam-01']), await run('probe-unknown', ['cam-99']).catch((err: unknown) => err)];
+    });
+    assert.deepEqual(devices.map((d) => [d.id, d.modelDir, d.healthUrl]), [['cam-01', '/srv/edgeship/models', 'http://127.0.0.1:9000/healthz']]);
+    assert.ok(unknown instanceof WorkflowFailedError, String(unknown));
+    const cause = unknown.cause?.cause;
+    assert.ok(cause instanceof ApplicationFailure);
+    assert.equal(cause.type, 'DeviceNotFound');
+  });
+});
