@@ -15,7 +15,7 @@ import { ensureKeyPair } from '../../scripts/sim/keys';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import { startTestTemporal } from '../helpers/temporalEnv';
 
-describe('GPU worker', function () {
+describe('GPU worker wiring (createGpuWorker)', function () {
   this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   let work: string;
