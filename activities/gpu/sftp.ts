@@ -111,10 +111,6 @@ export class Sftp {
     await this.op<void>((cb) => this.sftp.writeFile(remote, data, (err) => cb(err)));
   }
 
-  async readFile(remote: string): Promise<Buffer> {
-    return this.op<Buffer>((cb) => this.sftp.readFile(remote, cb));
-  }
-
   /** sha256 of a remote file by streaming it back: for devices without a usable sha256sum. */
   async sha256(remote: string): Promise<string> {
     const hash = createHash('sha256');
@@ -125,10 +121,5 @@ export class Sftp {
       stream.on('end', () => resolve());
     }));
     return hash.digest('hex');
-  }
-
-  async readdir(dir: string): Promise<string[]> {
-    const entries = await this.op<Array<{ filename: string }>>((cb) => this.sftp.readdir(dir, cb));
-    return entries.map((e) => e.filename);
   }
 }

@@ -113,6 +113,13 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       assert.equal(again.bytesSent, 0);
       assert.equal(again.stagedPath, first.stagedPath);
 
+      // Only the missing piece travels: a staged model whose metadata went missing.
+      rmSync(first.stagedMetadataPath);
+      const metaOnly = await runActivity(() => push(pushInput(device.id, artifact)));
+      assert.equal(metaOnly.reused, true);
+      assert.equal(metaOnly.bytesSent, statSync(artifact.metadataPath).size);
+      assert.deepEqual(readFileSync(first.stagedMetadataPath), readFileSync(artifact.metadataPath));
+
       // What swapModel leaves behind: the release in releases/, staging empty.
       const release = path.join(device.modelDir, 'releases', `${artifact.sha256}.onnx`);
       await copyFile(first.stagedPath, release);
