@@ -34,10 +34,12 @@ async function up(o: {
     startRuntimes: o.runtimes,
     startEdgeWorkers: o.edgeWorkers ? { temporalAddress: o.temporalAddress, namespace: o.namespace } : undefined,
   });
-  const sshLabel = fleet.sshServerKind === 'openssh' ? 'OpenSSH sshd' : 'embedded ssh2 SSH/SFTP server (no sshd found)';
+  const sshLabel = fleet.sshServerKind === 'openssh' ? 'OpenSSH sshd'
+    : `embedded ssh2 SSH/SFTP server (${o.ssh === 'embedded' ? 'as requested' : 'no usable sshd on this machine'})`;
   process.stdout.write(`${fleet.devices.length} simulated device(s) up, SSH server: ${sshLabel}\n`);
   for (const d of fleet.devices) {
-    process.stdout.write(`  ${d.id}  ssh 127.0.0.1:${d.sshPort}  runtime ${d.spec.healthUrl}  dir ${d.dir}\n`);
+    const runtime = o.runtimes ? `runtime ${d.spec.healthUrl}` : 'no runtime';
+    process.stdout.write(`  ${d.id}  ssh 127.0.0.1:${d.sshPort}  ${runtime}  dir ${d.dir}\n`);
   }
   process.stdout.write(`inventory: ${fleet.inventoryPath}\n(Ctrl-C to stop)\n`);
   // Signal listeners do not keep Node running, and with OpenSSH nothing else in this process does.
