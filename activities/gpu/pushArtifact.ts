@@ -6,6 +6,8 @@
 //   staging/<sha256>.<ext>.meta.json  (likewise)
 // Temporary names are `staging/.<final name>.partial`: deterministic per artifact, so a retry
 // after a dropped connection truncates and reuses the leftover instead of accumulating debris.
+// Two pushes of the same artifact to one device at once write identical bytes at identical
+// offsets; should they still interleave badly, verification catches it before the rename.
 //
 // Failure policy:
 // - local artifact does not hash to its declared sha256: ArtifactShaMismatch, non-retryable
