@@ -1,15 +1,18 @@
 // The GPU worker against a real Temporal dev server: one worker on `gpu` runs workflow tasks and
 // the fleet activities (createGpuWorker, in-process, with a probe workflow standing in for the
-// deployment workflow); typed failures of those activities reach the workflow.
+// deployment workflow); typed failures of those activities reach the workflow. And the worker
+// process (workers/gpu.ts) starts with the project's workflows, polls, and drains on SIGTERM.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DeviceInfo } from '../../common/contracts';
-import { parseInventory } from '../../common/inventory';
+import { parseInventory, type Inventory } from '../../common/inventory';
+import { PROJECT_ROOT } from '../../common/paths';
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { createGpuWorker } from '../../workers/gpuWorker';
@@ -19,20 +22,15 @@ describe('GPU worker wiring (createGpuWorker)', function () {
   this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   let work: string;
+  let inventory: Inventory;
+  let inventoryPath: string;
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'edgeship-gpu-worker-'));
     env = await startTestTemporal();
-  });
-  after(async () => {
-    await env?.teardown();
-    await rm(work, { recursive: true, force: true });
-  });
-
-  it('runs workflow tasks and the fleet activities on "gpu"', async () => {
     const hostKey = ensureKeyPair(path.join(work, 'host'), 'test-host');
     const clientKey = ensureKeyPair(path.join(work, 'client'), 'test-client');
-    const inventory = parseInventory({
+    inventory = parseInventory({
       devices: [{
         id: 'cam-01', target: 'cpu-int8',
         ssh: { host: '127.0.0.1', port: 2222, user: 'edge', privateKeyPath: clientKey.privateKeyPath, knownHosts: `[127.0.0.1]:2222 ${hostKey.publicKey}` },
@@ -40,6 +38,15 @@ describe('GPU worker wiring (createGpuWorker)', function () {
         healthUrl: 'http://127.0.0.1:9000/healthz', inferenceUrl: 'http://127.0.0.1:9000/infer',
       }],
     });
+    inventoryPath = path.join(work, 'inventory.json');
+    await writeFile(inventoryPath, JSON.stringify(inventory));
+  });
+  after(async () => {
+    await env?.teardown();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('runs workflow tasks and the fleet activities on "gpu"', async () => {
     const handle = await createGpuWorker({
       inventory,
       connection: env.nativeConnection,
@@ -56,5 +63,26 @@ describe('GPU worker wiring (createGpuWorker)', function () {
     const cause = unknown.cause?.cause;
     assert.ok(cause instanceof ApplicationFailure);
     assert.equal(cause.type, 'DeviceNotFound');
+  });
+
+  it('the worker process bundles the project workflows, polls "gpu" and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/gpu.ts', '--inventory', inventoryPath, '--address', env.address, '--namespace', 'default'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, EDGESHIP_ARTIFACT_STORE: path.join(work, 'store') },
+    });
+    let log = '';
+    child.stdout.resume();
+    child.stderr.on('data', (c: Buffer) => (log += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 90_000;
+    while (!/gpu worker polling/.test(log) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    try {
+      assert.match(log, /gpu worker polling/, log.slice(-2000));
+      assert.match(log, /"devices":\["cam-01"\]/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, log.slice(-2000));
+    assert.match(log, /gpu worker stopped/);
   });
 });
