@@ -1,0 +1,148 @@
+// The deployment request: what a user asks edgeship to do, validated before a workflow starts.
+// Pure zod (no Node built-ins), so clients, scripts and tests share one schema. Workflow code
+// imports only the type: zod is not bundled into the workflow sandbox.
+import { z } from 'zod';
+import { msToNumber } from '@temporalio/common/lib/time';
+import { COMPILE_TARGETS } from './contracts';
+import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
+
+const idRule = '1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit';
+
+/**
+ * A duration written as milliseconds or an `ms` string ("90s", "30m", "24h"); parsed to
+ * milliseconds so the workflow gets plain numbers (and can show deadlines).
+ */
+const duration = z.union([z.number().int().positive(), z.string().min(1)]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  let ms = Number.NaN;
+  try {
+    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    // reported below
+  }
+  if (!(ms > 0) || !Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `not a positive duration: ${JSON.stringify(value)} (use milliseconds or e.g. "90s", "30m", "24h")` });
+    return z.NEVER;
+  }
+  return Math.round(ms);
+});
+
+const unitInterval = z.number().gt(0).max(1);
+
+export const ModelSourceSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('checkpoint'), checkpointPath: z.string().min(1) }),
+  z.strictObject({ kind: z.literal('command'), argv: z.array(z.string()).min(1), cwd: z.string().min(1).optional() }),
+]);
+
+export const DeployRequestSchema = z.strictObject({
+  modelName: z.string().regex(MODEL_NAME_PATTERN, `modelName: ${idRule}`),
+  source: ModelSourceSchema,
+  /**
+   * sha256 of the source as the client saw it (the checkpoint file, or the canonical JSON of a
+   * command's argv and cwd). The workflow id is derived from it, and the workflow fails before
+   * touching any device if the export activity hashes something else (the file changed).
+   */
+  sourceSha256: z.string().regex(SHA256_PATTERN, 'sourceSha256: 64 lowercase hex characters').optional(),
+  target: z.enum(COMPILE_TARGETS),
+  devices: z
+    .array(z.string().regex(DEVICE_ID_PATTERN, `device id: ${idRule}`))
+    .min(1, 'devices: list at least one device id')
+    .refine((ids) => new Set(ids).size === ids.length, { message: 'devices: each device may be listed once' }),
+  conv2d: z.boolean().optional(),
+  calibration: z
+    .strictObject({
+      samples: z.number().int().min(16).max(100_000).default(2000),
+      dataDir: z.string().min(1).optional(),
+      seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    })
+    .prefault({}),
+  gates: z
+    .strictObject({
+      parityMinCosine: unitInterval.default(0.9999),
+      int8MinCosine: unitInterval.default(0.99),
+      p95LatencyMs: z.number().positive().default(50),
+      minThroughputRps: z.number().nonnegative().default(250),
+      minReferenceCosine: unitInterval.default(0.98),
+    })
+    .prefault({}),
+  validation: z
+    .strictObject({
+      latencyRequests: z.number().int().min(100).max(100_000).default(200),
+      concurrency: z.number().int().min(1).max(256).default(8),
+      throughputDurationMs: z.number().int().min(500).max(600_000).default(3000),
+    })
+    .prefault({}),
+  approval: z
+    .strictObject({
+      required: z.boolean().default(true),
+      timeout: duration.prefault('24h'),
+      /** When given, only these people may approve or reject. */
+      approvers: z.array(z.string().trim().min(1)).min(1).optional(),
+    })
+    .prefault({}),
+  /** Deadlines of the device-side activities; shorten them for simulated fleets and tests. */
+  edge: z
+    .strictObject({
+      /** How long swap and restore wait for /healthz to name the expected sha. */
+      healthTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+      /**
+       * Bounds swap and validate including retries and time spent queued: a device whose edge
+       * worker is gone fails the deployment (and triggers the rollback) after this long.
+       */
+      deviceDeadline: duration.prefault('30m'),
+      /** Bounds each compensation on a device. Longer: a rollback should try hard. */
+      restoreDeadline: duration.prefault('1h'),
+    })
+    .prefault({}),
+});
+
+/** A validated request with every default filled in: what the workflow receives. */
+export type DeployRequest = z.output<typeof DeployRequestSchema>;
+/** What a user may write in a request file (defaults optional). */
+export type DeployRequestInput = z.input<typeof DeployRequestSchema>;
+
+export class InvalidDeployRequest extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid deployment request:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    this.name = 'InvalidRequest';
+  }
+}
+
+export function parseDeployRequest(raw: unknown): DeployRequest {
+  const parsed = DeployRequestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new InvalidDeployRequest(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/**
+ * Workflow id of a deployment: `deploy-<model>-<first 12 hex of the source sha256>`.
+ *
+ * Reuse policy (set by the client at start): WorkflowIdConflictPolicy.FAIL — while a deployment
+ * of this model+source runs, starting it again is refused instead of racing it on the same
+ * devices; WorkflowIdReusePolicy.ALLOW_DUPLICATE — once it has closed (completed, rolled back,
+ * rejected, failed, cancelled) the same source may be deployed again on purpose, e.g. after a
+ * rejection or to a different fleet; every run keeps its own history under the same id.
+ */
+export function deploymentWorkflowId(modelName: string, sourceSha256: string): string {
+  if (!MODEL_NAME_PATTERN.test(modelName)) throw new InvalidDeployRequest([`modelName: ${idRule}`]);
+  if (!SHA256_PATTERN.test(sourceSha256)) throw new InvalidDeployRequest(['sourceSha256: 64 lowercase hex characters']);
+  return `deploy-${modelName}-${sourceSha256.slice(0, 12)}`;
+}
+
+/**
+ * JSON with sorted keys and no undefined members. A command source is identified by the sha256
+ * of canonicalJson({argv, cwd}) — the same bytes the export activity hashes, so the workflow id
+ * and the export's sourceSha256 agree.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}

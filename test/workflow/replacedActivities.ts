@@ -1,0 +1,224 @@
+// Replaced activities to drive each path of deployModel on a real Temporal server. They do no
+// export, compile or SSH: they return contract-shaped results, keep a small model of what each
+// device serves (so compensations can be checked by their effect, not only by being called),
+// fail where a scenario says, and record every call in order.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { createHash } from 'node:crypto';
+import type {
+  BackupRecord,
+  CompileTarget,
+  EdgeActivities,
+  GpuActivities,
+  ValidationReport,
+} from '../../common/contracts';
+import { ErrorType } from '../../common/errors';
+
+/** How the replaced activities behave for one workflow id. */
+export interface Scenario {
+  /** Targets resolveDevices reports (default: every device is cpu-int8). */
+  deviceTargets?: Record<string, CompileTarget>;
+  /** swapModel switches `current` on this device, then fails its health check for good. */
+  swapFailsOn?: string;
+  /** validateDeployment fails its gates on this device. */
+  validationFailsOn?: string;
+  /** validateDeployment on this device runs until the activity is cancelled. */
+  validationHangsOn?: string;
+}
+
+export interface RecordedCall {
+  workflowId: string;
+  activity: string;
+  deviceId?: string;
+  input: unknown;
+}
+
+export const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** What a device served before any test touched it. */
+export const initialSha = (deviceId: string): string => sha(`initial model of ${deviceId}`);
+
+export class ReplacedFleet {
+  readonly calls: RecordedCall[] = [];
+  private readonly scenarios = new Map<string, Scenario>();
+  /** deviceId → sha256 of the model it serves (simulated). */
+  readonly served = new Map<string, string | null>();
+  /** `${deploymentId}/${deviceId}` → the backup the swap took, written before the switch. */
+  private readonly journals = new Map<string, BackupRecord | null>();
+
+  constructor(readonly deviceIds: string[]) {
+    for (const id of deviceIds) this.served.set(id, initialSha(id));
+  }
+
+  scenario(workflowId: string, scenario: Scenario): void {
+    this.scenarios.set(workflowId, scenario);
+  }
+
+  callsOf(workflowId: string): RecordedCall[] {
+    return this.calls.filter((c) => c.workflowId === workflowId);
+  }
+
+  /** "activity deviceId" strings in call order, e.g. ["swapModel pi-01", "restoreBackup pi-01"]. */
+  trace(workflowId: string, activities?: string[]): string[] {
+    return this.callsOf(workflowId)
+      .filter((c) => !activities || activities.includes(c.activity))
+      .map((c) => (c.deviceId ? `${c.activity} ${c.deviceId}` : c.activity));
+  }
+
+  private context(activity: string, input: unknown, deviceId?: string): { workflowId: string; scenario: Scenario } {
+    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
+    this.calls.push({ workflowId, activity, ...(deviceId ? { deviceId } : {}), input });
+    return { workflowId, scenario: this.scenarios.get(workflowId) ?? {} };
+  }
+
+  gpuActivities(): GpuActivities {
+    return {
+      exportModel: async (input) => {
+        this.context('exportModel', input);
+        const source = input.source.kind === 'checkpoint' ? input.source.checkpointPath : JSON.stringify(input.source.argv);
+        const onnxSha = sha(`onnx of ${input.modelName} ${source}`);
+        return {
+          onnx: { path: `/replaced-store/${onnxSha}.onnx`, sha256: onnxSha, sizeBytes: 4_400_000 },
+          metadataPath: `/replaced-store/${onnxSha}.onnx.meta.json`,
+          parity: { minCosine: 0.99999, maxAbsDiff: 2e-6, probes: [], gate: input.parityMinCosine ?? 0.9999 },
+          sourceSha256: sha(source),
+          durationMs: 12,
+          reused: false,
+        };
+      },
+      buildCalibrationSet: async (input) => {
+        this.context('buildCalibrationSet', input);
+        const setSha = sha(`calibration ${input.metadataPath} ${input.samples}`);
+        return {
+          calibrationSet: { path: `/replaced-store/${setSha}.npy`, sha256: setSha, sizeBytes: (input.samples ?? 2000) * 3600 },
+          samples: input.samples ?? 2000,
+          source: 'synthetic',
+          classMix: { walking: 0.5, running: 0.5 },
+          channelMean: new Array(9).fill(0),
+          channelStd: new Array(9).fill(1),
+          durationMs: 8,
+          reused: false,
+        };
+      },
+      compileModel: async (input) => {
+        this.context('compileModel', input);
+        const artifactSha = sha(`${input.target} of ${input.onnx.sha256}`);
+        return {
+          target: input.target,
+          artifact: { path: `/replaced-store/${artifactSha}.onnx`, sha256: artifactSha, sizeBytes: 1_200_000 },
+          metadataPath: `/replaced-store/${artifactSha}.onnx.meta.json`,
+          format: 'onnx',
+          similarity: { minCosine: 0.995, meanCosine: 0.998, windows: 256, gate: input.int8MinCosine ?? 0.99 },
+          sizes: { fp32Bytes: input.onnx.sizeBytes, artifactBytes: 1_200_000 },
+          durationMs: 20,
+          reused: false,
+        };
+      },
+      resolveDevices: async (input) => {
+        const { scenario } = this.context('resolveDevices', input);
+        return input.deviceIds.map((id) => ({
+          id,
+          target: scenario.deviceTargets?.[id] ?? 'cpu-int8',
+          host: '127.0.0.1',
+          port: 2222,
+          modelDir: `/models/${id}`,
+          healthUrl: `http://127.0.0.1:9000/healthz`,
+          inferenceUrl: `http://127.0.0.1:9000/infer`,
+        }));
+      },
+      pushArtifact: async (input) => {
+        this.context('pushArtifact', input, input.deviceId);
+        return {
+          deviceId: input.deviceId,
+          stagedPath: `/models/${input.deviceId}/staging/${input.artifact.sha256}.onnx`,
+          stagedMetadataPath: `/models/${input.deviceId}/staging/${input.artifact.sha256}.onnx.meta.json`,
+          sha256: input.artifact.sha256,
+          bytesSent: input.artifact.sizeBytes,
+          reused: false,
+          durationMs: 5,
+        };
+      },
+    };
+  }
+
+  edgeActivities(deviceId: string): EdgeActivities {
+    return {
+      swapModel: async (input) => {
+        const { scenario } = this.context('swapModel', input, deviceId);
+        const previous = this.served.get(deviceId) ?? null;
+        const backup: BackupRecord | null = previous
+          ? { sha256: previous, backupPath: `/models/${deviceId}/backups/20250101T000000Z-${previous}.onnx`, releasePath: `/models/${deviceId}/releases/${previous}.onnx` }
+          : null;
+        this.journals.set(`${input.deploymentId}/${deviceId}`, backup);
+        this.served.set(deviceId, input.sha256);
+        if (scenario.swapFailsOn === deviceId) {
+          // Stands for a health check that kept failing through the activity's retries.
+          throw ApplicationFailure.create({
+            type: ErrorType.HealthCheckTimeout,
+            message: `/healthz on ${deviceId} never reported ${input.sha256.slice(0, 16)}: onnxruntime cannot load the model`,
+            nonRetryable: true,
+          });
+        }
+        return { deviceId, backup, servedSha256Prefix: input.sha256.slice(0, 16), restartMs: 4, healthyAfterMs: 6, reused: false };
+      },
+      validateDeployment: async (input) => {
+        const { scenario } = this.context('validateDeployment', input, deviceId);
+        if (scenario.validationHangsOn === deviceId) {
+          const ctx = Context.current();
+          const beat = setInterval(() => ctx.heartbeat('measuring'), 200);
+          try {
+            await ctx.cancelled; // rejects with CancelledFailure when the workflow cancels us
+          } finally {
+            clearInterval(beat);
+          }
+        }
+        const failing = scenario.validationFailsOn === deviceId;
+        const report = validationReport(deviceId, input.sha256, failing);
+        if (failing) {
+          throw ApplicationFailure.create({ type: ErrorType.ValidationGateFailed, message: `validation failed on ${deviceId}: ${report.failures.join('; ')}`, nonRetryable: true, details: [report] });
+        }
+        return report;
+      },
+      restoreBackup: async (input) => {
+        this.context('restoreBackup', input, deviceId);
+        const key = `${input.deploymentId}/${deviceId}`;
+        const backup = input.backup ?? this.journals.get(key) ?? null;
+        if (!input.backup && !this.journals.has(key)) {
+          return { deviceId, restoredSha256: null, servedSha256Prefix: this.served.get(deviceId)?.slice(0, 16) ?? null, durationMs: 1 };
+        }
+        this.served.set(deviceId, backup?.sha256 ?? null);
+        return { deviceId, restoredSha256: backup?.sha256 ?? null, servedSha256Prefix: backup?.sha256.slice(0, 16) ?? null, durationMs: 3 };
+      },
+      discardStaged: async (input) => {
+        this.context('discardStaged', input, deviceId);
+        return { deviceId, removed: [`/models/${deviceId}/staging/${input.sha256}.${input.ext}`] };
+      },
+    };
+  }
+}
+
+function validationReport(deviceId: string, sha256: string, failing: boolean): ValidationReport {
+  const p95 = failing ? 180 : 9;
+  const gates = { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, maxAbsValue: 100, minOutputVariance: 1e-6 };
+  const failures = failing ? [`p95 latency ${p95} ms > ${gates.p95LatencyMs} ms`] : [];
+  return {
+    deviceId,
+    sha256,
+    servedSha256Prefix: sha256.slice(0, 16),
+    latencyMs: { count: 200, p50: 5, p90: 8, p95, p99: p95 + 5, mean: 6, max: p95 + 10 },
+    throughput: { concurrency: 8, durationMs: 3000, completed: 1500, errors: 0, rps: 500 },
+    outputs: {
+      allFinite: true,
+      maxAbs: 3.2,
+      minVariance: 0.4,
+      distinctInputsDistinctOutputs: true,
+      minPairwiseDistance: 0.8,
+      referenceCosine: [{ probe: 'walking', cosine: 0.999 }],
+      minReferenceCosine: 0.999,
+    },
+    gates,
+    failures,
+    passed: !failing,
+    durationMs: 30,
+  };
+}

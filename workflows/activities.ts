@@ -1,0 +1,92 @@
+// Activity stubs with their timeouts and retry policies, one place per stage. Each call gets its
+// own `summary`, which the Temporal UI shows on the event ("swap pi-01 → 3fa2…").
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type { EdgeActivities, GpuActivities } from '../common/contracts';
+import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { GPU_TASK_QUEUE, edgeTaskQueue } from '../common/queues';
+import type { DeployRequest } from '../common/request';
+
+const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
+// GPU stages heartbeat every few seconds while their Python tools run, so a silent minute means
+// the worker died and the attempt should move to another one.
+const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
+  exportModel: {
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3, nonRetryableErrorTypes },
+  },
+  buildCalibrationSet: {
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3, nonRetryableErrorTypes },
+  },
+  // A Hailo compile takes tens of minutes; its heartbeat proves progress, the 3 h bound catches
+  // a wedged compiler. Two attempts: a crash may pass, a deterministic failure is non-retryable.
+  compileModel: {
+    startToCloseTimeout: '3h',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '30s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 2, nonRetryableErrorTypes },
+  },
+  resolveDevices: {
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+  },
+  // SSH trouble (DeviceUnreachable) is worth several retries; pushes resume by content hash.
+  pushArtifact: {
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '1m',
+    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes },
+  },
+};
+
+export function gpuActivity<K extends keyof GpuActivities>(name: K, summary: string): GpuActivities[K] {
+  const proxy = proxyActivities<GpuActivities>({ ...GPU_OPTIONS[name], taskQueue: GPU_TASK_QUEUE, summary });
+  return proxy[name] as GpuActivities[K];
+}
+
+/** The restart command is bounded at 120 s on the device, then /healthz is polled. */
+const RESTART_BOUND_MS = 120_000;
+
+function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): ActivityOptions {
+  const swapLike = RESTART_BOUND_MS + edge.healthTimeoutMs + 60_000;
+  switch (name) {
+    case 'swapModel':
+      // scheduleToClose bounds queueing too: a device whose worker is gone fails the swap (and
+      // so triggers the rollback) instead of waiting forever.
+      return {
+        startToCloseTimeout: swapLike,
+        heartbeatTimeout: '30s',
+        scheduleToCloseTimeout: edge.deviceDeadline,
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+      };
+    case 'validateDeployment':
+      return {
+        startToCloseTimeout: '15m',
+        heartbeatTimeout: '1m',
+        scheduleToCloseTimeout: edge.deviceDeadline,
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+      };
+    case 'restoreBackup':
+      // The compensation keeps trying for as long as restoreDeadline allows: giving up leaves a
+      // device on a model that failed.
+      return {
+        startToCloseTimeout: swapLike,
+        heartbeatTimeout: '30s',
+        scheduleToCloseTimeout: edge.restoreDeadline,
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
+      };
+    case 'discardStaged':
+      // Cleanup only: bounded, so a dead device cannot hold a finished deployment open.
+      return {
+        startToCloseTimeout: '1m',
+        scheduleToCloseTimeout: '5m',
+        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+      };
+  }
+}
+
+export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: DeployRequest['edge']): EdgeActivities[K] {
+  const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), taskQueue: edgeTaskQueue(deviceId), summary });
+  return proxy[name] as EdgeActivities[K];
+}

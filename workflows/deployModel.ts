@@ -1,0 +1,371 @@
+// deployModel: export → calibrate → compile on `gpu`, stage on every device, wait for a person,
+// then swap and validate device by device on `edge.<id>`. Every step that changes a device
+// registers its undo on a saga; any failure after the first swap (or a cancellation) runs the
+// undo stack in reverse, outside cancellation, and the run ends rolled-back.
+import { CancellationScope, allHandlersFinished, condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, RestoreBackupResult } from '../common/contracts';
+import type { DeployRequest } from '../common/request';
+import { edgeActivity, gpuActivity } from './activities';
+import { refuseDecision } from './approval';
+import { ErrorType, deploymentFailure, summarizeFailure } from './failures';
+import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
+import { Progress, isoAt, nowMs } from './progress';
+import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, StageName } from './report';
+import { checkRequest } from './requestCheck';
+import { Saga } from './saga';
+
+const short = (sha: string): string => `${sha.slice(0, 12)}…`;
+const restoreLabel = (deviceId: string): string => `restore ${deviceId}`;
+const discardLabel = (deviceId: string): string => `discard ${deviceId}`;
+
+export async function deployModel(request: DeployRequest): Promise<DeploymentReport> {
+  checkRequest(request);
+  const deploymentId = workflowInfo().workflowId;
+  const progress = new Progress(request);
+  const report = progress.report;
+  const saga = new Saga();
+  let decision: ApprovalRecord | undefined;
+
+  // ---- messages -------------------------------------------------------------------------------
+  const gate = () => ({ awaiting: progress.awaiting !== undefined, decided: decision !== undefined, stage: report.stage, approvers: request.approval.approvers });
+  const record = (input: DecisionInput, via: 'signal' | 'update'): DecisionAccepted => {
+    const at = isoAt(nowMs());
+    const by = input.by.trim();
+    decision = input.decision === 'approve'
+      ? { decision: 'approved', by, at, via, ...(input.comment ? { comment: input.comment } : {}) }
+      : { decision: 'rejected', by, at, via, reason: input.reason };
+    return { decision: decision.decision as DecisionAccepted['decision'], by, at };
+  };
+  const onSignal = (name: 'approve' | 'reject', payload: unknown): void => {
+    const input = { ...(payload && typeof payload === 'object' ? payload : {}), decision: name } as DecisionInput;
+    const refusal = refuseDecision(gate(), input);
+    if (refusal) {
+      // A signal cannot be refused to its sender; keep the refusal visible in the status instead.
+      const by = typeof input.by === 'string' ? input.by : undefined;
+      report.ignoredMessages.push({ name, ...(by ? { by } : {}), at: isoAt(nowMs()), reason: refusal });
+      log.warn('ignored approval signal', { signal: name, by, reason: refusal });
+      progress.publish();
+      return;
+    }
+    record(input, 'signal');
+  };
+  setHandler(approveSignal, (input) => onSignal('approve', input));
+  setHandler(rejectSignal, (input) => onSignal('reject', input));
+  setHandler(
+    decideUpdate,
+    (input) => {
+      // The validator ran in this same activation; checking again costs nothing.
+      const refusal = refuseDecision(gate(), input);
+      if (refusal) throw deploymentFailure(ErrorType.InvalidRequest, refusal);
+      return record(input, 'update');
+    },
+    {
+      validator: (input) => {
+        const refusal = refuseDecision(gate(), input);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
+  setHandler(statusQuery, () => progress.snapshot());
+
+  // ---- stages ---------------------------------------------------------------------------------
+  /** Runs one stage; a failure is recorded (first one wins) with where it happened. */
+  async function step<T>(stage: StageName, deviceId: string | undefined, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      report.failure ??= summarizeFailure(err, stage, deviceId);
+      throw err;
+    }
+  }
+
+  const edge = request.edge;
+  let anythingLive = false;
+
+  async function requestRestore(deviceId: string, backup: BackupRecord | null): Promise<RestoreBackupResult> {
+    const device = progress.device(deviceId);
+    device.phase = 'restoring';
+    const started = nowMs();
+    const target = backup ? `backup ${short(backup.sha256)}` : 'the journaled backup';
+    const entry: CompensationRecord = { action: 'restore', deviceId, backupSha256: backup ? backup.sha256 : null, ok: false, durationMs: 0 };
+    report.compensations.push(entry);
+    progress.publish();
+    try {
+      const restoreBackup = edgeActivity(deviceId, 'restoreBackup', `restore ${deviceId} → ${target}`, edge);
+      const result = await restoreBackup({ deploymentId, backup, healthTimeoutMs: edge.healthTimeoutMs });
+      Object.assign(entry, { ok: true, result, durationMs: nowMs() - started });
+      Object.assign(device, { phase: 'restored', restore: result, servedSha256Prefix: result.servedSha256Prefix });
+      return result;
+    } catch (err) {
+      const failure = summarizeFailure(err, 'compensate', deviceId);
+      Object.assign(entry, { durationMs: nowMs() - started, error: { type: failure.type, message: failure.message } });
+      Object.assign(device, { phase: 'restore-failed', error: failure });
+      throw err;
+    } finally {
+      progress.publish();
+    }
+  }
+
+  async function discard(deviceId: string, sha256: string, ext: 'onnx' | 'hef'): Promise<{ removed: string[] }> {
+    const device = progress.device(deviceId);
+    const started = nowMs();
+    const entry: CompensationRecord = { action: 'discard', deviceId, ok: false, durationMs: 0 };
+    report.compensations.push(entry);
+    try {
+      const discardStaged = edgeActivity(deviceId, 'discardStaged', `discard staged ${short(sha256)} on ${deviceId}`, edge);
+      const { removed } = await discardStaged({ sha256, ext });
+      Object.assign(entry, { ok: true, result: { removed }, durationMs: nowMs() - started });
+      device.discarded = removed;
+      // After a failed swap the restore outcome is what the device's phase must say.
+      if (device.phase === 'staging' || device.phase === 'staged' || device.phase === 'push-failed') device.phase = 'discarded';
+      return { removed };
+    } catch (err) {
+      const failure = summarizeFailure(err, 'compensate', deviceId);
+      Object.assign(entry, { durationMs: nowMs() - started, error: { type: failure.type, message: failure.message } });
+      throw err;
+    } finally {
+      progress.publish();
+    }
+  }
+
+  async function gpuStages(): Promise<{ exported: ExportModelResult; compiled: CompileResult; devices: DeviceInfo[] }> {
+    let end = progress.begin('resolve-devices');
+    const devices = await step('resolve-devices', undefined, () => gpuActivity('resolveDevices', `resolve ${request.devices.join(', ')}`)({ deviceIds: request.devices }));
+    end('ok', { figures: { devices: devices.map((d) => `${d.id} (${d.target})`) } });
+    for (const d of devices) progress.device(d.id).target = d.target;
+    // Checked before spending minutes on export and compile: a HEF for hailo8 fails on a hailo8l.
+    const mismatched = devices.filter((d) => d.target !== request.target);
+    if (mismatched.length > 0) {
+      const list = mismatched.map((d) => `${d.id} is ${d.target}`).join(', ');
+      await step('resolve-devices', mismatched[0].id, () => Promise.reject(deploymentFailure(ErrorType.TargetMismatch, `the artifact is compiled for ${request.target} but ${list}`, { target: request.target, devices: mismatched })));
+    }
+
+    end = progress.begin('export');
+    const exported = await step('export', undefined, () =>
+      gpuActivity('exportModel', `export ${request.modelName} (${request.source.kind})`)({
+        modelName: request.modelName,
+        source: request.source,
+        conv2d: request.conv2d,
+        parityMinCosine: request.gates.parityMinCosine,
+      }),
+    );
+    report.sourceSha256 = exported.sourceSha256;
+    end('ok', {
+      activityMs: exported.durationMs,
+      reused: exported.reused,
+      figures: { onnx: exported.onnx, parity: { minCosine: exported.parity.minCosine, maxAbsDiff: exported.parity.maxAbsDiff, gate: exported.parity.gate } },
+    });
+    if (request.sourceSha256 && request.sourceSha256 !== exported.sourceSha256) {
+      // The workflow id names the source the client hashed; deploying other bytes would lie.
+      await step('export', undefined, () =>
+        Promise.reject(deploymentFailure(ErrorType.InvalidRequest, `the source changed since the deployment started: expected sha256 ${request.sourceSha256}, export read ${exported.sourceSha256}`)),
+      );
+    }
+
+    end = progress.begin('calibrate');
+    const calibration = await step('calibrate', undefined, () =>
+      gpuActivity('buildCalibrationSet', `calibration set: ${request.calibration.samples} windows`)({
+        modelName: request.modelName,
+        metadataPath: exported.metadataPath,
+        samples: request.calibration.samples,
+        dataDir: request.calibration.dataDir,
+        seed: request.calibration.seed,
+      }),
+    );
+    end('ok', {
+      activityMs: calibration.durationMs,
+      reused: calibration.reused,
+      figures: { calibrationSet: calibration.calibrationSet, samples: calibration.samples, source: calibration.source, classMix: calibration.classMix },
+    });
+
+    end = progress.begin('compile');
+    const compiled = await step('compile', undefined, () =>
+      gpuActivity('compileModel', `compile ${short(exported.onnx.sha256)} for ${request.target}`)({
+        modelName: request.modelName,
+        target: request.target,
+        onnx: exported.onnx,
+        metadataPath: exported.metadataPath,
+        calibrationSet: calibration.calibrationSet,
+        int8MinCosine: request.gates.int8MinCosine,
+      }),
+    );
+    end('ok', {
+      activityMs: compiled.durationMs,
+      reused: compiled.reused,
+      figures: { artifact: compiled.artifact, similarity: compiled.similarity, sizes: compiled.sizes, latencyMs: compiled.latencyMs, preflight: compiled.preflight },
+    });
+    if (compiled.target !== request.target) {
+      await step('compile', undefined, () => Promise.reject(deploymentFailure(ErrorType.TargetMismatch, `compileModel returned a ${compiled.target} artifact for a ${request.target} request`)));
+    }
+    progress.setArtifact({ ...compiled.artifact, format: compiled.format });
+    report.decisionFigures = {
+      artifact: { sha256: compiled.artifact.sha256, sizeBytes: compiled.artifact.sizeBytes, format: compiled.format, target: compiled.target },
+      parity: { minCosine: exported.parity.minCosine, maxAbsDiff: exported.parity.maxAbsDiff, gate: exported.parity.gate },
+      ...(compiled.similarity ? { int8Similarity: compiled.similarity } : {}),
+      sizes: compiled.sizes,
+      ...(compiled.latencyMs ? { gpuLatencyMs: compiled.latencyMs } : {}),
+      stagedDevices: [],
+    };
+    return { exported, compiled, devices };
+  }
+
+  async function stageEverywhere(compiled: CompileResult, ext: 'onnx' | 'hef'): Promise<void> {
+    const end = progress.begin('stage');
+    const sha256 = compiled.artifact.sha256;
+    // Pushes go out in parallel (each device is its own SSH connection). Each attempted push
+    // registers a discard, in request order so the compensation order does not depend on which
+    // push finished first; a failed push may have left a partial upload behind.
+    const results = await Promise.allSettled(
+      request.devices.map(async (deviceId) => {
+        progress.device(deviceId).phase = 'staging';
+        saga.push(discardLabel(deviceId), () => discard(deviceId, sha256, ext));
+        const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath });
+        Object.assign(progress.device(deviceId), { phase: 'staged', staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused } });
+        report.decisionFigures?.stagedDevices.push(deviceId);
+        progress.publish();
+        return pushed;
+      }),
+    );
+    const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const activityMs = ok.reduce((max, r) => Math.max(max, r.durationMs), 0);
+    const failedAt = results.findIndex((r) => r.status === 'rejected');
+    if (failedAt >= 0) {
+      for (const [i, r] of results.entries()) {
+        if (r.status === 'rejected') Object.assign(progress.device(request.devices[i]), { phase: 'push-failed', error: summarizeFailure(r.reason, 'stage', request.devices[i]) });
+      }
+      end('failed', { activityMs });
+      await step('stage', request.devices[failedAt], () => Promise.reject((results[failedAt] as PromiseRejectedResult).reason));
+    }
+    end('ok', { activityMs, figures: { bytesSent: Object.fromEntries(ok.map((r) => [r.deviceId, r.bytesSent])) } });
+  }
+
+  /** Resolves to true when approved (or not required), false when rejected or timed out. */
+  async function awaitApproval(): Promise<boolean> {
+    if (!request.approval.required) {
+      report.approval = { decision: 'not-required', at: isoAt(nowMs()) };
+      return true;
+    }
+    const end = progress.begin('approval');
+    const since = nowMs();
+    const timeoutMs = request.approval.timeout;
+    progress.awaiting = {
+      decision: 'approve or reject',
+      since: isoAt(since),
+      deadline: isoAt(since + timeoutMs),
+      ...(request.approval.approvers ? { approvers: request.approval.approvers } : {}),
+      how: [
+        `edgeship approve ${deploymentId} --by <you> [--comment <text>]`,
+        `edgeship reject ${deploymentId} --by <you> --reason <why>`,
+        `temporal workflow signal --workflow-id ${deploymentId} --name approve --input '{"by":"<you>"}'`,
+      ],
+    };
+    progress.setStatus('awaiting-approval');
+    const decided = await condition(() => decision !== undefined, timeoutMs);
+    progress.awaiting = undefined;
+    const waitedMs = nowMs() - since;
+    if (!decided) decision = { decision: 'timed-out', at: isoAt(nowMs()) };
+    report.approval = { ...(decision as ApprovalRecord), waitedMs };
+    progress.setStatus('running');
+    const approved = report.approval.decision === 'approved';
+    end(approved ? 'ok' : 'failed', { figures: { decision: report.approval.decision, by: report.approval.by } });
+    if (!approved) {
+      report.failure = {
+        stage: 'approval',
+        type: ErrorType.ApprovalRejected,
+        message: decided ? `rejected by ${report.approval.by}: ${report.approval.reason}` : `no decision within ${timeoutMs} ms: the approval timed out`,
+      };
+    }
+    return approved;
+  }
+
+  async function rollOut(compiled: CompileResult, ext: 'onnx' | 'hef'): Promise<void> {
+    const sha256 = compiled.artifact.sha256;
+    for (const deviceId of request.devices) {
+      const device = progress.device(deviceId);
+      let end = progress.begin('swap', deviceId);
+      device.phase = 'swapping';
+      anythingLive = true;
+      try {
+        const swap = edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge);
+        const swapped = await step('swap', deviceId, () => swap({ deploymentId, sha256, ext, healthTimeoutMs: edge.healthTimeoutMs }));
+        Object.assign(device, { phase: 'swapped', backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix });
+        saga.drop(discardLabel(deviceId)); // the staged file is now the release
+        saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, swapped.backup));
+        end('ok', { activityMs: swapped.restartMs + swapped.healthyAfterMs, reused: swapped.reused, figures: { backup: swapped.backup, restartMs: swapped.restartMs, healthyAfterMs: swapped.healthyAfterMs, servedSha256Prefix: swapped.servedSha256Prefix } });
+      } catch (err) {
+        // A swap that failed its health check has already switched `current`; one that was
+        // cancelled may have. The device's swap journal knows which backup to put back.
+        Object.assign(device, { phase: 'swap-failed', error: summarizeFailure(err, 'swap', deviceId) });
+        saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, null));
+        end('failed');
+        throw err;
+      }
+
+      end = progress.begin('validate', deviceId);
+      device.phase = 'validating';
+      try {
+        const validate = edgeActivity(deviceId, 'validateDeployment', `validate ${deviceId} serving ${short(sha256)}`, edge);
+        const validation = await step('validate', deviceId, () =>
+          validate({
+            sha256,
+            ext,
+            gates: { p95LatencyMs: request.gates.p95LatencyMs, minThroughputRps: request.gates.minThroughputRps, minReferenceCosine: request.gates.minReferenceCosine },
+            latencyRequests: request.validation.latencyRequests,
+            concurrency: request.validation.concurrency,
+            throughputDurationMs: request.validation.throughputDurationMs,
+          }),
+        );
+        Object.assign(device, { phase: 'validated', validation, servedSha256Prefix: validation.servedSha256Prefix });
+        end('ok', { activityMs: validation.durationMs, figures: { p95Ms: validation.latencyMs.p95, rps: validation.throughput.rps, minReferenceCosine: validation.outputs.minReferenceCosine } });
+      } catch (err) {
+        const failure = summarizeFailure(err, 'validate', deviceId);
+        // A failed gate carries the full validation report in its details.
+        const details = failure.details as { passed?: unknown } | undefined;
+        Object.assign(device, { phase: 'validation-failed', error: failure, ...(details && typeof details.passed === 'boolean' ? { validation: details } : {}) });
+        end('failed');
+        throw err;
+      }
+      progress.publish();
+    }
+  }
+
+  // ---- the run --------------------------------------------------------------------------------
+  let status: DeploymentStatusName;
+  let cancellation: unknown;
+  try {
+    const { compiled } = await gpuStages();
+    const ext = compiled.format;
+    await stageEverywhere(compiled, ext);
+    if (await awaitApproval()) {
+      await rollOut(compiled, ext);
+      status = 'completed';
+    } else {
+      await compensate();
+      status = 'rejected';
+    }
+  } catch (err) {
+    if (isCancellation(err)) cancellation = err;
+    report.failure ??= summarizeFailure(err, report.stage);
+    log.warn('deployment failed, compensating', { stage: report.failure.stage, deviceId: report.failure.deviceId, type: report.failure.type, message: report.failure.message });
+    const restoresOk = await compensate();
+    status = anythingLive ? (restoresOk ? 'rolled-back' : 'rollback-failed') : cancellation ? 'cancelled' : 'failed';
+  }
+
+  /** Runs the saga outside cancellation; true when every restore succeeded. */
+  async function compensate(): Promise<boolean> {
+    if (saga.size === 0) return true;
+    progress.setStage('compensate');
+    const outcomes = await CancellationScope.nonCancellable(() => saga.compensate());
+    for (const o of outcomes.filter((x) => !x.ok)) log.error('compensation failed', { compensation: o.label, error: String(o.error) });
+    return outcomes.every((o) => o.ok || !o.label.startsWith('restore '));
+  }
+
+  progress.setStatus(status);
+  const final = progress.finish();
+  // Let a signal or update that arrived with the last activation complete before the run closes.
+  await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  // Rethrowing the cancellation closes the run as Cancelled in Temporal (what the operator asked
+  // for); the report stays readable through the status query.
+  if (cancellation) throw cancellation;
+  return final;
+}

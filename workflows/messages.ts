@@ -1,0 +1,35 @@
+// Signals, the update and the query of deployModel. Shared by the workflow and its clients, so
+// their payloads stay plain JSON objects: `temporal workflow signal --name approve
+// --input '{"by":"alice"}'` and the Temporal UI's signal button send exactly these.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DeploymentStatus } from './report';
+
+export interface ApproveInput {
+  by: string;
+  comment?: string;
+}
+
+export interface RejectInput {
+  by: string;
+  reason: string;
+}
+
+export type DecisionInput = ({ decision: 'approve' } & ApproveInput) | ({ decision: 'reject' } & RejectInput);
+
+/** What the `decide` update answers once the decision is recorded. */
+export interface DecisionAccepted {
+  decision: 'approved' | 'rejected';
+  by: string;
+  at: string;
+}
+
+export const APPROVE_SIGNAL = 'approve';
+export const REJECT_SIGNAL = 'reject';
+export const DECIDE_UPDATE = 'decide';
+export const STATUS_QUERY = 'status';
+
+export const approveSignal = defineSignal<[ApproveInput]>(APPROVE_SIGNAL);
+export const rejectSignal = defineSignal<[RejectInput]>(REJECT_SIGNAL);
+/** For callers that want an answer: the validator refuses bad decisions before they are logged. */
+export const decideUpdate = defineUpdate<DecisionAccepted, [DecisionInput]>(DECIDE_UPDATE);
+export const statusQuery = defineQuery<DeploymentStatus>(STATUS_QUERY);

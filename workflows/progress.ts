@@ -1,0 +1,141 @@
+// The deployment's observable state: the report being built, mirrored into search attributes
+// (so the Temporal UI lists and filters runs), the memo and the workflow's current details.
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
+import type { DeployRequest } from '../common/request';
+import type { AwaitedDecision, DeploymentReport, DeploymentStatus, DeploymentStatusName, DeviceState, StageName, StageRecord } from './report';
+
+/** Workflow time: replay-safe (the SDK pins Date to the time of the current workflow task). */
+export function nowMs(): number {
+  return new Date().getTime();
+}
+
+export function isoAt(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export class Progress {
+  readonly report: DeploymentReport;
+  awaiting?: AwaitedDecision;
+  private readonly startedMs = nowMs();
+  private lastMemo = '';
+
+  constructor(request: DeployRequest) {
+    const info = workflowInfo();
+    this.report = {
+      schema: 'edgeship.report/1',
+      deploymentId: info.workflowId,
+      runId: info.runId,
+      modelName: request.modelName,
+      target: request.target,
+      status: 'running',
+      stage: 'queued',
+      startedAt: isoAt(this.startedMs),
+      stages: [],
+      devices: request.devices.map((deviceId) => ({ deviceId, phase: 'resolved' })),
+      compensations: [],
+      ignoredMessages: [],
+    };
+    upsertSearchAttributes([
+      { key: SA_MODEL, value: request.modelName },
+      { key: SA_DEVICES, value: [...request.devices] },
+      { key: SA_STAGE, value: 'queued' },
+      { key: SA_STATUS, value: 'running' },
+    ]);
+    this.publish();
+  }
+
+  device(deviceId: string): DeviceState {
+    const found = this.report.devices.find((d) => d.deviceId === deviceId);
+    if (!found) throw new Error(`device ${deviceId} is not part of this deployment`);
+    return found;
+  }
+
+  setStage(stage: StageName): void {
+    if (this.report.stage === stage) return;
+    this.report.stage = stage;
+    upsertSearchAttributes([{ key: SA_STAGE, value: stage }]);
+    this.publish();
+  }
+
+  setStatus(status: DeploymentStatusName): void {
+    if (this.report.status === status) return;
+    this.report.status = status;
+    upsertSearchAttributes([{ key: SA_STATUS, value: status }]);
+    this.publish();
+  }
+
+  setArtifact(artifact: NonNullable<DeploymentReport['artifact']>): void {
+    this.report.artifact = artifact;
+    upsertSearchAttributes([{ key: SA_SHA, value: artifact.sha256 }]);
+    this.publish();
+  }
+
+  /** Starts a stage record; the returned function closes it. */
+  begin(stage: StageName, deviceId?: string): (outcome: 'ok' | 'failed', extra?: Pick<StageRecord, 'activityMs' | 'reused' | 'figures'>) => void {
+    const started = nowMs();
+    const record: StageRecord = { stage, ...(deviceId ? { deviceId } : {}), outcome: 'running', startedAt: isoAt(started) };
+    this.report.stages.push(record);
+    this.setStage(stage);
+    this.publish();
+    return (outcome, extra = {}) => {
+      Object.assign(record, extra, { outcome, durationMs: nowMs() - started });
+      this.publish();
+    };
+  }
+
+  finish(): DeploymentReport {
+    const finished = nowMs();
+    this.report.finishedAt = isoAt(finished);
+    this.awaiting = undefined;
+    const wallMs = finished - this.startedMs;
+    const approvalWaitMs = this.report.approval?.waitedMs ?? 0;
+    const activityMs = this.report.stages.reduce((sum, s) => sum + (s.activityMs ?? 0), 0)
+      + this.report.compensations.reduce((sum, c) => sum + c.durationMs, 0);
+    this.report.timing = { wallMs, approvalWaitMs, activityMs: Math.round(activityMs), overheadMs: Math.round(wallMs - approvalWaitMs - activityMs) };
+    this.setStage('done');
+    this.publish();
+    return this.report;
+  }
+
+  snapshot(): DeploymentStatus {
+    return { ...this.report, finished: this.report.finishedAt !== undefined, ...(this.awaiting ? { awaiting: this.awaiting } : {}) };
+  }
+
+  /**
+   * Memo and current details carry what a person scanning the run list wants without opening
+   * it: small values only (the full report is the result and the status query).
+   */
+  publish(): void {
+    const r = this.report;
+    const memo = {
+      modelName: r.modelName,
+      target: r.target,
+      status: r.status,
+      stage: r.stage,
+      artifactSha256: r.artifact?.sha256 ?? null,
+      sourceSha256: r.sourceSha256 ?? null,
+      awaiting: this.awaiting ? `approval until ${this.awaiting.deadline}` : null,
+      approval: r.approval ? `${r.approval.decision}${r.approval.by ? ` by ${r.approval.by}` : ''} at ${r.approval.at}` : null,
+      failure: r.failure ? `${r.failure.stage}${r.failure.deviceId ? ` on ${r.failure.deviceId}` : ''}: ${r.failure.type}: ${r.failure.message}` : null,
+      devices: Object.fromEntries(r.devices.map((d) => [d.deviceId, d.phase])),
+    };
+    // Every upsert is a command in the history: only send the memo when it changed.
+    const json = JSON.stringify(memo);
+    if (json !== this.lastMemo) {
+      this.lastMemo = json;
+      upsertMemo({ edgeship: memo });
+    }
+    setCurrentDetails(this.details());
+  }
+
+  private details(): string {
+    const r = this.report;
+    const lines = [`**${r.status}** · stage \`${r.stage}\` · ${r.modelName} → ${r.target}`];
+    if (r.artifact) lines.push(`artifact \`${r.artifact.sha256.slice(0, 16)}\` (${r.artifact.format}, ${r.artifact.sizeBytes} bytes)`);
+    if (this.awaiting) lines.push(`awaiting approval until ${this.awaiting.deadline}: ${this.awaiting.how[0]}`);
+    for (const d of r.devices) lines.push(`- ${d.deviceId}: ${d.phase}${d.servedSha256Prefix ? ` (serves ${d.servedSha256Prefix})` : ''}`);
+    if (r.failure) lines.push(`failure: ${r.failure.stage}: ${r.failure.type}: ${r.failure.message}`);
+    return lines.join('\n');
+  }
+}

@@ -1,0 +1,174 @@
+// The shape of what a deployment reports: the live status (query `status`) and the final report
+// (the workflow result). Types only, shared with clients and tests via `import type`.
+import type {
+  BackupRecord,
+  CompileResult,
+  CompileTarget,
+  ParityFigures,
+  RestoreBackupResult,
+  ValidationReport,
+} from '../common/contracts';
+
+/**
+ * Final statuses: completed · rolled-back (every touched device restored) · rollback-failed (a
+ * restore failed: some device may still serve the new model — needs a person) · rejected (by a
+ * person or the approval timeout; nothing live changed) · failed (before anything live) ·
+ * cancelled (cancelled before anything live; a cancellation after a swap ends rolled-back).
+ */
+export type DeploymentStatusName =
+  | 'running'
+  | 'awaiting-approval'
+  | 'completed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'rejected'
+  | 'failed'
+  | 'cancelled';
+
+export const FINAL_STATUSES: readonly DeploymentStatusName[] = ['completed', 'rolled-back', 'rollback-failed', 'rejected', 'failed', 'cancelled'];
+
+export type StageName =
+  | 'queued'
+  | 'resolve-devices'
+  | 'export'
+  | 'calibrate'
+  | 'compile'
+  | 'stage'
+  | 'approval'
+  | 'swap'
+  | 'validate'
+  | 'compensate'
+  | 'done';
+
+export interface FailureSummary {
+  stage: StageName;
+  deviceId?: string;
+  /** ApplicationFailure type (common/errors.ts), or Cancelled / ActivityTimeout:<kind>. */
+  type: string;
+  message: string;
+  details?: unknown;
+}
+
+export interface StageRecord {
+  stage: StageName;
+  deviceId?: string;
+  outcome: 'running' | 'ok' | 'failed';
+  startedAt: string;
+  /** Workflow time from scheduling to result, including retries and queueing. */
+  durationMs?: number;
+  /** Run time the activity measured itself (for parallel pushes: the longest). */
+  activityMs?: number;
+  reused?: boolean;
+  figures?: Record<string, unknown>;
+}
+
+export type DevicePhase =
+  | 'resolved'
+  | 'staging'
+  | 'staged'
+  | 'push-failed'
+  | 'swapping'
+  | 'swapped'
+  | 'swap-failed'
+  | 'validating'
+  | 'validated'
+  | 'validation-failed'
+  | 'restoring'
+  | 'restored'
+  | 'restore-failed'
+  | 'discarded';
+
+export interface DeviceState {
+  deviceId: string;
+  target?: CompileTarget;
+  phase: DevicePhase;
+  staged?: { path: string; sha256: string; bytesSent: number; reused: boolean };
+  /** What the swap backed up: null for a first install; absent when no swap succeeded. */
+  backup?: BackupRecord | null;
+  /** The sha prefix /healthz reported to the last activity of this run that asked. */
+  servedSha256Prefix?: string | null;
+  validation?: ValidationReport;
+  restore?: RestoreBackupResult;
+  discarded?: string[];
+  error?: FailureSummary;
+}
+
+export interface CompensationRecord {
+  action: 'restore' | 'discard';
+  deviceId: string;
+  /** restore: the backup sha asked for; null = resolve it from the device's swap journal. */
+  backupSha256?: string | null;
+  ok: boolean;
+  durationMs: number;
+  result?: RestoreBackupResult | { removed: string[] };
+  error?: { type: string; message: string };
+}
+
+export interface ApprovalRecord {
+  decision: 'approved' | 'rejected' | 'timed-out' | 'not-required';
+  by?: string;
+  at: string;
+  comment?: string;
+  reason?: string;
+  via?: 'signal' | 'update';
+  waitedMs?: number;
+}
+
+/** What a person needs to decide, shown by the status query while awaiting approval. */
+export interface DecisionFigures {
+  artifact: { sha256: string; sizeBytes: number; format: 'onnx' | 'hef'; target: CompileTarget };
+  parity?: Pick<ParityFigures, 'minCosine' | 'maxAbsDiff' | 'gate'>;
+  int8Similarity?: CompileResult['similarity'];
+  sizes?: CompileResult['sizes'];
+  gpuLatencyMs?: CompileResult['latencyMs'];
+  stagedDevices: string[];
+}
+
+export interface AwaitedDecision {
+  decision: 'approve or reject';
+  since: string;
+  deadline: string;
+  approvers?: string[];
+  /** Ways to answer, ready to copy. */
+  how: string[];
+}
+
+/** A signal that changed nothing (wrong stage, unknown approver, already decided). */
+export interface IgnoredMessage {
+  name: string;
+  by?: string;
+  at: string;
+  reason: string;
+}
+
+export interface DeploymentReport {
+  schema: 'edgeship.report/1';
+  deploymentId: string;
+  runId: string;
+  modelName: string;
+  target: CompileTarget;
+  status: DeploymentStatusName;
+  stage: StageName;
+  sourceSha256?: string;
+  artifact?: { sha256: string; sizeBytes: number; format: 'onnx' | 'hef'; path: string };
+  startedAt: string;
+  finishedAt?: string;
+  stages: StageRecord[];
+  devices: DeviceState[];
+  approval?: ApprovalRecord;
+  compensations: CompensationRecord[];
+  failure?: FailureSummary;
+  decisionFigures?: DecisionFigures;
+  ignoredMessages: IgnoredMessage[];
+  /**
+   * wallMs − approvalWaitMs − activityMs: the time spent orchestrating (task dispatch, queueing,
+   * history round trips) rather than working or waiting for a person. Only when finished.
+   */
+  timing?: { wallMs: number; approvalWaitMs: number; activityMs: number; overheadMs: number };
+}
+
+/** The `status` query: the report so far plus what the workflow is waiting for. */
+export interface DeploymentStatus extends DeploymentReport {
+  finished: boolean;
+  awaiting?: AwaitedDecision;
+}
