@@ -104,7 +104,8 @@ export class Progress {
 
   /**
    * Memo and current details carry what a person scanning the run list wants without opening
-   * it: small values only (the full report is the result and the status query).
+   * it: small values that change once per stage (per-device progress lives in the current
+   * details and the status query; each memo change is a history event).
    */
   publish(): void {
     const r = this.report;
@@ -118,7 +119,6 @@ export class Progress {
       awaiting: this.awaiting ? `approval until ${this.awaiting.deadline}` : null,
       approval: r.approval ? `${r.approval.decision}${r.approval.by ? ` by ${r.approval.by}` : ''} at ${r.approval.at}` : null,
       failure: r.failure ? `${r.failure.stage}${r.failure.deviceId ? ` on ${r.failure.deviceId}` : ''}: ${r.failure.type}: ${r.failure.message}` : null,
-      devices: Object.fromEntries(r.devices.map((d) => [d.deviceId, d.phase])),
     };
     // Every upsert is a command in the history: only send the memo when it changed.
     const json = JSON.stringify(memo);
