@@ -35,19 +35,19 @@ export const ModelSourceSchema = z.discriminatedUnion('kind', [
 ]);
 
 export const DeployRequestSchema = z.strictObject({
-  modelName: z.string().regex(MODEL_NAME_PATTERN, `modelName: ${idRule}`),
+  modelName: z.string().regex(MODEL_NAME_PATTERN, idRule),
   source: ModelSourceSchema,
   /**
    * sha256 of the source as the client saw it (the checkpoint file, or the canonical JSON of a
    * command's argv and cwd). The workflow id is derived from it, and the workflow fails before
    * touching any device if the export activity hashes something else (the file changed).
    */
-  sourceSha256: z.string().regex(SHA256_PATTERN, 'sourceSha256: 64 lowercase hex characters').optional(),
+  sourceSha256: z.string().regex(SHA256_PATTERN, '64 lowercase hex characters').optional(),
   target: z.enum(COMPILE_TARGETS),
   devices: z
     .array(z.string().regex(DEVICE_ID_PATTERN, `device id: ${idRule}`))
-    .min(1, 'devices: list at least one device id')
-    .refine((ids) => new Set(ids).size === ids.length, { message: 'devices: each device may be listed once' }),
+    .min(1, 'list at least one device id')
+    .refine((ids) => new Set(ids).size === ids.length, { message: 'each device may be listed once' }),
   conv2d: z.boolean().optional(),
   calibration: z
     .strictObject({

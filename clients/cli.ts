@@ -1,0 +1,42 @@
+// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list.
+import { Command, CommanderError } from 'commander';
+import { approveCommand } from './commands/approve';
+import { listCommand } from './commands/list';
+import { rejectCommand } from './commands/reject';
+import { UserError } from './commands/shared';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { watchCommand } from './commands/watch';
+
+export function buildProgram(): Command {
+  return new Command('edgeship')
+    .description('durable model deployment to edge devices on Temporal: export → calibrate → compile → stage → approve → swap → validate')
+    .showHelpAfterError()
+    .addCommand(startCommand())
+    .addCommand(statusCommand())
+    .addCommand(watchCommand())
+    .addCommand(approveCommand())
+    .addCommand(rejectCommand())
+    .addCommand(listCommand())
+    .addHelpText('after', `
+Connection (every command): --address / TEMPORAL_ADDRESS (default localhost:7233),
+--namespace / TEMPORAL_NAMESPACE (default "default"), --tls-cert/--tls-key/--tls-ca
+(TEMPORAL_TLS_CERT/KEY/CA) for mTLS, --api-key / TEMPORAL_API_KEY for Temporal Cloud,
+--ui-url / EDGESHIP_UI_URL for links (default http://localhost:8233).`);
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const code = err instanceof UserError ? err.exitCode : 1;
+    process.stderr.write(`edgeship: ${err instanceof UserError ? err.message : ((err as Error).stack ?? String(err))}\n`);
+    process.exitCode = code;
+  }
+}
+
+if (require.main === module) void main();

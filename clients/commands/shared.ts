@@ -1,0 +1,33 @@
+// What every edgeship command shares: connection flags, --json, and opening/closing the client.
+import { Option, type Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { addConnectionOptions, connectClient, type ConnectionSettings } from '../connection';
+
+export interface CommonOptions extends ConnectionSettings {
+  json?: boolean;
+}
+
+export function withCommonOptions(cmd: Command): Command {
+  return addConnectionOptions(cmd).addOption(new Option('--json', 'machine-readable output (JSON on stdout)'));
+}
+
+export async function withClient<T>(opts: ConnectionSettings, work: (client: Client) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient(opts);
+  try {
+    return await work(client);
+  } finally {
+    await close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A failure the user can act on: printed without a stack, exit code 1 (or the given one). */
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'UserError';
+  }
+}

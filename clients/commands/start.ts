@@ -1,0 +1,153 @@
+// edgeship start: validate a deployment request (file and/or flags), derive its workflow id from
+// the source's sha256, start deployModel and print the id with its Temporal UI link.
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { COMPILE_TARGETS } from '../../common/contracts';
+import { InvalidDeployRequest, parseDeployRequest, deploymentWorkflowId } from '../../common/request';
+import { workflowUiUrl } from '../connection';
+import { absolutizeSource, sourceSha256, startDeployment } from '../startDeployment';
+import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
+
+interface StartOptions extends CommonOptions {
+  request?: string;
+  model?: string;
+  checkpoint?: string;
+  exportCommand?: string;
+  cwd?: string;
+  target?: string;
+  devices?: string;
+  samples?: string;
+  dataDir?: string;
+  conv2d?: boolean;
+  approval?: boolean;
+  approvalTimeout?: string;
+  approver?: string[];
+  dryRun?: boolean;
+}
+
+function readRequestFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UserError(`cannot read request file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    const raw: unknown = JSON.parse(text);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('expected a JSON object');
+    return raw as Record<string, unknown>;
+  } catch (err) {
+    throw new UserError(`request file ${file} is not a JSON object: ${(err as Error).message}`);
+  }
+}
+
+function parseArgv(json: string): string[] {
+  try {
+    const argv: unknown = JSON.parse(json);
+    if (Array.isArray(argv) && argv.length > 0 && argv.every((a) => typeof a === 'string')) return argv;
+  } catch {
+    // fall through
+  }
+  throw new UserError(`--export-command takes a JSON array of strings, e.g. '["python","export.py"]' (no shell is involved)`);
+}
+
+/** Flags override the request file, section by section. */
+export function buildRawRequest(opts: StartOptions, cwd = process.cwd()): { raw: Record<string, unknown>; baseDir: string } {
+  const raw = opts.request ? readRequestFile(opts.request) : {};
+  const baseDir = opts.request ? path.dirname(path.resolve(opts.request)) : cwd;
+  const section = (name: string): Record<string, unknown> => ({ ...((raw[name] as Record<string, unknown> | undefined) ?? {}) });
+  if (opts.model) raw.modelName = opts.model;
+  if (opts.checkpoint && opts.exportCommand) throw new UserError('give either --checkpoint or --export-command, not both');
+  if (opts.checkpoint) raw.source = { kind: 'checkpoint', checkpointPath: path.resolve(cwd, opts.checkpoint) };
+  if (opts.exportCommand) raw.source = { kind: 'command', argv: parseArgv(opts.exportCommand), ...(opts.cwd ? { cwd: path.resolve(cwd, opts.cwd) } : {}) };
+  if (opts.target) raw.target = opts.target;
+  if (opts.devices) raw.devices = opts.devices.split(',').map((d) => d.trim()).filter(Boolean);
+  if (opts.conv2d) raw.conv2d = true;
+  if (opts.samples || opts.dataDir) {
+    const calibration = section('calibration');
+    if (opts.samples) calibration.samples = Number(opts.samples);
+    if (opts.dataDir) calibration.dataDir = path.resolve(cwd, opts.dataDir);
+    raw.calibration = calibration;
+  }
+  if (opts.approval === false || opts.approvalTimeout || opts.approver?.length) {
+    const approval = section('approval');
+    if (opts.approval === false) approval.required = false;
+    if (opts.approvalTimeout) approval.timeout = /^\d+$/.test(opts.approvalTimeout) ? Number(opts.approvalTimeout) : opts.approvalTimeout;
+    if (opts.approver?.length) approval.approvers = opts.approver;
+    raw.approval = approval;
+  }
+  return { raw, baseDir };
+}
+
+async function run(opts: StartOptions): Promise<void> {
+  const { raw, baseDir } = buildRawRequest(opts);
+  let request;
+  try {
+    request = parseDeployRequest(raw);
+  } catch (err) {
+    if (err instanceof InvalidDeployRequest) throw new UserError(`${err.message}\n(see \`edgeship start --help\`)`, 2);
+    throw err;
+  }
+  request = { ...request, source: absolutizeSource(request.source, baseDir) };
+  if (opts.dryRun) {
+    const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
+    const out = { workflowId: deploymentWorkflowId(request.modelName, sha), request: { ...request, sourceSha256: sha } };
+    if (opts.json) printJson(out);
+    else process.stdout.write(`would start ${out.workflowId}\n${JSON.stringify(out.request, null, 2)}\n`);
+    return;
+  }
+  await withClient(opts, async (client) => {
+    let started;
+    try {
+      started = await startDeployment(client, request);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new UserError(`${err.workflowId} is already running (same model and source): follow it with \`edgeship watch ${err.workflowId}\`, or cancel it first`);
+      }
+      throw err;
+    }
+    const uiUrl = workflowUiUrl(opts, started.workflowId);
+    if (opts.json) {
+      printJson({ workflowId: started.workflowId, runId: started.runId, namespace: opts.namespace, uiUrl, request: started.request });
+      return;
+    }
+    process.stdout.write(
+      [
+        `started ${started.workflowId} (run ${started.runId})`,
+        `  ${request.modelName} → ${request.target} on ${request.devices.join(', ')}; approval ${request.approval.required ? `required within ${request.approval.timeout / 1000} s` : 'not required'}`,
+        `  Temporal UI: ${uiUrl}`,
+        `  follow:  edgeship watch ${started.workflowId}`,
+        request.approval.required ? `  approve: edgeship approve ${started.workflowId} --by <you>` : '',
+      ].filter(Boolean).join('\n') + '\n',
+    );
+  });
+}
+
+export function startCommand(): Command {
+  return withCommonOptions(new Command('start'))
+    .description('start a deployment: export → calibrate → compile → stage → approval → swap → validate')
+    .option('--request <file>', 'deployment request (JSON; see common/request.ts); flags below override it')
+    .option('--model <name>', 'model name (lowercase letters, digits, dashes)')
+    .option('--checkpoint <file>', 'PyTorch checkpoint to export')
+    .option('--export-command <json-argv>', 'your own export command as a JSON array (writes model.onnx + reference.json to $EDGESHIP_EXPORT_DIR)')
+    .option('--cwd <dir>', 'working directory of --export-command')
+    .addOption(new Option('--target <target>', 'compile target').choices([...COMPILE_TARGETS]))
+    .option('--devices <ids>', 'comma-separated device ids from the inventory')
+    .option('--samples <n>', 'calibration windows (default 2000)')
+    .option('--data-dir <dir>', 'recorded calibration windows (default: synthetic activity patterns)')
+    .option('--conv2d', 'export the Conv2d-equivalent graph (friendlier to NPU compilers)')
+    .option('--no-approval', 'swap without waiting for a person')
+    .option('--approval-timeout <duration>', 'how long to wait for a decision before rejecting (e.g. 30m, 24h; default 24h)')
+    .option('--approver <name...>', 'only these people may approve or reject')
+    .option('--dry-run', 'validate the request and print the workflow id without starting')
+    .addHelpText('after', `
+The workflow id is deploy-<model>-<first 12 hex of the source sha256>. While a deployment with
+that id runs, starting it again is refused; once it has ended it may be started again.
+
+Examples:
+  edgeship start --model tcn-vae --checkpoint ckpt/tcn_vae.pt --target cpu-int8 --devices pi-01,pi-02
+  edgeship start --request deploy.json --approver alice --approver bob`)
+    .action(run);
+}

@@ -1,0 +1,80 @@
+// Human-readable rendering of deployment status and reports for the terminal.
+import type { DeploymentReport, DeploymentStatus, DeviceState, StageRecord } from '../workflows/report';
+
+const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
+const num = (n: number | undefined, digits = 4): string => (n === undefined ? '—' : n.toFixed(digits));
+const bytes = (n: number | undefined): string => (n === undefined ? '—' : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+
+export function stageLine(s: StageRecord): string {
+  const where = s.deviceId ? ` ${s.deviceId}` : '';
+  const mark = s.outcome === 'ok' ? '✔' : s.outcome === 'failed' ? '✘' : '…';
+  const activity = s.activityMs !== undefined ? ` (activity ${ms(s.activityMs)}${s.reused ? ', reused' : ''})` : '';
+  return `${mark} ${s.stage}${where}  ${ms(s.durationMs)}${activity}${figuresSummary(s)}`;
+}
+
+function figuresSummary(s: StageRecord): string {
+  const f = (s.figures ?? {}) as Record<string, unknown>;
+  const parts: string[] = [];
+  const parity = f.parity as { minCosine?: number; maxAbsDiff?: number } | undefined;
+  if (parity?.minCosine !== undefined) parts.push(`parity min cos ${num(parity.minCosine, 6)}, max |Δ| ${parity.maxAbsDiff?.toExponential(2)}`);
+  const sim = f.similarity as { minCosine?: number } | undefined;
+  if (sim?.minCosine !== undefined) parts.push(`INT8 min cos ${num(sim.minCosine)}`);
+  const sizes = f.sizes as { fp32Bytes?: number; artifactBytes?: number } | undefined;
+  if (sizes) parts.push(`${bytes(sizes.fp32Bytes)} → ${bytes(sizes.artifactBytes)}`);
+  if (typeof f.samples === 'number') parts.push(`${f.samples} windows (${String(f.source)})`);
+  if (typeof f.p95Ms === 'number') parts.push(`p95 ${ms(f.p95Ms)}, ${Math.round(f.rps as number)} req/s`);
+  if (typeof f.decision === 'string') parts.push(`${f.decision}${f.by ? ` by ${String(f.by)}` : ''}`);
+  const backup = f.backup as { sha256?: string } | null | undefined;
+  if (s.stage === 'swap' && f.backup !== undefined) parts.push(backup?.sha256 ? `backup ${backup.sha256.slice(0, 12)}` : 'first install');
+  return parts.length ? ` · ${parts.join(' · ')}` : '';
+}
+
+export function deviceLine(d: DeviceState): string {
+  const parts = [`${d.deviceId}: ${d.phase}`];
+  if (d.servedSha256Prefix !== undefined) parts.push(d.servedSha256Prefix ? `serves ${d.servedSha256Prefix}` : 'serves nothing');
+  if (d.backup !== undefined) parts.push(d.backup ? `backup ${d.backup.sha256.slice(0, 12)}` : 'no backup (first install)');
+  if (d.validation) parts.push(`validation ${d.validation.passed ? 'passed' : `FAILED: ${d.validation.failures.join('; ')}`} (p95 ${ms(d.validation.latencyMs.p95)}, ${Math.round(d.validation.throughput.rps)} req/s)`);
+  if (d.error && !d.validation) parts.push(`${d.error.type}: ${d.error.message}`);
+  return parts.join(' · ');
+}
+
+export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
+  const lines: string[] = [];
+  lines.push(`${s.deploymentId}  ${s.status.toUpperCase()}  (stage ${s.stage})`);
+  lines.push(`  model ${s.modelName} → ${s.target}${s.artifact ? `, artifact ${s.artifact.sha256.slice(0, 16)} (${s.artifact.format}, ${bytes(s.artifact.sizeBytes)})` : ''}`);
+  if (s.sourceSha256) lines.push(`  source sha256 ${s.sourceSha256}`);
+  const awaiting = (s as DeploymentStatus).awaiting;
+  if (awaiting) {
+    lines.push('', `  AWAITING APPROVAL until ${awaiting.deadline}${awaiting.approvers ? ` (approvers: ${awaiting.approvers.join(', ')})` : ''}`);
+    const f = s.decisionFigures;
+    if (f) {
+      if (f.parity) lines.push(`    parity (ONNX vs PyTorch): min cosine ${num(f.parity.minCosine, 6)} (gate ${f.parity.gate}), max |Δ| ${f.parity.maxAbsDiff.toExponential(2)}`);
+      if (f.int8Similarity) lines.push(`    INT8 vs FP32: min cosine ${num(f.int8Similarity.minCosine)}, mean ${num(f.int8Similarity.meanCosine)} over ${f.int8Similarity.windows} windows (gate ${f.int8Similarity.gate})`);
+      if (f.sizes) lines.push(`    size: ${bytes(f.sizes.fp32Bytes)} FP32 → ${bytes(f.sizes.artifactBytes)} ${f.artifact.target}`);
+      if (f.gpuLatencyMs) lines.push(`    GPU-server CPU latency: ${ms(f.gpuLatencyMs.fp32)} FP32 → ${ms(f.gpuLatencyMs.artifact)}`);
+      lines.push(`    staged on: ${f.stagedDevices.join(', ') || '—'}`);
+    }
+    for (const how of awaiting.how) lines.push(`    $ ${how}`);
+  }
+  if (s.stages.length) {
+    lines.push('', '  stages:');
+    for (const st of s.stages) lines.push(`    ${stageLine(st)}`);
+  }
+  lines.push('', '  devices:');
+  for (const d of s.devices) lines.push(`    ${deviceLine(d)}`);
+  if (s.approval) {
+    const a = s.approval;
+    lines.push('', `  approval: ${a.decision}${a.by ? ` by ${a.by}` : ''} at ${a.at}${a.via ? ` (${a.via})` : ''}${a.comment ? ` — "${a.comment}"` : ''}${a.reason ? ` — reason: ${a.reason}` : ''}`);
+  }
+  if (s.compensations.length) {
+    lines.push('', '  compensations (in the order they ran):');
+    for (const c of s.compensations) {
+      const what = c.action === 'restore' ? `restore ${c.deviceId} → ${c.backupSha256 ? `backup ${c.backupSha256.slice(0, 12)}` : 'journaled backup'}` : `discard staged on ${c.deviceId}`;
+      lines.push(`    ${c.ok ? '✔' : '✘'} ${what}  ${ms(c.durationMs)}${c.error ? `  ${c.error.type}: ${c.error.message}` : ''}`);
+    }
+  }
+  if (s.failure) lines.push('', `  failure at ${s.failure.stage}${s.failure.deviceId ? ` on ${s.failure.deviceId}` : ''}: ${s.failure.type}: ${s.failure.message}`);
+  for (const m of s.ignoredMessages) lines.push(`  ignored ${m.name}${m.by ? ` from ${m.by}` : ''} at ${m.at}: ${m.reason}`);
+  if (s.timing) lines.push('', `  wall ${ms(s.timing.wallMs)} · approval wait ${ms(s.timing.approvalWaitMs)} · activities ${ms(s.timing.activityMs)} · orchestration overhead ${ms(s.timing.overheadMs)}`);
+  return lines.join('\n');
+}
