@@ -150,12 +150,13 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
       }),
     );
     report.sourceSha256 = exported.sourceSha256;
-    end('ok', {
+    const sourceChanged = request.sourceSha256 !== undefined && request.sourceSha256 !== exported.sourceSha256;
+    end(sourceChanged ? 'failed' : 'ok', {
       activityMs: exported.durationMs,
       reused: exported.reused,
       figures: { onnx: exported.onnx, parity: { minCosine: exported.parity.minCosine, maxAbsDiff: exported.parity.maxAbsDiff, gate: exported.parity.gate } },
     });
-    if (request.sourceSha256 && request.sourceSha256 !== exported.sourceSha256) {
+    if (sourceChanged) {
       // The workflow id names the source the client hashed; deploying other bytes would lie.
       await step('export', undefined, () =>
         Promise.reject(deploymentFailure(ErrorType.InvalidRequest, `the source changed since the deployment started: expected sha256 ${request.sourceSha256}, export read ${exported.sourceSha256}`)),
@@ -189,7 +190,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
         int8MinCosine: request.gates.int8MinCosine,
       }),
     );
-    end('ok', {
+    end(compiled.target === request.target ? 'ok' : 'failed', {
       activityMs: compiled.durationMs,
       reused: compiled.reused,
       figures: { artifact: compiled.artifact, similarity: compiled.similarity, sizes: compiled.sizes, latencyMs: compiled.latencyMs, preflight: compiled.preflight },
@@ -221,7 +222,8 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
         saga.push(discardLabel(deviceId), () => discard(deviceId, sha256, ext));
         const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath });
         Object.assign(progress.device(deviceId), { phase: 'staged', staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused } });
-        report.decisionFigures?.stagedDevices.push(deviceId);
+        // Listed in request order, whichever push finished first.
+        if (report.decisionFigures) report.decisionFigures.stagedDevices = request.devices.filter((id) => progress.device(id).phase === 'staged');
         progress.publish();
         return pushed;
       }),

@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type {
   BackupRecord,
   CompileTarget,
@@ -13,6 +14,7 @@ import type {
   ValidationReport,
 } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { canonicalJson } from '../../common/request';
 
 /** How the replaced activities behave for one workflow id. */
 export interface Scenario {
@@ -77,11 +79,16 @@ export class ReplacedFleet {
         this.context('exportModel', input);
         const source = input.source.kind === 'checkpoint' ? input.source.checkpointPath : JSON.stringify(input.source.argv);
         const onnxSha = sha(`onnx of ${input.modelName} ${source}`);
+        // Like the real export: the checkpoint's bytes (the tests name files that do not exist,
+        // so their path stands in), or the canonical JSON of a command.
+        const sourceSha256 = input.source.kind === 'command'
+          ? sha(canonicalJson({ argv: input.source.argv, cwd: input.source.cwd }))
+          : existsSync(input.source.checkpointPath) ? createHash('sha256').update(readFileSync(input.source.checkpointPath)).digest('hex') : sha(source);
         return {
           onnx: { path: `/replaced-store/${onnxSha}.onnx`, sha256: onnxSha, sizeBytes: 4_400_000 },
           metadataPath: `/replaced-store/${onnxSha}.onnx.meta.json`,
           parity: { minCosine: 0.99999, maxAbsDiff: 2e-6, probes: [], gate: input.parityMinCosine ?? 0.9999 },
-          sourceSha256: sha(source),
+          sourceSha256,
           durationMs: 12,
           reused: false,
         };
