@@ -268,3 +268,14 @@ export interface EdgeActivities {
   restoreBackup(input: RestoreBackupInput): Promise<RestoreBackupResult>;
   discardStaged(input: DiscardStagedInput): Promise<DiscardStagedResult>;
 }
+
+/**
+ * Whether an artifact compiled for `artifactTarget` runs on a device that declares
+ * `deviceTarget`. CPU devices run ONNX on onnxruntime, FP32 and INT8 alike; a HEF runs only on
+ * the exact Hailo architecture it was compiled for (a hailo8 HEF fails on a hailo8l with
+ * HAILO_INVALID_HEF, and the other way round).
+ */
+export function deviceAcceptsTarget(deviceTarget: CompileTarget, artifactTarget: CompileTarget): boolean {
+  if (deviceTarget === artifactTarget) return true;
+  return deviceTarget.startsWith('cpu-') && artifactTarget.startsWith('cpu-');
+}

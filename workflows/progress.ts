@@ -87,6 +87,10 @@ export class Progress {
   finish(): DeploymentReport {
     const finished = nowMs();
     this.report.finishedAt = isoAt(finished);
+    // A stage whose activity threw was never closed by its caller: it ended with the failure.
+    for (const s of this.report.stages) {
+      if (s.outcome === 'running') Object.assign(s, { outcome: 'failed', durationMs: finished - Date.parse(s.startedAt) });
+    }
     this.awaiting = undefined;
     const wallMs = finished - this.startedMs;
     const approvalWaitMs = this.report.approval?.waitedMs ?? 0;
