@@ -1,0 +1,119 @@
+// `npm run demo`: the whole pipeline on an embedded default. Starts the Temporal dev server,
+// makes the demo model, brings up simulated devices and workers, deploys, waits for approval
+// (or approves with --auto-approve), prints the report and writes it as JSON.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { stateDir } from '../common/paths';
+import { startDeployment } from '../clients/startDeployment';
+import { approveSignal, statusQuery } from '../workflows/messages';
+import type { DeploymentReport } from '../workflows/report';
+import { buildDemoRequest } from './demo/request';
+import { demoWorkDir, startDemoStack } from './demo/stack';
+import { describeDecision, describeReport, servedModels } from './demo/narrate';
+
+interface DemoOptions {
+  autoApprove: boolean;
+  keepRunning: boolean;
+  rollback: boolean;
+  devices: number;
+  ssh: 'auto' | 'openssh' | 'embedded';
+  minRps: number;
+  p95Ms: number;
+}
+
+function parseArgs(argv: string[]): DemoOptions {
+  const program = new Command('npm run demo --')
+    .description('Run the edgeship pipeline end to end on this machine: Temporal dev server (UI on :8233), 2 simulated devices (sshd, runtime, edge worker each), GPU worker, one deployment.')
+    .option('--auto-approve', 'approve the production swap as "demo" once it waits for approval (default: wait for a person)', false)
+    .option('--keep-running', 'leave the dev server, devices and workers up to explore in the UI (Ctrl-C stops them)', false)
+    .option('--rollback', 'the compensation demo: deploy a degenerate candidate that fails validation; every device ends serving its backed-up model', false)
+    .option('--devices <n>', 'number of simulated devices', (v) => Number.parseInt(v, 10), 2)
+    .addOption(new Option('--ssh <kind>', 'SSH server of the simulated devices').choices(['auto', 'openssh', 'embedded']).default('auto'))
+    .option('--min-rps <n>', 'throughput gate of the validation (req/s)', Number, 250)
+    .option('--p95-ms <n>', 'p95 latency gate of the validation (ms)', Number, 50)
+    .showHelpAfterError();
+  program.parse(argv, { from: 'user' });
+  return program.opts<DemoOptions>();
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  // The GPU worker runs in this process: keep the SDK's per-activity INFO lines off the narrative.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const workDir = demoWorkDir(stateDir());
+  const stack = await startDemoStack({
+    workDir,
+    deviceCount: opts.devices,
+    target: 'cpu-int8',
+    ssh: opts.ssh,
+    devServer: { dbFile: path.join(stateDir(), 'temporal', 'dev.sqlite'), port: 7233, uiPort: 8233 },
+    log,
+  });
+  let interrupted = false;
+  const onSignal = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log('\ninterrupted: tearing down what the demo started (Ctrl-C again to exit at once)');
+    void stack.stop().then(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const request = buildDemoRequest(stack, { rollback: opts.rollback, minRps: opts.minRps, p95Ms: opts.p95Ms });
+    const started = await startDeployment(stack.client, request);
+    const uiLink = stack.uiUrl ? `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${encodeURIComponent(started.workflowId)}` : undefined;
+    log(`\ndeployment started: ${started.workflowId}`);
+    if (uiLink) log(`Temporal UI: ${uiLink}`);
+
+    // Wait for the approval stage (or an early end) by polling the status query.
+    for (;;) {
+      const status = await started.handle.query(statusQuery);
+      if (status.finished || status.awaiting) {
+        if (status.awaiting) log(describeDecision(status));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    const status = await started.handle.query(statusQuery);
+    if (status.awaiting) {
+      if (opts.autoApprove) {
+        await started.handle.signal(approveSignal, { by: 'demo --auto-approve', comment: 'approved by the demo script' });
+        log('approved (signal `approve`, by "demo --auto-approve")');
+      } else {
+        log('waiting for a person to approve or reject (any of the ways above)…');
+      }
+    }
+
+    const report: DeploymentReport = await started.handle.result();
+    const reportsDir = path.join(workDir, 'reports');
+    mkdirSync(reportsDir, { recursive: true });
+    const reportPath = path.join(reportsDir, `${report.deploymentId}-${report.runId}.json`);
+    writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
+    log(describeReport(report));
+    log(await servedModels(stack.fleet, report, stack.baselineSha256));
+    log(`report JSON: ${reportPath}`);
+
+    if (opts.keepRunning) {
+      log(`\n--keep-running: the stack stays up. Temporal UI: ${stack.uiUrl ?? stack.address}. Ctrl-C tears it down.`);
+      await new Promise<void>(() => undefined);
+    }
+    const expected = opts.rollback ? 'rolled-back' : 'completed';
+    process.exitCode = report.status === expected ? 0 : 1;
+    if (report.status !== expected) log(`the demo expected status ${expected}, got ${report.status}`);
+  } finally {
+    if (!opts.keepRunning || process.exitCode) await stack.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
