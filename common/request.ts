@@ -92,6 +92,12 @@ export const DeployRequestSchema = z.strictObject({
       deviceDeadline: duration.prefault('30m'),
       /** Bounds each compensation on a device. Longer: a rollback should try hard. */
       restoreDeadline: duration.prefault('1h'),
+      /**
+       * How long a compensation waits for a device's worker to pick it up before the rollback
+       * moves on to the next device; an unreached restore is retried (with restoreDeadline)
+       * once every other device has been restored.
+       */
+      queueWait: duration.prefault('2m'),
     })
     .prefault({}),
 });

@@ -80,13 +80,14 @@ function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): A
       // Cleanup only: bounded, so a dead device cannot hold a finished deployment open.
       return {
         startToCloseTimeout: '1m',
-        scheduleToCloseTimeout: '5m',
+        scheduleToStartTimeout: edge.queueWait,
+        scheduleToCloseTimeout: Math.max(edge.queueWait, 5 * 60_000),
         retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
       };
   }
 }
 
-export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: DeployRequest['edge']): EdgeActivities[K] {
-  const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), taskQueue: edgeTaskQueue(deviceId), summary });
+export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: DeployRequest['edge'], extra: ActivityOptions = {}): EdgeActivities[K] {
+  const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), ...extra, taskQueue: edgeTaskQueue(deviceId), summary });
   return proxy[name] as EdgeActivities[K];
 }

@@ -4,6 +4,7 @@
 // undo stack in reverse, outside cancellation, and the run ends rolled-back.
 import { CancellationScope, allHandlersFinished, condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, RestoreBackupResult } from '../common/contracts';
+import { deviceAcceptsTarget } from '../common/contracts';
 import type { DeployRequest } from '../common/request';
 import { edgeActivity, gpuActivity } from './activities';
 import { refuseDecision } from './approval';
@@ -82,7 +83,14 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   const edge = request.edge;
   let anythingLive = false;
 
-  async function requestRestore(deviceId: string, backup: BackupRecord | null): Promise<RestoreBackupResult> {
+  /**
+   * Restores whose device's worker did not pick them up within edge.queueWait. Compensations run
+   * one by one, so a device that is gone must not hold back the restores of the others: it gets
+   * a second, patient attempt (edge.restoreDeadline) once they are done.
+   */
+  const unreachedRestores: Array<{ deviceId: string; backup: BackupRecord | null }> = [];
+
+  async function requestRestore(deviceId: string, backup: BackupRecord | null, pass: 'first' | 'patient' = 'first'): Promise<RestoreBackupResult> {
     const device = progress.device(deviceId);
     device.phase = 'restoring';
     const started = nowMs();
@@ -91,7 +99,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     report.compensations.push(entry);
     progress.publish();
     try {
-      const restoreBackup = edgeActivity(deviceId, 'restoreBackup', `restore ${deviceId} → ${target}`, edge);
+      const restoreBackup = edgeActivity(deviceId, 'restoreBackup', `restore ${deviceId} → ${target}${pass === 'patient' ? ' (retry)' : ''}`, edge, pass === 'first' ? { scheduleToStartTimeout: edge.queueWait } : {});
       const result = await restoreBackup({ deploymentId, backup, healthTimeoutMs: edge.healthTimeoutMs });
       Object.assign(entry, { ok: true, result, durationMs: nowMs() - started });
       Object.assign(device, { phase: 'restored', restore: result, servedSha256Prefix: result.servedSha256Prefix });
@@ -100,6 +108,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
       const failure = summarizeFailure(err, 'compensate', deviceId);
       Object.assign(entry, { durationMs: nowMs() - started, error: { type: failure.type, message: failure.message } });
       Object.assign(device, { phase: 'restore-failed', error: failure });
+      if (pass === 'first' && failure.type === 'ActivityTimeout:SCHEDULE_TO_START') unreachedRestores.push({ deviceId, backup });
       throw err;
     } finally {
       progress.publish();
@@ -134,7 +143,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     end('ok', { figures: { devices: devices.map((d) => `${d.id} (${d.target})`) } });
     for (const d of devices) progress.device(d.id).target = d.target;
     // Checked before spending minutes on export and compile: a HEF for hailo8 fails on a hailo8l.
-    const mismatched = devices.filter((d) => d.target !== request.target);
+    const mismatched = devices.filter((d) => !deviceAcceptsTarget(d.target, request.target));
     if (mismatched.length > 0) {
       const list = mismatched.map((d) => `${d.id} is ${d.target}`).join(', ');
       await step('resolve-devices', mismatched[0].id, () => Promise.reject(deploymentFailure(ErrorType.TargetMismatch, `the artifact is compiled for ${request.target} but ${list}`, { target: request.target, devices: mismatched })));
@@ -357,7 +366,16 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   async function compensate(): Promise<boolean> {
     if (saga.size === 0) return true;
     progress.setStage('compensate');
-    const outcomes = await CancellationScope.nonCancellable(() => saga.compensate());
+    const outcomes = await CancellationScope.nonCancellable(async () => {
+      const first = await saga.compensate();
+      // Devices whose edge worker did not answer get the whole restoreDeadline now that every
+      // reachable device has been restored.
+      const patient = new Saga();
+      for (const { deviceId, backup } of unreachedRestores.reverse()) patient.push(restoreLabel(deviceId), () => requestRestore(deviceId, backup, 'patient'));
+      const second = await patient.compensate();
+      const retried = new Map(second.map((o) => [o.label, o]));
+      return first.map((o) => retried.get(o.label) ?? o);
+    });
     for (const o of outcomes.filter((x) => !x.ok)) log.error('compensation failed', { compensation: o.label, error: String(o.error) });
     return outcomes.every((o) => o.ok || !o.label.startsWith('restore '));
   }

@@ -21,7 +21,7 @@ describe('deployment request schema', () => {
     assert.deepEqual(r.gates, { parityMinCosine: 0.9999, int8MinCosine: 0.99, p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98 });
     assert.deepEqual(r.validation, { latencyRequests: 200, concurrency: 8, throughputDurationMs: 3000 });
     assert.deepEqual(r.approval, { required: true, timeout: 24 * 3600_000 });
-    assert.deepEqual(r.edge, { healthTimeoutMs: 60_000, deviceDeadline: 30 * 60_000, restoreDeadline: 3600_000 });
+    assert.deepEqual(r.edge, { healthTimeoutMs: 60_000, deviceDeadline: 30 * 60_000, restoreDeadline: 3600_000, queueWait: 120_000 });
   });
 
   it('keeps given values and parses durations to milliseconds', () => {

@@ -243,6 +243,31 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     await record('validation-fails', handle);
   });
 
+  it('a device whose edge worker is gone: its swap fails past its deadline, the others are restored first, the run ends rollback-failed', async () => {
+    const before = new Map(fleet.served);
+    // ghost-01 is in the inventory but no worker polls edge.ghost-01.
+    const { handle, id } = await start('worker-lost', {}, {
+      devices: ['pi-01', 'ghost-01'],
+      approval: { required: false },
+      edge: { deviceDeadline: 1500, queueWait: 800, restoreDeadline: 1500 },
+    });
+    const report = await handle.result();
+    assert.equal(report.status, 'rollback-failed');
+    assert.equal(report.failure?.stage, 'swap');
+    assert.equal(report.failure?.deviceId, 'ghost-01');
+    // The server reports an activity nobody picked up before its deadline as SCHEDULE_TO_START.
+    assert.match(report.failure?.type ?? '', /^ActivityTimeout:SCHEDULE_TO_(START|CLOSE)$/);
+    // First pass: ghost-01 unreached, pi-01 restored; then ghost-01 again with the full deadline.
+    assert.deepEqual(compensations(report), ['restore ghost-01 FAILED', 'restore pi-01', 'discard ghost-01 FAILED', 'restore ghost-01 FAILED']);
+    assert.equal(report.compensations[0].error?.type, 'ActivityTimeout:SCHEDULE_TO_START');
+    assert.match(report.compensations[3].error?.type ?? '', /^ActivityTimeout:SCHEDULE_TO_(START|CLOSE)$/);
+    assert.ok(report.compensations[3].durationMs >= 1400, `the patient retry waited its deadline (${report.compensations[3].durationMs} ms)`);
+    assert.equal(fleet.served.get('pi-01'), before.get('pi-01'));
+    assert.deepEqual(report.devices.map((d) => `${d.deviceId}:${d.phase}`), ['pi-01:restored', 'ghost-01:restore-failed']);
+    assert.deepEqual(fleet.trace(id, ['swapModel', 'restoreBackup']), ['swapModel pi-01', 'restoreBackup pi-01']);
+    await record('worker-lost', handle);
+  });
+
   it('cancellation while awaiting approval: staged artifacts discarded, run ends cancelled', async () => {
     const { handle, id } = await start('cancel-awaiting');
     await awaitingApproval(handle);

@@ -10,7 +10,7 @@ import { historyFromJSON } from '../helpers/historyJson';
 
 const HISTORY_DIR = path.resolve(__dirname, '..', 'histories');
 /** The paths deployModel.test.ts records; each must stay replayable. */
-const EXPECTED = ['approve-signal', 'approve-update', 'reject', 'approval-timeout', 'target-mismatch', 'swap-fails', 'validation-fails', 'cancel-awaiting', 'cancel-after-swap'];
+const EXPECTED = ['approve-signal', 'approve-update', 'reject', 'approval-timeout', 'target-mismatch', 'swap-fails', 'validation-fails', 'worker-lost', 'cancel-awaiting', 'cancel-after-swap'];
 
 describe('deployModel replay (stored histories)', function () {
   this.timeout(120_000);
