@@ -100,6 +100,7 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     assert.equal(report.status, 'rolled-back');
     assert.equal(report.failure?.type, 'ValidationGateFailed');
     assert.ok(report.compensations.some((c) => c.action === 'restore' && c.ok), 'a restore ran');
+    assert.deepEqual(report.compensations.filter((c) => !c.ok), [], 'every compensation succeeded');
     for (const d of stack.fleet.devices) {
       assert.ok(before.get(d.id), `${d.id} served a model before`);
       assert.equal(await servedSha(d.spec.healthUrl), before.get(d.id), `${d.id} serves what it served before the deployment`);
