@@ -1,23 +1,21 @@
 // Starts a deployModel run: the id from the model and its source's sha256, the id policies, and
 // the search attributes the Temporal UI filters on from the first moment.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { ModelSource } from '../common/contracts';
+import { sha256File } from '../common/hashing';
 import { GPU_TASK_QUEUE } from '../common/queues';
 import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import type { deployModel } from '../workflows';
 
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
+async function sha256Checkpoint(file: string): Promise<string> {
   try {
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return await sha256File(file);
   } catch (err) {
     throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
   }
-  return hash.digest('hex');
 }
 
 /**
@@ -25,7 +23,7 @@ async function sha256File(file: string): Promise<string> {
  * canonical JSON of {argv, cwd} (the export activity hashes the same).
  */
 export async function sourceSha256(source: ModelSource): Promise<string> {
-  if (source.kind === 'checkpoint') return sha256File(source.checkpointPath);
+  if (source.kind === 'checkpoint') return sha256Checkpoint(source.checkpointPath);
   return createHash('sha256').update(canonicalJson({ argv: source.argv, cwd: source.cwd })).digest('hex');
 }
 

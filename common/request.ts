@@ -3,6 +3,7 @@
 // imports only the type: zod is not bundled into the workflow sandbox.
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { canonicalJson } from './canonicalJson';
 import { COMPILE_TARGETS } from './contracts';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
 
@@ -138,17 +139,7 @@ export function deploymentWorkflowId(modelName: string, sourceSha256: string): s
 }
 
 /**
- * JSON with sorted keys and no undefined members. A command source is identified by the sha256
- * of canonicalJson({argv, cwd}) — the same bytes the export activity hashes, so the workflow id
- * and the export's sourceSha256 agree.
+ * A command source is identified by the sha256 of canonicalJson({argv, cwd}) — the same bytes
+ * the export activity hashes, so the workflow id and the export's sourceSha256 agree.
  */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
+export { canonicalJson };

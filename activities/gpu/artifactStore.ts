@@ -9,9 +9,10 @@
 // moment leaves either nothing or the complete file. Job records are written last: a job is
 // finished only when all its blobs are in place.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { canonicalJson } from '../../common/canonicalJson';
+import { sha256File } from '../../common/hashing';
 import type { ArtifactRef } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
 import { artifactStoreDir } from '../../common/paths';
@@ -19,21 +20,9 @@ import { artifactStoreDir } from '../../common/paths';
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const STALE_WORK_MS = 24 * 3600 * 1000;
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
+export { sha256File };
 
-/** Canonical JSON: object keys sorted, so equal options always give equal job keys. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
+export { canonicalJson };
 
 export function jobKey(stage: string, inputHashes: Record<string, string>, options: Record<string, unknown>): string {
   return createHash('sha256').update(canonicalJson({ stage, inputHashes, options })).digest('hex');

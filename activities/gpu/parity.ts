@@ -4,24 +4,20 @@
 import * as ort from 'onnxruntime-node';
 import { MODEL_INPUT, MODEL_OUTPUT, type Normalization, type ParityFigures, type ProbeReference } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { cosineSimilarity } from '../../common/percentiles';
 import { failure } from './failures';
 
 export const DEFAULT_PARITY_GATE = 0.9999;
 
-/** Cosine similarity; two all-zero vectors are identical (1), one all-zero vector shares nothing (0). */
+/**
+ * Cosine similarity for parity: two all-zero vectors are the same output (1); otherwise the
+ * shared definition, where a zero vector agrees with nothing.
+ */
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`cosine of vectors of length ${a.length} and ${b.length}`);
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  if (na === 0 && nb === 0) return 1;
-  if (na === 0 || nb === 0) return 0;
-  return dot / Math.sqrt(na * nb);
+  const x = Array.from(a);
+  const y = Array.from(b);
+  if (x.length === y.length && x.every((v) => v === 0) && y.every((v) => v === 0)) return 1;
+  return cosineSimilarity(x, y);
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

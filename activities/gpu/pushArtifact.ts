@@ -16,7 +16,6 @@
 //   transfer or disk fault on the device may not repeat); the temporary file is removed first,
 //   so a retry starts clean and nothing unverified is left staged.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
@@ -24,6 +23,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { NodeSSH } from 'node-ssh';
 import type { PushArtifactInput, PushArtifactResult } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { sha256File } from '../../common/hashing';
 import type { DeviceSpec, Inventory } from '../../common/inventory';
 import { connectDevice, shellQuote, sshFailure, type ConnectOptions } from './ssh';
 import { Sftp } from './sftp';
@@ -46,12 +46,6 @@ function activityContext(): Context | undefined {
   } catch {
     return undefined; // called outside a Temporal activity (scripts, benchmarks)
   }
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 function artifactExt(file: string): 'onnx' | 'hef' {

@@ -2,10 +2,10 @@
 // Server with the device's generated, pinned host key, public-key-only authentication for one
 // user and one key, SFTP confined to the device directory, and `exec` of exactly
 // `sha256sum -- <path>` implemented in-process (there is no shell to run anything else).
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { promises as fsp, readFileSync, realpathSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { Server, utils, type Attributes, type Connection, type SFTPWrapper } from 'ssh2';
+import { sha256File } from '../../common/hashing';
 
 const { STATUS_CODE } = utils.sftp;
 
@@ -201,12 +201,6 @@ export function splitQuotedWords(command: string): string[] | null {
   return pos >= command.length ? words : null;
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 export async function startEmbeddedSshServer(opts: EmbeddedSshServerOptions): Promise<EmbeddedSshServer> {
   const jail = new Confinement(opts.rootDir);
   const user = opts.user ?? 'root';
@@ -248,7 +242,7 @@ export async function startEmbeddedSshServer(opts: EmbeddedSshServerOptions): Pr
           } catch (err) {
             return finish(1, '', `sha256sum: ${words[2]}: ${(err as Error).message}\n`);
           }
-          sha256Of(target).then(
+          sha256File(target).then(
             (hex) => finish(0, `${hex}  ${words[2]}\n`),
             (err: unknown) => finish(1, '', `sha256sum: ${words[2]}: ${(err as Error).message}\n`),
           );
