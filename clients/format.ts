@@ -1,7 +1,7 @@
 // Human-readable rendering of deployment status and reports for the terminal.
 import type { DeploymentReport, DeploymentStatus, DeviceState, StageRecord } from '../workflows/report';
 
-const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : `${Math.round(n)} ms`);
+const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`);
 const num = (n: number | undefined, digits = 4): string => (n === undefined ? '—' : n.toFixed(digits));
 const bytes = (n: number | undefined): string => (n === undefined ? '—' : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
 
