@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { stateDir } from '../common/paths';
 import { startDevServer } from './lib/devServer';
+import { ensureTemporalCli } from './lib/toolchain';
 
 async function main(): Promise<void> {
   const program = new Command('dev-stack')
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     .parse();
   const o = program.opts<{ db: string; port: string; uiPort: string; ip: string; namespace: string; headless?: boolean }>();
 
+  await ensureTemporalCli((line) => process.stdout.write(`${line}\n`));
   const server = await startDevServer({ dbFile: o.db, port: Number(o.port), uiPort: Number(o.uiPort), ip: o.ip, namespace: o.namespace, headless: o.headless });
   if (server.reused) {
     process.stdout.write(`A Temporal server already answers at ${server.address}: using it (not started here, so not stopped here).\n`);

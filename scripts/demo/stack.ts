@@ -15,7 +15,7 @@ import { createGpuWorker } from '../../workers/gpuWorker';
 import type { WorkerHandle } from '../../workers/workerHandle';
 import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
 import { startDevServer } from '../lib/devServer';
-import { ensureToolchain } from './toolchain';
+import { ensureToolchain } from '../lib/toolchain';
 
 export interface DemoStackOptions {
   /** Folder for the demo's checkpoints, store, fleet and reports. */
