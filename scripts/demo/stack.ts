@@ -108,7 +108,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
       startEdgeWorkers: { temporalAddress: address, namespace },
     });
     stops.push(() => fleet.stop());
-    opts.log(`${fleet.devices.length} simulated devices on ${fleet.sshServerKind === 'openssh' ? 'OpenSSH sshd' : 'the embedded ssh2 SSH/SFTP server (no sshd here)'}; inventory ${fleet.inventoryPath}`);
+    opts.log(`${fleet.devices.length} simulated devices on ${fleet.sshServerKind === 'openssh' ? 'OpenSSH sshd' : `the embedded ssh2 SSH/SFTP server (${opts.ssh === 'embedded' ? 'as asked' : 'no usable sshd on this machine'})`}; inventory ${fleet.inventoryPath}`);
 
     const connection = await Connection.connect({ address });
     stops.push(() => connection.close());
