@@ -331,9 +331,10 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
       } catch (err) {
         const failure = summarizeFailure(err, 'validate', deviceId);
         // A failed gate carries the full validation report in its details.
-        const details = failure.details as { passed?: unknown } | undefined;
-        Object.assign(device, { phase: 'validation-failed', error: failure, ...(details && typeof details.passed === 'boolean' ? { validation: details } : {}) });
-        end('failed');
+        const details = failure.details as { passed?: unknown; durationMs?: unknown } | undefined;
+        const measured = details && typeof details.passed === 'boolean';
+        Object.assign(device, { phase: 'validation-failed', error: failure, ...(measured ? { validation: details } : {}) });
+        end('failed', measured && typeof details.durationMs === 'number' ? { activityMs: details.durationMs } : {});
         throw err;
       }
       progress.publish();
