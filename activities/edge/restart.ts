@@ -42,15 +42,26 @@ export async function runRestartCommand(argv: readonly string[], opts: RestartOp
   const stdout = new Tail();
   const stderr = new Tail();
   const signal = cancellationSignal();
-  const child = spawn(cmd, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that a timeout or a cancellation stops what the command started
+  // too (a wrapper script's hung child), not just the command itself.
+  const child = spawn(cmd, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   child.stdout.on('data', (c: Buffer) => stdout.push(c));
   child.stderr.on('data', (c: Buffer) => stderr.push(c));
 
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (sig: NodeJS.Signals): void => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, sig);
+      else child.kill(sig);
+    } catch {
+      child.kill(sig); // the group is gone already; the command itself may not be
+    }
+  };
   const stop = (): void => {
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    if (killTimer) return; // already stopping (a timeout, then a cancellation)
+    signalGroup('SIGTERM');
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), KILL_GRACE_MS);
   };
   const timer = setTimeout(() => {
     timedOut = true;
@@ -80,7 +91,9 @@ export async function runRestartCommand(argv: readonly string[], opts: RestartOp
     });
   } finally {
     clearTimeout(timer);
-    clearTimeout(killTimer);
+    // Once stopping, the SIGKILL still reaches the group after the grace period, even when the
+    // command itself already exited and left a child that ignores SIGTERM; it keeps no one alive.
+    killTimer?.unref();
     clearInterval(beat);
     signal?.removeEventListener('abort', stop);
   }

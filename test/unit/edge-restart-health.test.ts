@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { waitForNoModel, waitForServedSha } from '../../activities/edge/health';
 import { runRestartCommand } from '../../activities/edge/restart';
@@ -10,6 +13,19 @@ import { runRestartCommand } from '../../activities/edge/restart';
 const node = process.execPath;
 const SHA = 'c'.repeat(64);
 const OTHER = 'd'.repeat(64);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 function failure(type: string, check: (f: ApplicationFailure) => void = () => undefined) {
   return (err: unknown): boolean => {
@@ -50,6 +66,23 @@ describe('edge restart command', () => {
     const t0 = Date.now();
     await assert.rejects(runRestartCommand([node, '-e', 'setTimeout(() => {}, 30000)'], { timeoutMs: 500 }), failure('RestartCommandFailed', (f) => assert.match(f.message, /did not finish within 500 ms/)));
     assert.ok(Date.now() - t0 < 5000);
+  });
+
+  it('a command killed at the timeout takes the processes it started with it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edge-restart-'));
+    const pidFile = path.join(dir, 'grandchild.pid');
+    // A wrapper (think: a shell script) whose own child hangs: SIGTERM to the wrapper alone would orphan it.
+    const script = `const c = require('child_process').spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });
+      require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setTimeout(() => {}, 30000);`;
+    try {
+      await assert.rejects(runRestartCommand([node, '-e', script], { timeoutMs: 1500 }), failure('RestartCommandFailed'));
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      const deadline = Date.now() + 3000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(alive(pid), false, `the restart command's child ${pid} outlived the timeout kill`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('does not wait for a daemon the command left holding its output', async () => {
