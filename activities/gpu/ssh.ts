@@ -57,6 +57,15 @@ export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {
         message: `host key of ${where} does not match the pinned key (${pinned.keyType} ${pinned.key.toString('base64').slice(0, 24)}…): refusing to connect; presented ${presented.toString('base64').slice(0, 24)}…`,
       });
     }
+    // The device offers no host key of the pinned type: it can never prove it holds the pinned
+    // key, and no retry will change that (the inventory or the device's sshd is wrong).
+    if (/no matching host key format/i.test((err as Error)?.message ?? '')) {
+      throw ApplicationFailure.create({
+        type: ErrorType.HostKeyMismatch,
+        nonRetryable: true,
+        message: `${where} offers no ${pinned.keyType} host key, the type pinned in the inventory: refusing to connect; pin a host key the device has`,
+      });
+    }
     throw sshFailure(err, where);
   }
   // node-ssh stops listening for connection errors once connected; without a listener a reset

@@ -153,6 +153,15 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       assert.deepEqual(stagingEntries(fleet), []);
     });
 
+    it('refuses a device that has no host key of the pinned type (HostKeyMismatch, non-retryable)', async function () {
+      // The device only has an ed25519 host key: a pinned ECDSA key can never be presented, so
+      // retrying is pointless (the inventory or the device is wrong), exactly like a different key.
+      const ecdsa = utils.generateKeyPairSync('ecdsa', { bits: 256 }).public.split(' ').slice(0, 2).join(' ');
+      const inv = withDevice(fleet.inventory, device.id, (d) => ({ ...d, ssh: { ...d.ssh, knownHosts: `[127.0.0.1]:${d.ssh.port} ${ecdsa}` } }));
+      await expectFailure(runActivity(() => createPushArtifact(inv)(pushInput(device.id, artifact))), 'HostKeyMismatch', true, /ecdsa-sha2-nistp256/);
+      assert.deepEqual(stagingEntries(fleet), []);
+    });
+
     it('reports a key the device does not accept as SshAuthFailed (non-retryable)', async function () {
       const keyFile = path.join(work, 'stranger');
       writeFileSync(keyFile, utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
