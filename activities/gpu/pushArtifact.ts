@@ -143,8 +143,8 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       const hasher = new RemoteHasher(ssh, sftp);
       for (const dir of ['releases', 'staging', 'backups']) await sftp.mkdirp(`${device.modelDir}/${dir}`);
       const meta = { bytes: metaBytes, sha256: createHash('sha256').update(metaBytes).digest('hex') };
-      const result = (at: string, bytesSent: number, reused: boolean): PushArtifactResult => ({
-        deviceId: device.id, stagedPath: at, stagedMetadataPath: `${at}.meta.json`, sha256, bytesSent, reused,
+      const result = (at: string, bytesSent: number, reused: boolean, metaAt = `${at}.meta.json`): PushArtifactResult => ({
+        deviceId: device.id, stagedPath: at, stagedMetadataPath: metaAt, sha256, bytesSent, reused,
         durationMs: Math.round(performance.now() - started),
       });
 
@@ -153,11 +153,15 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       // into staging would cost a full transfer.
       const present = await existingWithSize(sftp, [[release, sizeBytes], [`${release}.meta.json`, meta.bytes.length], [staged, sizeBytes], [`${staged}.meta.json`, meta.bytes.length]]);
       const hashes = new Map(present.length ? (await hasher.sha256Many(present)).map((h, i) => [present[i], h]) : []);
+      // The metadata of a release is never written here (the release may be live, and staging
+      // must touch nothing live): a sidecar that differs from the release's is staged, and
+      // swapModel installs it with the release after approval; discardStaged drops it.
       for (const at of [release, staged]) {
         if (hashes.get(at) !== sha256) continue;
-        const sent = hashes.get(`${at}.meta.json`) === meta.sha256 ? 0 : await uploadVerified(sftp, hasher, [{ bytes: meta.bytes, to: `${at}.meta.json`, sha256: meta.sha256 }], { device, ctx });
+        const metaAt = hashes.get(`${at}.meta.json`) === meta.sha256 ? `${at}.meta.json` : `${staged}.meta.json`;
+        const sent = hashes.get(metaAt) === meta.sha256 ? 0 : await uploadVerified(sftp, hasher, [{ bytes: meta.bytes, to: metaAt, sha256: meta.sha256 }], { device, ctx });
         ctx?.log.info('pushArtifact: artifact already on the device', { deviceId: device.id, at, bytesSent: sent, hashMethod: hasher.method });
-        return result(at, sent, true);
+        return result(at, sent, true, metaAt);
       }
       const sent = await uploadVerified(sftp, hasher, [
         { local: input.artifact.path, to: staged, sha256, size: sizeBytes },

@@ -138,6 +138,27 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       }
     });
 
+    it('never rewrites the metadata of an installed release: a different sidecar is staged for swapModel', async function () {
+      const push = createPushArtifact(fleet.inventory);
+      const release = path.join(device.modelDir, 'releases', `${artifact.sha256}.onnx`);
+      await copyFile(artifact.path, release);
+      // The release the device may be serving right now, with a sidecar that differs from the push's.
+      const liveMeta = JSON.stringify({ ...JSON.parse(readFileSync(artifact.metadataPath, 'utf8')), note: 'installed earlier' });
+      writeFileSync(`${release}.meta.json`, liveMeta);
+      try {
+        const r = await runActivity(() => push(pushInput(device.id, artifact)));
+        assert.equal(r.reused, true);
+        assert.equal(r.stagedPath, release);
+        assert.equal(readFileSync(`${release}.meta.json`, 'utf8'), liveMeta, 'staging touched the live release');
+        const stagedMeta = path.join(device.modelDir, 'staging', `${artifact.sha256}.onnx.meta.json`);
+        assert.equal(r.stagedMetadataPath, stagedMeta);
+        assert.deepEqual(readFileSync(stagedMeta), readFileSync(artifact.metadataPath));
+        assert.equal(r.bytesSent, statSync(artifact.metadataPath).size);
+      } finally {
+        for (const f of [release, `${release}.meta.json`, path.join(device.modelDir, 'staging', `${artifact.sha256}.onnx.meta.json`)]) rmSync(f, { force: true });
+      }
+    });
+
     it('replaces a staged file whose content does not match its name', async function () {
       const staged = path.join(device.modelDir, 'staging', `${artifact.sha256}.onnx`);
       await writeFile(staged, 'not the model');
