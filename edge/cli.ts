@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   try {
     opts = parseRuntimeArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>]\n`);
+    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1]\n`);
     process.exit(2);
   }
   const runtime = await startRuntime(opts);
