@@ -34,6 +34,8 @@ export const ErrorType = {
   HealthCheckFailed: 'HealthCheckFailed',
   HealthCheckTimeout: 'HealthCheckTimeout',
   BackupMissing: 'BackupMissing',
+  /** The device's model directory is in a state edgeship did not make (edited journal, `current` not a link): a person must look. */
+  DeviceStateCorrupt: 'DeviceStateCorrupt',
   ValidationGateFailed: 'ValidationGateFailed',
   ApprovalRejected: 'ApprovalRejected',
 } as const;
@@ -65,4 +67,5 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.SshAuthFailed,
   ErrorType.ValidationGateFailed,
   ErrorType.BackupMissing,
+  ErrorType.DeviceStateCorrupt,
 ];

@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { BackupRecord } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
+import { ErrorType } from '../../common/errors';
+import { edgeFailure } from './failures';
 import { journalPath, MODEL_EXTS, writeFileDurable } from './modelDir';
 
 /** prepared: backup made, `current` not yet switched … restored: the compensation finished. */
@@ -43,9 +45,15 @@ export async function readJournal(modelDir: string, deploymentId: string): Promi
     throw err;
   }
   // Written atomically, so a malformed journal means someone edited it: refuse to guess.
-  const parsed = JournalSchema.safeParse(JSON.parse(text));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = JournalSchema.safeParse(raw);
   if (!parsed.success || parsed.data.deploymentId !== deploymentId) {
-    throw new Error(`swap journal ${file} is malformed or belongs to another deployment; inspect it by hand`);
+    throw edgeFailure(ErrorType.DeviceStateCorrupt, `swap journal ${file} is malformed or belongs to another deployment; inspect it by hand`);
   }
   return parsed.data;
 }

@@ -135,7 +135,7 @@ export async function readCurrent(modelDir: string): Promise<CurrentTarget | nul
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
-    if (code === 'EINVAL') throw new Error(`${link} exists but is not a symlink; refusing to touch it`);
+    if (code === 'EINVAL') throw edgeFailure(ErrorType.DeviceStateCorrupt, `${link} exists but is not a symlink; refusing to touch it`);
     throw err;
   }
 }

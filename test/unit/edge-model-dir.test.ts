@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { readJournal } from '../../activities/edge/journal';
 import {
   backupPath, checkArtifactId, copyDurable, journalPath, parseBackupPath, pruneBackups, readCurrent, releasePath,
   removeCurrent, sha256File, switchCurrent,
@@ -110,5 +111,17 @@ describe('edge model directory', () => {
     assert.deepEqual(removed, [made[1], made[2]]);
     const left = (await readdir(path.join(dir, 'backups'))).sort();
     assert.deepEqual(left, [made[0], `${made[0]}.meta.json`, made[3], `${made[3]}.meta.json`, made[4], `${made[4]}.meta.json`].map((p) => path.basename(p)).concat('notes.txt').sort());
+  });
+
+  it('refuses a model directory it did not make: `current` as a plain file, or an edited swap journal (non-retryable DeviceStateCorrupt)', async () => {
+    const corrupt = (err: unknown): boolean => err instanceof ApplicationFailure && err.type === 'DeviceStateCorrupt' && err.nonRetryable === true;
+    await writeFile(path.join(dir, 'current'), 'not a link');
+    await assert.rejects(readCurrent(dir), corrupt);
+    const journal = journalPath(dir, 'deploy-x');
+    await mkdir(path.dirname(journal), { recursive: true });
+    await writeFile(journal, '{ half a journal');
+    await assert.rejects(readJournal(dir, 'deploy-x'), corrupt);
+    await writeFile(journal, JSON.stringify({ deploymentId: 'deploy-y' }));
+    await assert.rejects(readJournal(dir, 'deploy-x'), corrupt);
   });
 });
