@@ -3,10 +3,11 @@
 import { spawn } from 'node:child_process';
 import { ErrorType } from '../../common/errors';
 import { failure } from './failures';
+import { waitForGroup } from './processGroup';
 
 const TAIL_LINES = 20;
 
-export async function runExportCommand(argv: string[], cwd: string | undefined, outDir: string, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+export async function runExportCommand(argv: string[], cwd: string | undefined, outDir: string, onLine: (line: string) => void, signal?: AbortSignal, graceMs?: number): Promise<void> {
   if (argv.length === 0 || !argv[0]) throw failure(ErrorType.InvalidRequest, 'export command argv is empty');
   const tail: string[] = [];
   const collect = (chunk: Buffer): void => {
@@ -21,14 +22,12 @@ export async function runExportCommand(argv: string[], cwd: string | undefined, 
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EDGESHIP_EXPORT_DIR: outDir },
-    signal,
+    // Its own process group: a cancellation stops the command and everything it started.
+    detached: true,
   });
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
-  const { code, sig, error } = await new Promise<{ code: number | null; sig: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('error', (err) => resolve({ code: null, sig: null, error: err }));
-    child.once('close', (c, s) => resolve({ code: c, sig: s }));
-  });
+  const { code, signal: sig, error } = await waitForGroup(child, { signal, graceMs });
   signal?.throwIfAborted();
   if (error) throw failure(ErrorType.ExportCommandFailed, `export command ${JSON.stringify(argv[0])} could not start: ${error.message}`);
   if (code !== 0) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, type ErrorTypeName } from '../../common/errors';
 import { ML_DIR, pythonExecutable } from '../../common/paths';
+import { KILL_GRACE_MS, waitForGroup } from './processGroup';
 
 export interface PythonToolOptions {
   /** Each stderr line as it arrives (the activities heartbeat with them). */
@@ -15,6 +16,8 @@ export interface PythonToolOptions {
   signal?: AbortSignal;
   python?: string;
   env?: NodeJS.ProcessEnv;
+  /** SIGTERM to SIGKILL on cancellation. */
+  killGraceMs?: number;
 }
 
 export interface PythonExit {
@@ -28,7 +31,6 @@ export interface PythonExit {
 const SCRIPT_NAME = /^[a-z][a-z0-9_]*\.py$/;
 const KNOWN_TYPES = new Set<string>(Object.values(ErrorType));
 const STDERR_TAIL_LINES = 30;
-const KILL_GRACE_MS = 5000;
 
 export function pythonMissing(python: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
@@ -82,6 +84,8 @@ export async function runPythonTool<T>(script: string, request: unknown, opts: P
   const child = spawn(python, [path.join(ML_DIR, script)], {
     cwd: ML_DIR,
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group, so a cancellation also stops what the tool started (DFC helpers).
+    detached: true,
     env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...opts.env },
   });
 
@@ -102,27 +106,13 @@ export async function runPythonTool<T>(script: string, request: unknown, opts: P
     opts.onProgress?.(line);
   };
 
-  let killTimer: NodeJS.Timeout | undefined;
-  const onAbort = (): void => {
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-
   // A tool that dies before reading stdin makes the write fail with EPIPE; its exit tells why.
   child.stdin.on('error', () => undefined);
   child.stdin.end(JSON.stringify(request));
 
-  try {
-    const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' || err.code === 'EACCES' ? pythonMissing(python) : err));
-      child.once('close', (c, s) => resolve({ code: c, signal: s }));
-    });
-    if (partial) onLine(partial);
-    opts.signal?.throwIfAborted();
-    return interpretPythonExit<T>({ script, code, signal, stdout: Buffer.concat(stdoutChunks).toString('utf8'), stderrTail });
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    if (killTimer) clearTimeout(killTimer);
-  }
+  const { code, signal, error } = await waitForGroup(child, { signal: opts.signal, graceMs: opts.killGraceMs ?? KILL_GRACE_MS });
+  if (error) throw error.code === 'ENOENT' || error.code === 'EACCES' ? pythonMissing(python) : error;
+  if (partial) onLine(partial);
+  opts.signal?.throwIfAborted();
+  return interpretPythonExit<T>({ script, code, signal, stdout: Buffer.concat(stdoutChunks).toString('utf8'), stderrTail });
 }

@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { runExportCommand } from '../../activities/gpu/exportCommand';
 import { interpretPythonExit, runPythonTool } from '../../activities/gpu/python';
 import { rejectsWithType } from '../helpers/gpuFixtures';
 
@@ -58,5 +62,60 @@ describe('python tool wrapper', () => {
     setTimeout(() => ac.abort(new Error('cancelled by test')), 300);
     await assert.rejects(runPythonTool('export.py', { checkpointPath: '/nonexistent.pt', outDir: '/tmp/x' }, { signal: ac.signal }), /cancelled by test/);
     assert.ok(Date.now() - started < 5000);
+  });
+
+  // A tool or export command that ignores SIGTERM and has started a child of its own (which
+  // inherits the ignored SIGTERM and holds the stdout/stderr pipes): cancellation must still
+  // end the activity promptly and leave nothing running.
+  describe('cancellation stops the whole process tree', () => {
+    let dir: string;
+    const stubborn = '#!/bin/sh\ntrap "" TERM\nsleep 60 &\necho $! > "$PIDFILE"\nwait\n';
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'edgeship-kill-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    /** Alive and not a zombie (an orphan is reaped by whatever PID 1 is, maybe late). */
+    function running(pid: number): boolean {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    }
+
+    async function assertGone(pidFile: string): Promise<void> {
+      const pid = Number(readFileSync(pidFile, 'utf8').trim());
+      assert.ok(pid > 0);
+      for (let i = 0; i < 20 && running(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!running(pid)) return;
+      process.kill(pid, 'SIGKILL');
+      assert.fail(`the grandchild ${pid} survived the cancellation`);
+    }
+
+    it('runPythonTool', async () => {
+      const fake = path.join(dir, 'python');
+      writeFileSync(fake, stubborn);
+      chmodSync(fake, 0o755);
+      const pidFile = path.join(dir, 'pid');
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(new Error('cancelled by test')), 500);
+      const started = Date.now();
+      await assert.rejects(runPythonTool('export.py', {}, { python: fake, env: { PIDFILE: pidFile }, signal: ac.signal, killGraceMs: 500 }), /cancelled by test/);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+      await assertGone(pidFile);
+    });
+
+    it('runExportCommand', async () => {
+      const script = path.join(dir, 'export.sh');
+      writeFileSync(script, stubborn.replace('"$PIDFILE"', '"$EDGESHIP_EXPORT_DIR/pid"'));
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(new Error('cancelled by test')), 500);
+      const started = Date.now();
+      await assert.rejects(runExportCommand(['sh', script], dir, dir, () => undefined, ac.signal, 500), /cancelled by test/);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+      await assertGone(path.join(dir, 'pid'));
+    });
   });
 });
