@@ -37,7 +37,15 @@ export async function hashDataDir(dir: string): Promise<{ sha256: string; files:
   }
   if (!st.isDirectory()) throw failure(ErrorType.CalibrationDataInvalid, `data folder ${dir} is not a directory`);
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  const files = entries.filter((e) => e.isFile() && DATA_FILE.test(e.name)).map((e) => path.join(e.parentPath, e.name)).sort();
+  // calibrate.py reads symlinked window files too (datasets are often linked in): they are
+  // inputs, so they are hashed through the link. Linked folders are followed by neither side.
+  const files: string[] = [];
+  for (const e of entries) {
+    if (!DATA_FILE.test(e.name)) continue;
+    const file = path.join(e.parentPath, e.name);
+    if (e.isFile() || (e.isSymbolicLink() && (await stat(file).then((s) => s.isFile(), () => false)))) files.push(file);
+  }
+  files.sort();
   if (files.length === 0) throw failure(ErrorType.CalibrationDataInvalid, `data folder ${dir} holds no .npy or .csv windows`);
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${path.relative(dir, f)}\0${await sha256File(f)}\n`);

@@ -1,9 +1,10 @@
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ArtifactStore, canonicalJson, jobKey, writeFileAtomic } from '../../activities/gpu/artifactStore';
+import { hashDataDir } from '../../activities/gpu/buildCalibrationSet';
 
 describe('gpu artifact store', () => {
   let root: string;
@@ -73,5 +74,19 @@ describe('gpu artifact store', () => {
     const b = await store.workDir('export');
     assert.notEqual(a, b);
     assert.equal(path.dirname(a), path.join(root, 'store', '.work'));
+  });
+
+  it('hashes symlinked calibration windows through the link (calibrate.py reads them)', async () => {
+    const shared = path.join(root, 'shared');
+    const data = path.join(root, 'data', 'walking');
+    mkdirSync(shared, { recursive: true });
+    mkdirSync(data, { recursive: true });
+    writeFileSync(path.join(shared, 'w1.csv'), '1,2,3,4,5,6,7,8,9\n');
+    symlinkSync(path.join(shared, 'w1.csv'), path.join(data, 'w1.csv'));
+    const before = await hashDataDir(path.join(root, 'data'));
+    assert.equal(before.files, 1);
+    writeFileSync(path.join(shared, 'w1.csv'), '9,8,7,6,5,4,3,2,1\n');
+    const after = await hashDataDir(path.join(root, 'data'));
+    assert.notEqual(after.sha256, before.sha256, 'a changed recording must be a new calibration job');
   });
 });
