@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { ErrorType } from '../../common/errors';
 import { cancellationSignal, heartbeat } from './activityContext';
 import { edgeFailure } from './failures';
+import { killGroup } from '../../common/processGroup';
 
 export interface RestartOptions {
   timeoutMs: number;
@@ -50,14 +51,7 @@ export async function runRestartCommand(argv: readonly string[], opts: RestartOp
 
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
-  const signalGroup = (sig: NodeJS.Signals): void => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, sig);
-      else child.kill(sig);
-    } catch {
-      child.kill(sig); // the group is gone already; the command itself may not be
-    }
-  };
+  const signalGroup = (sig: NodeJS.Signals): void => killGroup(child, sig);
   const stop = (): void => {
     if (killTimer) return; // already stopping (a timeout, then a cancellation)
     signalGroup('SIGTERM');

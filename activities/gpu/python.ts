@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, type ErrorTypeName } from '../../common/errors';
 import { ML_DIR, pythonExecutable } from '../../common/paths';
-import { KILL_GRACE_MS, waitForGroup } from './processGroup';
+import { KILL_GRACE_MS, waitForGroup } from '../../common/processGroup';
 
 export interface PythonToolOptions {
   /** Each stderr line as it arrives (the activities heartbeat with them). */

@@ -1,4 +1,4 @@
-// Subprocesses of the GPU activities (the ml/ tools, a user's export command) run in their own
+// Subprocesses of the activities (the ml/ tools, a user's export command, a restart command) run in their own
 // process group, so that cancelling the activity stops everything they started: a shell script's
 // `python export.py`, a compiler's helper processes. Killing only the direct child would leave the
 // grandchildren running and holding the stdout/stderr pipes open, and the activity would wait for
