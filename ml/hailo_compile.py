@@ -169,6 +169,14 @@ def handle(req: dict) -> dict:
         loaded = bool(HEF(out_path).get_network_group_names())
     except ImportError:
         progress("hailo", "HailoRT (hailo_platform) not installed here: the HEF is checked on the device")
+    except Exception as e:  # noqa: BLE001 - HailoRT raises its own status exceptions
+        # Compiling again gives the same bytes: a HEF HailoRT refuses is a non-retryable failure,
+        # and it must not stay in the store looking like a finished artifact.
+        os.remove(out_path)
+        raise ToolError("HailoCompileFailed", f"HailoRT cannot load the compiled HEF: {type(e).__name__}: {e}", {"preflight": pf}) from e
+    if loaded is False:
+        os.remove(out_path)
+        raise ToolError("HailoCompileFailed", "HailoRT loaded the compiled HEF but found no network group in it", {"preflight": pf})
     try:
         from hailo_sdk_client import __version__ as dfc_version
     except ImportError:
