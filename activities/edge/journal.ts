@@ -6,9 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { BackupRecord } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
+import { writeFileAtomic } from '../../common/durableFs';
 import { ErrorType } from '../../common/errors';
 import { edgeFailure } from './failures';
-import { journalPath, MODEL_EXTS, writeFileDurable } from './modelDir';
+import { journalPath, MODEL_EXTS } from './modelDir';
 
 /** prepared: backup made, `current` not yet switched … restored: the compensation finished. */
 export const SWAP_PHASES = ['prepared', 'switched', 'restarted', 'healthy', 'restored'] as const;
@@ -60,6 +61,6 @@ export async function readJournal(modelDir: string, deploymentId: string): Promi
 
 export async function writeJournal(modelDir: string, journal: SwapJournal, phase: SwapPhase, at: Date): Promise<SwapJournal> {
   const next = { ...journal, phase, updatedAt: at.toISOString() };
-  await writeFileDurable(journalPath(modelDir, journal.deploymentId), JSON.stringify(next, null, 2) + '\n');
+  await writeFileAtomic(journalPath(modelDir, journal.deploymentId), JSON.stringify(next, null, 2) + '\n');
   return next;
 }

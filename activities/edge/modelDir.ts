@@ -8,10 +8,11 @@
 // text, so no input can reach outside the model directory.
 import { randomBytes, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
+import { fsyncDir, fsyncFile } from '../../common/durableFs';
 import { ErrorType } from '../../common/errors';
 import { SHA256_PATTERN } from '../../common/ids';
 import { edgeFailure } from './failures';
@@ -140,16 +141,6 @@ export async function readCurrent(modelDir: string): Promise<CurrentTarget | nul
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems cannot fsync a directory; the rename is still atomic there.
-  } finally {
-    await handle.close();
-  }
-}
 
 const tmpSuffix = (): string => `.tmp-${randomBytes(6).toString('hex')}`;
 
@@ -210,14 +201,6 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 /**
  * A real, durable copy (new inode, bytes streamed, fsynced, then renamed into place so a crash
@@ -252,22 +235,3 @@ export async function moveDurable(src: string, dest: string): Promise<void> {
   await fsyncDir(path.dirname(dest));
 }
 
-/** Writes a small file (journal, metadata) atomically: temp file, fsync, rename. */
-export async function writeFileDurable(dest: string, data: string): Promise<void> {
-  await mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}${tmpSuffix()}`;
-  const handle = await open(tmp, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(path.dirname(dest));
-}

@@ -8,10 +8,11 @@
 // Every file becomes visible by rename from a temp name in the same directory, so a crash at any
 // moment leaves either nothing or the complete file. Job records are written last: a job is
 // finished only when all its blobs are in place.
-import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson } from '../../common/canonicalJson';
+import { fsyncFile, tempSibling, writeFileAtomic } from '../../common/durableFs';
 import { sha256File } from '../../common/hashing';
 import type { ArtifactRef } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
@@ -28,36 +29,7 @@ export function jobKey(stage: string, inputHashes: Record<string, string>, optio
   return createHash('sha256').update(canonicalJson({ stage, inputHashes, options })).digest('hex');
 }
 
-async function fsyncFile(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function tempSibling(file: string): string {
-  return path.join(path.dirname(file), `.tmp-${randomBytes(6).toString('hex')}-${path.basename(file)}`);
-}
-
-export async function writeFileAtomic(file: string, data: string | Buffer): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = tempSibling(file);
-  try {
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
+export { writeFileAtomic };
 
 interface JobRecord<T> {
   stage: string;
