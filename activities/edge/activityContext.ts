@@ -1,22 +1,8 @@
 // Heartbeats and cancellation for the edge activities. The same functions run outside an
 // activity too (tests, scripts), where there is nothing to report to and nothing cancels.
-import { Context } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '../../common/activityContext';
 
-function current(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-export function heartbeat(details: Record<string, unknown>): void {
-  current()?.heartbeat(details);
-}
-
-export function cancellationSignal(): AbortSignal | undefined {
-  return current()?.cancellationSignal;
-}
+export { cancellationSignal, heartbeat };
 
 /** Resolves after `ms`, or rejects at once with the cancellation reason if the activity is cancelled. */
 export function sleep(ms: number, signal = cancellationSignal()): Promise<void> {

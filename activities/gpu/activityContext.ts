@@ -1,23 +1,8 @@
 // Heartbeats and cancellation for the GPU activities, usable outside an activity as well: the
 // same functions run from scripts (bench, demo) where there is no Temporal context to report to.
-import { Context } from '@temporalio/activity';
+import { cancellationSignal, heartbeat } from '../../common/activityContext';
 
-function current(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-export function heartbeat(details?: unknown): void {
-  current()?.heartbeat(details);
-}
-
-/** Aborted when Temporal cancels the activity (or its heartbeat times out); never outside one. */
-export function cancellationSignal(): AbortSignal | undefined {
-  return current()?.cancellationSignal;
-}
+export { cancellationSignal, heartbeat };
 
 /**
  * Keeps heartbeating every `everyMs` while `work` runs, so a long silent step (a torch import, a

@@ -22,6 +22,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NodeSSH } from 'node-ssh';
 import type { PushArtifactInput, PushArtifactResult } from '../../common/contracts';
+import { currentActivity } from '../../common/activityContext';
 import { ErrorType } from '../../common/errors';
 import { sha256File } from '../../common/hashing';
 import type { DeviceSpec, Inventory } from '../../common/inventory';
@@ -39,14 +40,6 @@ export interface PushArtifactOptions {
 }
 
 type RemoteHashMethod = 'sha256sum' | 'sftp-readback';
-
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined; // called outside a Temporal activity (scripts, benchmarks)
-  }
-}
 
 function artifactExt(file: string): 'onnx' | 'hef' {
   const ext = path.extname(file).slice(1);
@@ -129,7 +122,7 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
     const ext = artifactExt(input.artifact.path);
     const { metaBytes, sizeBytes } = await checkLocal(input);
 
-    const ctx = activityContext();
+    const ctx = currentActivity();
     const where = `${device.id} (${device.ssh.host}:${device.ssh.port})`;
     const name = `${sha256}.${ext}`;
     const staged = `${device.modelDir}/staging/${name}`;
