@@ -11,7 +11,8 @@ import { approveSignal, statusQuery } from '../workflows/messages';
 import type { DeploymentReport } from '../workflows/report';
 import { buildDemoRequest } from './demo/request';
 import { demoWorkDir, startDemoStack } from './demo/stack';
-import { describeDecision, describeReport, servedModels } from './demo/narrate';
+import { renderStatus } from '../clients/format';
+import { servedModels } from './demo/narrate';
 
 interface DemoOptions {
   autoApprove: boolean;
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     for (;;) {
       const status = await started.handle.query(statusQuery);
       if (status.finished || status.awaiting) {
-        if (status.awaiting) log(describeDecision(status));
+        if (status.awaiting) log(`\n${renderStatus(status)}`);
         break;
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
     mkdirSync(reportsDir, { recursive: true });
     const reportPath = path.join(reportsDir, `${report.deploymentId}-${report.runId}.json`);
     writeFileSync(reportPath, `${JSON.stringify(report, null, 2)}\n`);
-    log(describeReport(report));
+    log(`\n${renderStatus(report)}`);
     log(await servedModels(stack.fleet, report, stack.baselineSha256));
     log(`report JSON: ${reportPath}`);
 
