@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { COMPILE_TARGETS, type DeviceInfo } from './contracts';
 import { DEVICE_ID_PATTERN } from './ids';
+import { keyscanCommand, sshFingerprint } from './sshFingerprint';
 
 const httpUrl = z.url({ protocol: /^https?$/ });
 
@@ -87,7 +88,9 @@ export const DeviceSpecSchema = z.strictObject({
     }
     if (!knownHostsMatches(entry.hosts, ssh.host, ssh.port)) {
       const want = ssh.port === 22 ? ssh.host : `[${ssh.host}]:${ssh.port}`;
-      ctx.addIssue({ code: 'custom', path: ['knownHosts'], message: `knownHosts: the line is for ${entry.hosts}, not for ${want}` });
+      // The fingerprint names the key itself, so the operator can tell a line pasted for the wrong
+      // device from one whose host field alone is wrong.
+      ctx.addIssue({ code: 'custom', path: ['knownHosts'], message: `knownHosts: the line is for ${entry.hosts}, not for ${want} (its key: ${entry.keyType} ${sshFingerprint(entry.key)}; check with ${keyscanCommand(ssh.host, ssh.port, entry.keyType)})` });
     }
   }),
   modelDir: devicePath,

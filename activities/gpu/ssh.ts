@@ -5,6 +5,7 @@ import { NodeSSH } from 'node-ssh';
 import type { Algorithms } from 'ssh2';
 import { ErrorType } from '../../common/errors';
 import { parseKnownHostsLine, type DeviceSpec, type HostKeyType } from '../../common/inventory';
+import { keyscanCommand, sshFingerprint } from '../../common/sshFingerprint';
 
 export interface ConnectOptions {
   /** Bound on TCP connect + SSH handshake + auth. */
@@ -54,7 +55,7 @@ export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {
       throw ApplicationFailure.create({
         type: ErrorType.HostKeyMismatch,
         nonRetryable: true,
-        message: `host key of ${where} does not match the pinned key (${pinned.keyType} ${pinned.key.toString('base64').slice(0, 24)}…): refusing to connect; presented ${presented.toString('base64').slice(0, 24)}…`,
+        message: hostKeyMismatchMessage(where, device, pinned.keyType, pinned.key, presented),
       });
     }
     // The device offers no host key of the pinned type: it can never prove it holds the pinned
@@ -73,6 +74,21 @@ export async function connectDevice(device: DeviceSpec, opts: ConnectOptions = {
   // fails on its own and carries the error to the activity.
   ssh.connection?.on('error', () => undefined);
   return ssh;
+}
+
+/**
+ * What an operator needs to decide whether the device was re-imaged or something sits in
+ * between: both fingerprints as OpenSSH prints them, and how to look at the key over a path they
+ * trust.
+ */
+export function hostKeyMismatchMessage(where: string, device: DeviceSpec, keyType: HostKeyType, pinned: Buffer, presented: Buffer): string {
+  return [
+    `host key of ${where} does not match the pinned key: refusing to connect.`,
+    `  pinned:    ${keyType} ${sshFingerprint(pinned)}`,
+    `  presented: ${keyType} ${sshFingerprint(presented)}`,
+    `  verify over a trusted path: ${keyscanCommand(device.ssh.host, device.ssh.port, keyType)}`,
+    `  if the device's key changed legitimately, pin the new key (its known_hosts line) in the inventory`,
+  ].join('\n');
 }
 
 /** Maps a connection-level error to a typed failure; anything unknown stays retryable. */
