@@ -13,6 +13,7 @@ import { buildDemoRequest } from './demo/request';
 import { demoWorkDir, startDemoStack } from './demo/stack';
 import { renderStatus } from '../clients/format';
 import { servedModels } from './demo/narrate';
+import { ensureDemoSystemPackages } from './lib/toolchain';
 
 interface DemoOptions {
   autoApprove: boolean;
@@ -45,6 +46,10 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (!(await ensureDemoSystemPackages(opts.ssh))) {
+    process.exitCode = 1;
+    return;
+  }
   // The GPU worker runs in this process: keep the SDK's per-activity INFO lines off the narrative.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const workDir = demoWorkDir(stateDir());

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# `npm test`: the project-local toolchain (when missing), type check, lint, then every mocha suite in one run (unit, integration, workflow,
-# e2e, browser). Ends with a plain "N passed, N failed" line.
+# `npm test`: the system packages and project-local toolchain (when missing), type check, lint,
+# then every mocha suite in one run (unit, integration, workflow, e2e, browser). Ends with a
+# plain "N passed, N failed" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p test-artifacts
 
-# A fresh machine after `npm ci` has no Python venv or Temporal CLI yet: both install offline-safe.
-echo "== toolchain"; bash scripts/setup.sh || exit 1
+# A fresh machine after `npm ci` has no sshd, scp or chromium (Debian packages: installed when
+# root, otherwise the run stops here with the one command to run), no Python venv and no
+# Temporal CLI yet (both install offline-safe).
+echo "== toolchain"
+bash scripts/install-system-packages.sh --for "npm test" || exit 1
+bash scripts/setup.sh || exit 1
 
 echo "== typecheck"; npx tsc --noEmit -p . || exit 1
 echo "== lint"; npx eslint . || exit 1

@@ -15,13 +15,34 @@ function hasTemporalCli(): boolean {
   }
 }
 
-async function runScript(name: string): Promise<void> {
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn('bash', [path.join(PROJECT_ROOT, 'scripts', name)], { stdio: 'inherit' });
+function scriptExitCode(name: string, args: string[] = []): Promise<number | null> {
+  return new Promise<number | null>((resolve, reject) => {
+    const child = spawn('bash', [path.join(PROJECT_ROOT, 'scripts', name), ...args], { stdio: 'inherit' });
     child.once('error', reject);
     child.once('close', resolve);
   });
+}
+
+async function runScript(name: string): Promise<void> {
+  const code = await scriptExitCode(name);
   if (code !== 0) throw new Error(`scripts/${name} exited with ${code}`);
+}
+
+/**
+ * The Debian packages the demo's simulated devices can use (scripts/install-system-packages.sh,
+ * the same step as `npm test`). Only OpenSSH's sshd matters, and only as root: sshd logs users
+ * in by dropping privileges, so without root the devices always run the embedded ssh2 server
+ * and there is nothing to install. With `--ssh openssh` sshd is required; otherwise a missing or
+ * uninstallable sshd falls back to the embedded server, which the script says. Returns false
+ * when a required package is missing (the script has printed the command that installs it).
+ */
+export async function ensureDemoSystemPackages(ssh: 'auto' | 'openssh' | 'embedded'): Promise<boolean> {
+  if (ssh === 'embedded') return true;
+  if (ssh === 'auto') {
+    if (process.getuid?.() !== 0) return true;
+    return (await scriptExitCode('install-system-packages.sh', ['--for', 'npm run demo', '--optional', 'the simulated devices use the embedded ssh2 SSH/SFTP server', 'sshd'])) === 0;
+  }
+  return (await scriptExitCode('install-system-packages.sh', ['--for', 'npm run demo -- --ssh openssh', 'sshd'])) === 0;
 }
 
 /** The Temporal CLI (TEMPORAL_CLI, PATH, or the project-local install made here when missing). */
