@@ -29,6 +29,8 @@ export interface DemoStackOptions {
   namespace?: string;
   /** Where the demo checkpoints are made (default: workDir); tests share theirs. */
   checkpointDir?: string;
+  /** Scratch root whose leftovers of a killed run may be removed (tests: the test state root). */
+  disposableRoot?: string;
   log: (line: string) => void;
 }
 
@@ -106,6 +108,7 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
       sshServer: opts.ssh,
       baseline: { modelPath: baseline.onnx.path, metadataPath: baseline.metadataPath },
       startEdgeWorkers: { temporalAddress: address, namespace },
+      disposableRoot: opts.disposableRoot,
     });
     stops.push(() => fleet.stop());
     opts.log(`${fleet.devices.length} simulated devices on ${fleet.sshServerKind === 'openssh' ? 'OpenSSH sshd' : `the embedded ssh2 SSH/SFTP server (${opts.ssh === 'embedded' ? 'as asked' : 'no usable sshd on this machine'})`}; inventory ${fleet.inventoryPath}`);

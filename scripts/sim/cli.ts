@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { COMPILE_TARGETS, type CompileTarget } from '../../common/contracts';
 import { deviceLayout } from './layout';
 import { FLEET_MARKER, startSimulatedFleet, stopDeviceProcesses } from './fleet';
+import { isSimDeviceDir } from './leftovers';
 import { commandLineContains, terminate } from './pidfile';
 
 function positiveInt(max: number) {
@@ -67,7 +68,7 @@ async function down(o: { dir: string }): Promise<void> {
   let stopped = 0;
   for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
     const layout = deviceLayout(path.join(dir, entry));
-    if (!existsSync(layout.record)) continue;
+    if (!isSimDeviceDir(layout.dir)) continue; // half-made ones too: a killed `up` leaves their sshd running
     await stopDeviceProcesses(layout);
     stopped++;
   }

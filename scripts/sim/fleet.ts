@@ -3,7 +3,7 @@
 // embedded ssh2 server where sshd is missing) with a generated host key pinned in the
 // inventory, its own inference runtime, and optionally its own edge worker.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CompileTarget } from '../../common/contracts';
 import { parseInventory, type DeviceSpec, type Inventory } from '../../common/inventory';
@@ -15,7 +15,9 @@ import { ensureKeyPair } from './keys';
 import { deviceLayout, writeDeviceRecord, type DeviceLayout } from './layout';
 import { freePort } from './net';
 import { findSshd, startOpenSshd } from './opensshServer';
-import { killFromPidfileSync, readPid, terminateFromPidfile } from './pidfile';
+import { killDeviceProcessesSync, stopDeviceProcesses, workerMarker } from './deviceProcesses';
+import { isSimDeviceDir, markDeviceDir, reclaimDeviceDir, reclaimStaleDevices } from './leftovers';
+import { readPid, terminateFromPidfile } from './pidfile';
 import { RESTART_SCRIPT, startDeviceRuntime, stopDeviceRuntime } from './runtime';
 
 export type SshServerKind = 'openssh' | 'embedded';
@@ -34,6 +36,12 @@ export interface SimulatedFleetOptions {
   startRuntimes?: boolean;
   /** Embedded server only: refuse exec, so verification must read files back over SFTP. */
   embeddedExec?: boolean;
+  /**
+   * A directory holding nothing but scratch (the test state root): leftovers in it are removed
+   * even without the device marker (directories of older versions, anything half made).
+   * Elsewhere only directories this project marked are; others are refused.
+   */
+  disposableRoot?: string;
 }
 
 export interface SimDevice {
@@ -68,36 +76,6 @@ export function chooseSshServer(requested: SshServerKind | 'auto' = 'auto'): Ssh
   return findSshd() && process.getuid?.() === 0 ? 'openssh' : 'embedded';
 }
 
-/** Removes a previous fleet's leftovers in baseDir; refuses to touch directories it did not make. */
-async function clearDeviceDir(dir: string): Promise<void> {
-  if (!existsSync(dir)) return;
-  const layout = deviceLayout(dir);
-  if (!existsSync(layout.record)) {
-    if (readdirSync(dir).length > 0) throw new Error(`${dir} exists and is not a simulated device directory; refusing to reuse it`);
-    return;
-  }
-  await stopDeviceProcesses(layout);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-/** An edge worker is recognized by its --inventory argument, which lies in the fleet directory. */
-function workerMarker(layout: DeviceLayout): string {
-  return `${path.dirname(layout.dir)}/`;
-}
-
-/** Stops whatever a device's pidfiles point at (worker, runtime, sshd); used by stop() and `sim down`. */
-export async function stopDeviceProcesses(layout: DeviceLayout): Promise<void> {
-  await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
-  await stopDeviceRuntime(layout.dir).catch(() => undefined);
-  await terminateFromPidfile(layout.sshdPid, layout.sshdConfig, 3000).catch(() => undefined);
-}
-
-function killDeviceProcessesSync(layout: DeviceLayout): void {
-  killFromPidfileSync(layout.workerPid, workerMarker(layout));
-  killFromPidfileSync(layout.runtimePid, layout.modelDir);
-  killFromPidfileSync(layout.sshdPid, layout.sshdConfig);
-}
-
 async function startSshServer(kind: SshServerKind, layout: DeviceLayout, port: number, clientPublicKey: string, exec: boolean | undefined) {
   if (kind === 'openssh') return startOpenSshd(layout, port);
   return startEmbeddedSshServer({ rootDir: layout.dir, hostKeyPath: layout.hostKey, authorizedKey: clientPublicKey, port, exec });
@@ -105,8 +83,10 @@ async function startSshServer(kind: SshServerKind, layout: DeviceLayout, port: n
 
 async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>): Promise<SimDevice> {
   const layout = deviceLayout(path.join(opts.baseDir, id));
-  await clearDeviceDir(layout.dir);
-  for (const d of [layout.dir, layout.modelDir, layout.sshDir, layout.runDir, layout.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  await reclaimDeviceDir(layout.dir, opts.disposableRoot);
+  mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
+  markDeviceDir(layout.dir);
+  for (const d of [layout.modelDir, layout.sshDir, layout.runDir, layout.logDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
   for (const d of ['releases', 'staging', 'backups']) mkdirSync(path.join(layout.modelDir, d), { recursive: true });
   const hostKey = ensureKeyPair(layout.hostKey, `edgeship-sim-${id}-host`);
   const clientKey = ensureKeyPair(layout.clientKey, `edgeship-sim-${id}-client`);
@@ -182,9 +162,12 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
   mkdirSync(baseDir, { recursive: true });
   const kind = chooseSshServer(opts.sshServer);
   const cleanups: Array<() => Promise<void>> = [];
-  const layouts = ids.map((id) => deviceLayout(path.join(baseDir, id)));
+  const allLayouts = ids.map((id) => deviceLayout(path.join(baseDir, id)));
+  // Teardown touches only directories this fleet marked: when a start is refused because sim-1
+  // is someone else's directory, its files (pidfiles included) stay exactly as they were.
+  const ours = () => allLayouts.filter((l) => isSimDeviceDir(l.dir));
 
-  const killAllSync = () => layouts.forEach(killDeviceProcessesSync);
+  const killAllSync = () => ours().forEach(killDeviceProcessesSync);
   const onSignal = (signal: NodeJS.Signals) => {
     killAllSync();
     // Keep the default behaviour (exit) unless the host process handles the signal itself.
@@ -200,6 +183,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       process.removeListener('exit', killAllSync);
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
+      const layouts = ours();
       for (const layout of layouts) await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
       await Promise.all(cleanups.map((c) => c().catch(() => undefined)));
       await Promise.all(layouts.map((l) => stopDeviceProcesses(l)));
@@ -208,6 +192,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
   };
 
   try {
+    await reclaimStaleDevices(baseDir, ids);
     const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
@@ -224,4 +209,4 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
   }
 }
 
-export { FLEET_MARKER };
+export { FLEET_MARKER, stopDeviceProcesses };

@@ -47,6 +47,8 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     stack = await startDemoStack({
       workDir: path.join(stateDir(), 'test', 'e2e'),
       checkpointDir: path.join(stateDir(), 'test'),
+      // A run killed earlier may have left devices (half made, processes running) here.
+      disposableRoot: path.join(stateDir(), 'test'),
       deviceCount: 2,
       target: 'cpu-int8',
       ssh: 'openssh',
