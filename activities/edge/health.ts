@@ -9,6 +9,8 @@
 //   that did not restart), otherwise HealthCheckTimeout with the last status and reason (e.g.
 //   the runtime's "onnxruntime cannot load …"). Both are retryable per common/errors.ts: a slow
 //   device can pass on retry, and the workflow's retry policy bounds the attempts.
+//   The failure reports the last REAL observation: a probe cut short only because the deadline
+//   clipped its timeout tells nothing about the runtime, so it never hides the HTTP answer before.
 // - waitForNoModel: success only on an HTTP answer that says "not serving" (non-200 or ok:false),
 //   which proves the runtime is up and holds no model; an unreachable runtime proves nothing.
 import { ErrorType } from '../../common/errors';
@@ -21,6 +23,8 @@ export interface HealthObservation {
   sha256Prefix: string | null; // hef_sha256
   sha256: string | null; // full sha, when the runtime reports it
   reason: string | null; // the runtime's reason for a 503, or the network error
+  /** The request was aborted by its own timeout (no answer within it). */
+  timedOut?: boolean;
 }
 
 export interface WaitOptions {
@@ -44,11 +48,20 @@ function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
+/** AbortSignal.timeout() and setTimeout() want whole milliseconds (a fraction is ERR_OUT_OF_RANGE). */
+export function wholeMs(ms: number): number {
+  return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms)) : 1;
+}
+
 export async function probeHealth(healthUrl: string, requestTimeoutMs = 2000): Promise<HealthObservation> {
+  const timeoutMs = wholeMs(requestTimeoutMs);
   let res: Response;
   try {
-    res = await fetch(healthUrl, { signal: AbortSignal.timeout(requestTimeoutMs), headers: { accept: 'application/json' } });
+    res = await fetch(healthUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
   } catch (err) {
+    if ((err as Error)?.name === 'TimeoutError') {
+      return { status: null, healthy: false, sha256Prefix: null, sha256: null, reason: `unreachable: no answer within ${timeoutMs} ms`, timedOut: true };
+    }
     const cause = (err as { cause?: { code?: string } }).cause?.code;
     return { status: null, healthy: false, sha256Prefix: null, sha256: null, reason: `unreachable: ${cause ?? (err as Error).message}` };
   }
@@ -84,16 +97,23 @@ function describe(obs: HealthObservation): string {
 async function poll(opts: WaitOptions, stage: string, done: (obs: HealthObservation) => boolean): Promise<WaitResult & { met: boolean }> {
   const start = performance.now();
   const deadline = start + opts.timeoutMs;
-  const interval = opts.pollIntervalMs ?? 250;
+  const interval = wholeMs(opts.pollIntervalMs ?? 250);
+  const requestTimeoutMs = wholeMs(opts.requestTimeoutMs ?? 2000);
   let polls = 0;
+  let last: HealthObservation | null = null;
   for (;;) {
-    const remaining = deadline - performance.now();
-    const observation = await probeHealth(opts.healthUrl, Math.max(100, Math.min(opts.requestTimeoutMs ?? 2000, remaining)));
+    // The last probe gets what is left of the wait (at least 100 ms, so it can still answer).
+    const slice = Math.min(requestTimeoutMs, Math.max(100, Math.floor(deadline - performance.now())));
+    const observation = await probeHealth(opts.healthUrl, slice);
     polls += 1;
+    // A probe aborted only because the deadline shortened its timeout says nothing about the
+    // runtime: it must not replace the answer seen before it.
+    const clipped = observation.timedOut === true && slice < requestTimeoutMs;
+    if (!clipped || last === null) last = observation;
     const waitedMs = Math.round(performance.now() - start);
-    heartbeat({ deviceId: opts.deviceId, stage, polls, waitedMs, last: describe(observation) });
+    heartbeat({ deviceId: opts.deviceId, stage, polls, waitedMs, last: describe(last) });
     if (done(observation)) return { observation, waitedMs, polls, met: true };
-    if (performance.now() + interval > deadline) return { observation, waitedMs, polls, met: false };
+    if (performance.now() + interval > deadline) return { observation: last, waitedMs, polls, met: false };
     await sleep(interval);
   }
 }

@@ -96,19 +96,25 @@ describe('edge restart command', () => {
 describe('edge health waiting', () => {
   let server: Server;
   let url: string;
-  let answers: Array<[number, Record<string, unknown>]>;
+  /** 'hang': accept the request and never answer (a runtime stuck while loading). */
+  let answers: Array<[number, Record<string, unknown>] | 'hang'>;
   let served = 0;
 
   before(async () => {
     server = createServer((_req, res) => {
-      const [status, body] = answers[Math.min(served, answers.length - 1)];
+      const answer = answers[Math.min(served, answers.length - 1)];
       served += 1;
+      if (answer === 'hang') return;
+      const [status, body] = answer;
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/healthz`;
   });
-  after(() => new Promise((r) => server.close(r)));
+  after(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
   beforeEach(() => (served = 0));
 
   const healthy = (sha: string, full = sha): [number, Record<string, unknown>] => [200, { ok: true, hef_sha256: sha.slice(0, 16), sha256: full }];
@@ -132,6 +138,38 @@ describe('edge health waiting', () => {
       }),
     );
     assert.ok(Date.now() - t0 < 1500);
+  });
+
+  it('at the deadline boundary, probes get whole-millisecond timeouts and the last real answer is reported', async () => {
+    // 400 ms with 250 ms between probes: the second probe runs with ~148.x ms left, a fraction
+    // that AbortSignal.timeout() refuses (ERR_OUT_OF_RANGE), which used to count as "unreachable".
+    const cannotLoad: [number, Record<string, unknown>] = [503, { ok: false, reason: 'onnxruntime cannot load x.onnx' }];
+    const lastAnswer = (check: (f: ApplicationFailure) => void) => failure('HealthCheckTimeout', (f) => {
+      assert.doesNotMatch(f.message, /out of range|ERR_OUT_OF_RANGE/);
+      assert.match(f.message, /last: HTTP 503: onnxruntime cannot load x\.onnx/);
+      assert.deepEqual([(f.details?.[0] as { lastStatus: number }).lastStatus, (f.details?.[0] as { lastReason: string }).lastReason], [503, 'onnxruntime cannot load x.onnx']);
+      check(f);
+    });
+    answers = [cannotLoad];
+    await assert.rejects(waitForServedSha({ healthUrl: url, sha256: SHA, timeoutMs: 400, pollIntervalMs: 250 }), lastAnswer((f) => assert.equal((f.details?.[0] as { polls: number }).polls, 2)));
+
+    // The deadline ends mid-probe: the runtime answered once, then hangs. The probe cut short by
+    // the deadline is no observation of the runtime and must not hide the 503 before it.
+    served = 0;
+    answers = [cannotLoad, 'hang'];
+    const t0 = Date.now();
+    await assert.rejects(waitForServedSha({ healthUrl: url, sha256: SHA, timeoutMs: 400, pollIntervalMs: 250 }), lastAnswer(() => undefined));
+    assert.ok(Date.now() - t0 < 1500, `bounded by the deadline (${Date.now() - t0} ms)`);
+    server.closeAllConnections();
+  });
+
+  it('a probe that hangs for its whole own timeout is reported as no answer', async () => {
+    answers = ['hang'];
+    await assert.rejects(
+      waitForServedSha({ healthUrl: url, sha256: SHA, timeoutMs: 600, pollIntervalMs: 50, requestTimeoutMs: 150 }),
+      failure('HealthCheckTimeout', (f) => assert.match(f.message, /no answer within 150 ms/)),
+    );
+    server.closeAllConnections();
   });
 
   it('fails when the runtime stays healthy with another model, or the full sha disagrees', async () => {
