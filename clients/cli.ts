@@ -1,6 +1,7 @@
-// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list.
+// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list, devices.
 import { Command, CommanderError } from 'commander';
 import { approveCommand } from './commands/approve';
+import { devicesCommand } from './commands/devices';
 import { listCommand } from './commands/list';
 import { rejectCommand } from './commands/reject';
 import { UserError } from './commands/shared';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .addCommand(approveCommand())
     .addCommand(rejectCommand())
     .addCommand(listCommand())
+    .addCommand(devicesCommand())
     .addHelpText('after', `
 Connection (every command): --address / TEMPORAL_ADDRESS (default localhost:7233),
 --namespace / TEMPORAL_NAMESPACE (default "default"), --tls-cert/--tls-key/--tls-ca

@@ -75,7 +75,7 @@ async function decide(id: string, input: DecisionInput, opts: DecideOptions): Pr
 
 export function decisionCommand(name: 'approve' | 'reject'): Command {
   const cmd = withCommonOptions(new Command(name))
-    .argument('<workflow-id>', 'deployment workflow id (deploy-<model>-<sha12>)')
+    .argument('<workflow-id>', 'deployment workflow id (deploy-<model>-<target>-<sha12>)')
     .addOption(new Option('--by <name>', 'who decides (recorded in the report)').env('EDGESHIP_USER').default(defaultUser()))
     .option('--update', 'use the "decide" update: waits for the answer, refused with a reason if the decision is not allowed');
   if (name === 'approve') cmd.description('approve the production swap of a deployment awaiting approval').option('--comment <text>', 'note recorded with the approval');

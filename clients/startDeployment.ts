@@ -50,7 +50,7 @@ export interface StartedDeployment {
 export async function startDeployment(client: Client, request: DeployRequest, opts: { taskQueue?: string } = {}): Promise<StartedDeployment> {
   const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
   const withSha: DeployRequest = { ...request, sourceSha256: sha };
-  const workflowId = deploymentWorkflowId(request.modelName, sha);
+  const workflowId = deploymentWorkflowId(request.modelName, request.target, sha);
   const handle = await client.workflow.start<typeof deployModel>('deployModel', {
     taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
     workflowId,

@@ -3,6 +3,7 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EdgeActivities, GpuActivities } from '../common/contracts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import type { OwnershipActivities } from '../common/ownership';
 import { GPU_TASK_QUEUE, edgeTaskQueue } from '../common/queues';
 import type { DeployRequest } from '../common/request';
 
@@ -90,4 +91,22 @@ function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): A
 export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: DeployRequest['edge'], extra: ActivityOptions = {}): EdgeActivities[K] {
   const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), ...extra, taskQueue: edgeTaskQueue(deviceId), summary });
   return proxy[name] as EdgeActivities[K];
+}
+
+// Ownership: asking a device's owner workflow for its lease is quick (an update); retried a few
+// times for a GPU worker restart, never for DeviceBusy.
+const OWNERSHIP_OPTIONS: { [K in keyof OwnershipActivities]: ActivityOptions } = {
+  requestDeviceLease: {
+    startToCloseTimeout: '1m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 10, nonRetryableErrorTypes },
+  },
+  describeDeploymentRun: {
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes },
+  },
+};
+
+export function ownershipActivity<K extends keyof OwnershipActivities>(name: K, summary: string): OwnershipActivities[K] {
+  const proxy = proxyActivities<OwnershipActivities>({ ...OWNERSHIP_OPTIONS[name], taskQueue: GPU_TASK_QUEUE, summary });
+  return proxy[name] as OwnershipActivities[K];
 }

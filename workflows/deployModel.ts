@@ -1,17 +1,34 @@
-// deployModel: export → calibrate → compile on `gpu`, stage on every device, wait for a person,
-// then swap and validate device by device on `edge.<id>`. Every step that changes a device
-// registers its undo on a saga; any failure after the first swap (or a cancellation) runs the
-// undo stack in reverse, outside cancellation, and the run ends rolled-back.
-import { CancellationScope, allHandlersFinished, condition, isCancellation, log, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, RestoreBackupResult } from '../common/contracts';
+// deployModel: export → calibrate → compile on `gpu`, take every device's lease from its owner
+// workflow, stage on every device, wait for a person, then swap and validate device by device on
+// `edge.<id>`. Every step that changes a device registers its undo on a saga; any failure after
+// the first swap (or a cancellation) runs the undo stack in reverse, outside cancellation, and
+// the run ends rolled-back. The leases go back, with what this run did to each device, however
+// the run ends; a run that did not deploy closes as Failed with a typed failure.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  patched,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, RestoreBackupResult, SwapFailureDetails } from '../common/contracts';
 import { deviceAcceptsTarget } from '../common/contracts';
+import { deviceOwnerWorkflowId, type DeviceOutcome } from '../common/ownership';
 import type { DeployRequest } from '../common/request';
-import { edgeActivity, gpuActivity } from './activities';
+import { edgeActivity, gpuActivity, ownershipActivity } from './activities';
+import { leaseGrantedSignal, releaseLeaseSignal } from './deviceMessages';
 import { refuseDecision } from './approval';
+import type { ErrorTypeName } from '../common/errors';
 import { ErrorType, deploymentFailure, summarizeFailure } from './failures';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
 import { Progress, isoAt, nowMs } from './progress';
-import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, StageName } from './report';
+import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, DeviceState, StageName } from './report';
 import { checkRequest } from './requestCheck';
 import { Saga } from './saga';
 
@@ -19,9 +36,27 @@ const short = (sha: string): string => `${sha.slice(0, 12)}…`;
 const restoreLabel = (deviceId: string): string => `restore ${deviceId}`;
 const discardLabel = (deviceId: string): string => `discard ${deviceId}`;
 
-export async function deployModel(request: DeployRequest): Promise<DeploymentReport> {
-  checkRequest(request);
+/**
+ * Runs started before device ownership existed (their histories are in test/histories/) take no
+ * leases, complete whatever their status, and know nothing of run-scoped journals.
+ */
+export const DEVICE_OWNERSHIP_PATCH = 'edgeship-device-ownership';
+
+/** How a run that did not deploy closes in Temporal: Failed, with this type and the report. */
+const CLOSING_FAILURE: Partial<Record<DeploymentStatusName, ErrorTypeName>> = {
+  rejected: ErrorType.DeploymentRejected,
+  failed: ErrorType.DeploymentFailed,
+  'rolled-back': ErrorType.DeploymentRolledBack,
+  'rollback-failed': ErrorType.RollbackFailed,
+};
+
+export async function deployModel(rawRequest: DeployRequest): Promise<DeploymentReport> {
+  // The same schema as the client: defaults filled, unknown keys refused, before anything runs.
+  const request = checkRequest(rawRequest);
+  const ownership = patched(DEVICE_OWNERSHIP_PATCH);
   const deploymentId = workflowInfo().workflowId;
+  const runId = workflowInfo().runId;
+  const run = { deploymentId, runId };
   const progress = new Progress(request);
   const report = progress.report;
   const saga = new Saga();
@@ -39,7 +74,10 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   };
   const onSignal = (name: 'approve' | 'reject', payload: unknown): void => {
     const input = { ...(payload && typeof payload === 'object' ? payload : {}), decision: name } as DecisionInput;
-    const refusal = refuseDecision(gate(), input);
+    // The signal's name is the decision; a payload that says otherwise is a mistake, not a vote.
+    const claimed = payload && typeof payload === 'object' ? (payload as { decision?: unknown }).decision : undefined;
+    const contradiction = claimed !== undefined && claimed !== name ? `the ${name} signal carries "decision": ${JSON.stringify(claimed)}; send the ${name === 'approve' ? 'reject' : 'approve'} signal to ${name === 'approve' ? 'reject' : 'approve'}` : undefined;
+    const refusal = contradiction ?? refuseDecision(gate(), input);
     if (refusal) {
       // A signal cannot be refused to its sender; keep the refusal visible in the status instead.
       const by = typeof input.by === 'string' ? input.by : undefined;
@@ -68,6 +106,10 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     },
   );
   setHandler(statusQuery, () => progress.snapshot());
+  const leasesGranted = new Set<string>();
+  setHandler(leaseGrantedSignal, (grant) => {
+    if (grant && typeof grant.deviceId === 'string') leasesGranted.add(grant.deviceId);
+  });
 
   // ---- stages ---------------------------------------------------------------------------------
   /** Runs one stage; a failure is recorded (first one wins) with where it happened. */
@@ -81,7 +123,8 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   }
 
   const edge = request.edge;
-  let anythingLive = false;
+  /** Devices where this run may have switched `current` (the swap was sent). */
+  const liveDevices = new Set<string>();
 
   /**
    * Restores whose device's worker did not pick them up within edge.queueWait. Compensations run
@@ -100,9 +143,11 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     progress.publish();
     try {
       const restoreBackup = edgeActivity(deviceId, 'restoreBackup', `restore ${deviceId} → ${target}${pass === 'patient' ? ' (retry)' : ''}`, edge, pass === 'first' ? { scheduleToStartTimeout: edge.queueWait } : {});
-      const result = await restoreBackup({ deploymentId, backup, healthTimeoutMs: edge.healthTimeoutMs });
+      const result = await restoreBackup({ ...run, backup, healthTimeoutMs: edge.healthTimeoutMs });
       Object.assign(entry, { ok: true, result, durationMs: nowMs() - started });
-      Object.assign(device, { phase: 'restored', restore: result, servedSha256Prefix: result.servedSha256Prefix });
+      // A restore that found nothing of this run to undo left the device alone, and says why.
+      const skipped = result.outcome === 'nothing-switched' || result.outcome === 'superseded';
+      Object.assign(device, { phase: skipped ? 'restore-skipped' : 'restored', restore: result, servedSha256Prefix: result.servedSha256Prefix });
       return result;
     } catch (err) {
       const failure = summarizeFailure(err, 'compensate', deviceId);
@@ -122,8 +167,8 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     report.compensations.push(entry);
     try {
       const discardStaged = edgeActivity(deviceId, 'discardStaged', `discard staged ${short(sha256)} on ${deviceId}`, edge);
-      const { removed } = await discardStaged({ sha256, ext });
-      Object.assign(entry, { ok: true, result: { removed }, durationMs: nowMs() - started });
+      const { removed, otherClaims } = await discardStaged({ ...run, sha256, ext });
+      Object.assign(entry, { ok: true, result: { removed, ...(otherClaims ? { otherClaims } : {}) }, durationMs: nowMs() - started });
       device.discarded = removed;
       // After a failed swap the restore outcome is what the device's phase must say.
       if (device.phase === 'staging' || device.phase === 'staged' || device.phase === 'push-failed') device.phase = 'discarded';
@@ -219,6 +264,72 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     return { exported, compiled, devices };
   }
 
+  /** Devices whose owner this run has asked (holding or queued): each gets a release at the end. */
+  const leasesRequested: string[] = [];
+
+  /**
+   * Takes every device's lease, one device at a time in sorted order: two runs that want
+   * overlapping devices then always queue in the same order, so they cannot deadlock.
+   */
+  async function acquireLeases(): Promise<void> {
+    const end = progress.begin('lease');
+    const deadline = nowMs() + request.queueTimeout;
+    for (const deviceId of [...request.devices].sort()) {
+      const device = progress.device(deviceId);
+      leasesRequested.push(deviceId);
+      const requestedAt = isoAt(nowMs());
+      const answer = await step('lease', deviceId, () =>
+        ownershipActivity('requestDeviceLease', `lease ${deviceId}`)({ deviceId, deploymentId, runId, modelName: request.modelName, onBusy: request.onBusy }),
+      );
+      if (!answer.granted) {
+        const holder = answer.holder ? `${answer.holder.deploymentId} (${answer.holder.modelName})` : undefined;
+        Object.assign(device, { phase: 'queued', lease: { position: answer.position, requestedAt, ...(holder ? { holder } : {}) } });
+        progress.setStatus('queued');
+        const got = await condition(() => leasesGranted.has(deviceId), Math.max(1, deadline - nowMs()));
+        if (!got) {
+          await step('lease', deviceId, () =>
+            Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${deviceId} was still held${holder ? ` by ${holder}` : ''} after waiting ${request.queueTimeout} ms (queueTimeout); nothing was staged`, { deviceId, position: answer.position })),
+          );
+        }
+      }
+      Object.assign(device, { phase: 'leased', lease: { position: 0, requestedAt, grantedAt: isoAt(nowMs()) } });
+      progress.publish();
+    }
+    progress.setStatus('running');
+    end('ok', { figures: { devices: [...request.devices].sort() } });
+  }
+
+  /** What this run did to a device, for its owner's record. */
+  function deviceOutcome(device: DeviceState, status: DeploymentStatusName, artifactSha256: string | undefined): DeviceOutcome {
+    const backups = device.backupsOnDevice ? { backups: device.backupsOnDevice } : {};
+    if (device.phase === 'validated' && status === 'completed') return { kind: 'deployed', servesSha256: artifactSha256 ?? null, deploymentStatus: status, ...backups };
+    if (device.phase === 'restored' && device.restore) {
+      const touched = device.restore.outcome === 'restored' || device.restore.outcome === 'first-install-removed' || device.restore.outcome === 'already-restored';
+      return touched
+        ? { kind: 'rolled-back', servesSha256: device.restore.restoredSha256, deploymentStatus: status, ...backups }
+        : { kind: 'untouched', deploymentStatus: status, reason: device.restore.reason ?? device.restore.outcome };
+    }
+    if (device.phase === 'restore-failed') return { kind: 'unknown', deploymentStatus: status, reason: device.error ? `${device.error.type}: ${device.error.message}` : 'the restore failed', ...backups };
+    if (device.phase === 'restore-skipped') return { kind: 'untouched', deploymentStatus: status, reason: device.restore?.reason ?? 'nothing of this run to undo' };
+    const live = device.phase === 'swapping' || device.phase === 'swapped' || device.phase === 'validating' || device.phase === 'validated' || device.phase === 'validation-failed' || device.phase === 'restoring';
+    return live ? { kind: 'unknown', deploymentStatus: status, reason: `the run ended with the device ${device.phase}`, ...backups } : { kind: 'untouched', deploymentStatus: status };
+  }
+
+  /** Gives every lease back (or leaves every queue), with what this run did to the device. */
+  async function releaseLeases(status: DeploymentStatusName): Promise<void> {
+    await Promise.all(
+      leasesRequested.map(async (deviceId) => {
+        const outcome = deviceOutcome(progress.device(deviceId), status, report.artifact?.sha256);
+        try {
+          await getExternalWorkflowHandle(deviceOwnerWorkflowId(deviceId)).signal(releaseLeaseSignal, { ...run, outcome });
+        } catch (err) {
+          // The owner workflow is gone (terminated by hand): nobody holds a lease to give back.
+          log.warn('could not release a device lease', { deviceId, error: String(err) });
+        }
+      }),
+    );
+  }
+
   async function stageEverywhere(compiled: CompileResult, ext: 'onnx' | 'hef'): Promise<void> {
     const end = progress.begin('stage');
     const sha256 = compiled.artifact.sha256;
@@ -229,7 +340,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
       request.devices.map(async (deviceId) => {
         progress.device(deviceId).phase = 'staging';
         saga.push(discardLabel(deviceId), () => discard(deviceId, sha256, ext));
-        const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath });
+        const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...run });
         Object.assign(progress.device(deviceId), { phase: 'staged', staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused } });
         // Listed in request order, whichever push finished first.
         if (report.decisionFigures) report.decisionFigures.stagedDevices = request.devices.filter((id) => progress.device(id).phase === 'staged');
@@ -295,19 +406,22 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
       const device = progress.device(deviceId);
       let end = progress.begin('swap', deviceId);
       device.phase = 'swapping';
-      anythingLive = true;
+      liveDevices.add(deviceId);
       try {
         const swap = edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge);
-        const swapped = await step('swap', deviceId, () => swap({ deploymentId, sha256, ext, healthTimeoutMs: edge.healthTimeoutMs }));
-        Object.assign(device, { phase: 'swapped', backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix });
+        const swapped = await step('swap', deviceId, () => swap({ ...run, sha256, ext, healthTimeoutMs: edge.healthTimeoutMs }));
+        Object.assign(device, { phase: 'swapped', backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}) });
         saga.drop(discardLabel(deviceId)); // the staged file is now the release
         saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, swapped.backup));
         end('ok', { activityMs: swapped.restartMs + swapped.healthyAfterMs, reused: swapped.reused, figures: { backup: swapped.backup, restartMs: swapped.restartMs, healthyAfterMs: swapped.healthyAfterMs, servedSha256Prefix: swapped.servedSha256Prefix } });
       } catch (err) {
         // A swap that failed its health check has already switched `current`; one that was
-        // cancelled may have. The device's swap journal knows which backup to put back.
-        Object.assign(device, { phase: 'swap-failed', error: summarizeFailure(err, 'swap', deviceId) });
-        saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, null));
+        // cancelled or timed out may have. The run's swap journal on the device knows which
+        // backup to put back. Only a swap that says it switched nothing needs no restore.
+        const failure = summarizeFailure(err, 'swap', deviceId);
+        Object.assign(device, { phase: 'swap-failed', error: failure });
+        if ((failure.details as Partial<SwapFailureDetails> | undefined)?.switched === false) liveDevices.delete(deviceId);
+        else saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, null));
         end('failed');
         throw err;
       }
@@ -347,6 +461,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   try {
     const { compiled } = await gpuStages();
     const ext = compiled.format;
+    if (ownership) await acquireLeases();
     await stageEverywhere(compiled, ext);
     if (await awaitApproval()) {
       await rollOut(compiled, ext);
@@ -360,7 +475,7 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
     report.failure ??= summarizeFailure(err, report.stage);
     log.warn('deployment failed, compensating', { stage: report.failure.stage, deviceId: report.failure.deviceId, type: report.failure.type, message: report.failure.message });
     const restoresOk = await compensate();
-    status = anythingLive ? (restoresOk ? 'rolled-back' : 'rollback-failed') : cancellation ? 'cancelled' : 'failed';
+    status = liveDevices.size > 0 ? (restoresOk ? 'rolled-back' : 'rollback-failed') : cancellation ? 'cancelled' : 'failed';
   }
 
   /** Runs the saga outside cancellation; true when every restore succeeded. */
@@ -382,11 +497,21 @@ export async function deployModel(request: DeployRequest): Promise<DeploymentRep
   }
 
   progress.setStatus(status);
+  if (ownership) await CancellationScope.nonCancellable(() => releaseLeases(status));
   const final = progress.finish();
   // Let a signal or update that arrived with the last activation complete before the run closes.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  if (ownership) {
+    // Readable without any worker, whatever the run's end: the status query needs one.
+    upsertMemo({ edgeshipReport: final });
+  }
   // Rethrowing the cancellation closes the run as Cancelled in Temporal (what the operator asked
-  // for); the report stays readable through the status query.
+  // for); the report stays readable through the memo and the status query.
   if (cancellation) throw cancellation;
+  const closing = CLOSING_FAILURE[status];
+  if (ownership && closing) {
+    const why = final.failure ? `${final.failure.stage}${final.failure.deviceId ? ` on ${final.failure.deviceId}` : ''}: ${final.failure.type}: ${final.failure.message}` : status;
+    throw ApplicationFailure.create({ type: closing, message: `deployment ${status}: ${why}`, nonRetryable: true, details: [final] });
+  }
   return final;
 }

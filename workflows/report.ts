@@ -17,6 +17,7 @@ import type {
  */
 export type DeploymentStatusName =
   | 'running'
+  | 'queued'
   | 'awaiting-approval'
   | 'completed'
   | 'rolled-back'
@@ -33,6 +34,7 @@ export type StageName =
   | 'export'
   | 'calibrate'
   | 'compile'
+  | 'lease'
   | 'stage'
   | 'approval'
   | 'swap'
@@ -64,6 +66,8 @@ export interface StageRecord {
 
 export type DevicePhase =
   | 'resolved'
+  | 'queued'
+  | 'leased'
   | 'staging'
   | 'staged'
   | 'push-failed'
@@ -76,6 +80,7 @@ export type DevicePhase =
   | 'restoring'
   | 'restored'
   | 'restore-failed'
+  | 'restore-skipped'
   | 'discarded';
 
 export interface DeviceState {
@@ -83,8 +88,12 @@ export interface DeviceState {
   target?: CompileTarget;
   phase: DevicePhase;
   staged?: { path: string; sha256: string; bytesSent: number; reused: boolean };
+  /** The device lease: waiting at a position behind a holder, or held since grantedAt. */
+  lease?: { position: number; holder?: string; requestedAt: string; grantedAt?: string };
   /** What the swap backed up: null for a first install; absent when no swap succeeded. */
   backup?: BackupRecord | null;
+  /** Distinct versions in the device's backups/ after the swap, newest first. */
+  backupsOnDevice?: string[];
   /** The sha prefix /healthz reported to the last activity of this run that asked. */
   servedSha256Prefix?: string | null;
   validation?: ValidationReport;

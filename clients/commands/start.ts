@@ -24,6 +24,8 @@ interface StartOptions extends CommonOptions {
   approval?: boolean;
   approvalTimeout?: string;
   approver?: string[];
+  onBusy?: string;
+  queueTimeout?: string;
   dryRun?: boolean;
 }
 
@@ -65,6 +67,8 @@ export function buildRawRequest(opts: StartOptions, cwd = process.cwd()): { raw:
   if (opts.target) raw.target = opts.target;
   if (opts.devices) raw.devices = opts.devices.split(',').map((d) => d.trim()).filter(Boolean);
   if (opts.conv2d) raw.conv2d = true;
+  if (opts.onBusy) raw.onBusy = opts.onBusy;
+  if (opts.queueTimeout) raw.queueTimeout = /^\d+$/.test(opts.queueTimeout) ? Number(opts.queueTimeout) : opts.queueTimeout;
   if (opts.samples || opts.dataDir) {
     const calibration = section('calibration');
     if (opts.samples) calibration.samples = Number(opts.samples);
@@ -93,7 +97,7 @@ async function run(opts: StartOptions): Promise<void> {
   request = { ...request, source: absolutizeSource(request.source, baseDir) };
   if (opts.dryRun) {
     const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
-    const out = { workflowId: deploymentWorkflowId(request.modelName, sha), request: { ...request, sourceSha256: sha } };
+    const out = { workflowId: deploymentWorkflowId(request.modelName, request.target, sha), request: { ...request, sourceSha256: sha } };
     if (opts.json) printJson(out);
     else process.stdout.write(`would start ${out.workflowId}\n${JSON.stringify(out.request, null, 2)}\n`);
     return;
@@ -141,10 +145,17 @@ export function startCommand(): Command {
     .option('--no-approval', 'swap without waiting for a person')
     .option('--approval-timeout <duration>', 'how long to wait for a decision before rejecting (e.g. 30m, 24h; default 24h)')
     .option('--approver <name...>', 'only these people may approve or reject')
+    .addOption(new Option('--on-busy <what>', 'when another deployment holds a device: wait in its queue, or fail at once').choices(['queue', 'fail']))
+    .option('--queue-timeout <duration>', 'how long to wait for busy devices before failing (default 24h)')
     .option('--dry-run', 'validate the request and print the workflow id without starting')
     .addHelpText('after', `
-The workflow id is deploy-<model>-<first 12 hex of the source sha256>. While a deployment with
-that id runs, starting it again is refused; once it has ended it may be started again.
+The workflow id is deploy-<model>-<target>-<first 12 hex of the source sha256>. While a
+deployment with that id runs, starting it again is refused; once it has ended it may be started
+again (a new run: nothing of the earlier run is reused on the devices).
+
+Each device has one owner at a time: a deployment waits in the queue of a device that another
+deployment holds (position shown by \`edgeship status\` and \`edgeship devices\`), or fails at
+once with DeviceBusy with --on-busy fail. Nothing is staged before every lease is held.
 
 Examples:
   edgeship start --model tcn-vae --checkpoint ckpt/tcn_vae.pt --target cpu-int8 --devices pi-01,pi-02

@@ -60,9 +60,11 @@ describe('deployment request schema', () => {
 
   it('derives the workflow id from the model and the first 12 hex of the source sha256', () => {
     const sha = 'ab'.repeat(32);
-    assert.equal(deploymentWorkflowId('tcn-vae', sha), 'deploy-tcn-vae-abababababab');
-    assert.throws(() => deploymentWorkflowId('tcn-vae', 'xyz'), InvalidDeployRequest);
-    assert.throws(() => deploymentWorkflowId('TCN', sha), InvalidDeployRequest);
+    assert.equal(deploymentWorkflowId('tcn-vae', 'cpu-int8', sha), 'deploy-tcn-vae-cpu-int8-abababababab');
+    assert.notEqual(deploymentWorkflowId('tcn-vae', 'cpu-fp32', sha), deploymentWorkflowId('tcn-vae', 'cpu-int8', sha));
+    assert.throws(() => deploymentWorkflowId('tcn-vae', 'cpu-int8', 'xyz'), InvalidDeployRequest);
+    assert.throws(() => deploymentWorkflowId('TCN', 'cpu-int8', sha), InvalidDeployRequest);
+    assert.throws(() => deploymentWorkflowId('tcn-vae', 'gpu', sha), InvalidDeployRequest);
   });
 
   it('canonical JSON sorts keys and drops undefined members, so equal argv+cwd hash equally', () => {

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { historyToJSON } from '../helpers/historyJson';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -15,11 +17,14 @@ import { SA_STATUS } from '../../common/searchAttributes';
 import type { deployModel } from '../../workflows';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
+import { readDeployment } from '../../clients/deploymentState';
+import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
 
 const DEVICES = ['pi-01', 'pi-02'];
-const HISTORY_DIR = path.resolve(__dirname, '..', 'histories');
+/** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
+const HISTORY_DIR = path.resolve(__dirname, '..', 'histories', 'v2');
 
 type Handle = WorkflowHandle<typeof deployModel>;
 
@@ -45,7 +50,13 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     env = await startTestTemporal();
     const connection = env.nativeConnection;
     workers = [
-      await Worker.create({ connection, taskQueue: GPU_TASK_QUEUE, workflowsPath: require.resolve('../../workflows'), activities: fleet.gpuActivities() }),
+      await Worker.create({
+        connection,
+        taskQueue: GPU_TASK_QUEUE,
+        workflowsPath: require.resolve('../../workflows'),
+        // The ownership activities are the real ones: they talk to this test server.
+        activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
+      }),
       ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
     ];
     running = Promise.all(workers.map((w) => w.run()));
@@ -72,7 +83,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     });
     // The scenario is registered before the run can reach an activity: the workflow id is known
     // up front, and the first activity needs a workflow task first.
-    const workflowId = deploymentWorkflowId(name, sha(checkpointPath));
+    const workflowId = deploymentWorkflowId(name, request.target, sha(checkpointPath));
     fleet.scenario(workflowId, scenario);
     await startDeployment(env.client, request);
     return { handle: env.client.workflow.getHandle<typeof deployModel>(workflowId), id: workflowId };
@@ -95,6 +106,23 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     const history = await handle.fetchHistory();
     mkdirSync(HISTORY_DIR, { recursive: true });
     writeFileSync(path.join(HISTORY_DIR, `${name}.json`), historyToJSON(history));
+  }
+
+  /**
+   * The final report, however the run closed: the result of a completed run, or the report a
+   * run that did not deploy carries in its typed failure (whose type is checked).
+   */
+  async function closed(handle: Handle, expectedType?: string): Promise<DeploymentReport> {
+    try {
+      const report = await handle.result();
+      assert.equal(expectedType, undefined, `the run completed; expected it to fail with ${expectedType}`);
+      return report;
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) throw err;
+      assert.equal(err.cause.type, expectedType, `closing failure type (${err.cause.message})`);
+      assert.equal(err.cause.nonRetryable, true);
+      return err.cause.details?.[0] as DeploymentReport;
+    }
   }
 
   const compensations = (r: DeploymentReport): string[] => r.compensations.map((c) => `${c.action} ${c.deviceId}${c.ok ? '' : ' FAILED'}`);
@@ -133,7 +161,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
       assert.equal(fleet.served.get(device.deviceId), artifact);
     }
     const stages = report.stages.map((s) => `${s.stage}${s.deviceId ? ` ${s.deviceId}` : ''}:${s.outcome}`);
-    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'stage:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
+    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'lease:ok', 'stage:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
     assert.ok(report.stages.every((s) => typeof s.durationMs === 'number' && s.durationMs >= 0));
     assert.ok(report.timing && report.timing.wallMs >= report.timing.approvalWaitMs);
     const described = await handle.describe();
@@ -175,7 +203,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     const { handle, id } = await start('reject');
     await awaitingApproval(handle);
     await handle.signal(rejectSignal, { by: 'bob', reason: 'INT8 similarity too close to the gate' });
-    const report = await handle.result();
+    const report = await closed(handle, 'DeploymentRejected');
     assert.equal(report.status, 'rejected');
     assert.equal(report.approval?.decision, 'rejected');
     assert.equal(report.approval?.reason, 'INT8 similarity too close to the gate');
@@ -187,7 +215,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
 
   it('approval timeout rejects and discards', async () => {
     const { handle, id } = await start('approval-timeout', {}, { approval: { timeout: '2s' } });
-    const report = await handle.result();
+    const report = await closed(handle, 'DeploymentRejected');
     assert.equal(report.status, 'rejected');
     assert.equal(report.approval?.decision, 'timed-out');
     assert.ok((report.approval?.waitedMs ?? 0) >= 2000, `waited ${report.approval?.waitedMs} ms`);
@@ -197,7 +225,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
 
   it('target mismatch fails before anything is pushed', async () => {
     const { handle, id } = await start('target-mismatch', { deviceTargets: { 'pi-02': 'hailo8l' } }, { approval: { required: false } });
-    const report = await handle.result();
+    const report = await closed(handle, 'DeploymentFailed');
     assert.equal(report.status, 'failed');
     assert.equal(report.failure?.type, 'TargetMismatch');
     assert.equal(report.failure?.stage, 'resolve-devices');
@@ -208,7 +236,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
   it('swap fails its health check on the second device: both devices are restored, newest first', async () => {
     const before = new Map(fleet.served);
     const { handle, id } = await start('swap-fails', { swapFailsOn: 'pi-02' }, { approval: { required: false } });
-    const report = await handle.result();
+    const report = await closed(handle, 'DeploymentRolledBack');
     assert.equal(report.status, 'rolled-back');
     assert.equal(report.failure?.stage, 'swap');
     assert.equal(report.failure?.deviceId, 'pi-02');
@@ -229,7 +257,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
   it('validation gate fails on the second device: the report carries the validation report, both restored', async () => {
     const before = new Map(fleet.served);
     const { handle, id } = await start('validation-fails', { validationFailsOn: 'pi-02' }, { approval: { required: false } });
-    const report = await handle.result();
+    const report = await closed(handle, 'DeploymentRolledBack');
     assert.equal(report.status, 'rolled-back');
     assert.equal(report.failure?.stage, 'validate');
     assert.equal(report.failure?.type, 'ValidationGateFailed');
@@ -251,7 +279,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
       approval: { required: false },
       edge: { deviceDeadline: 1500, queueWait: 800, restoreDeadline: 1500 },
     });
-    const report = await handle.result();
+    const report = await closed(handle, 'RollbackFailed');
     assert.equal(report.status, 'rollback-failed');
     assert.equal(report.failure?.stage, 'swap');
     assert.equal(report.failure?.deviceId, 'ghost-01');
@@ -279,6 +307,10 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     assert.equal(status.failure?.type, 'Cancelled');
     assert.deepEqual(compensations(status), ['discard pi-02', 'discard pi-01']);
     assert.deepEqual(fleet.trace(id, ['swapModel', 'restoreBackup', 'discardStaged']), ['discardStaged pi-02', 'discardStaged pi-01']);
+    // A cancelled run has no result: its report is read from the memo, without a worker.
+    const read = await readDeployment(env.client, id);
+    assert.equal(read.source, 'memo');
+    assert.equal(read.status?.status, 'cancelled');
     await record('cancel-awaiting', handle);
   });
 
@@ -297,5 +329,151 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     assert.deepEqual(fleet.trace(id, ['swapModel', 'restoreBackup', 'discardStaged']), ['swapModel pi-01', 'restoreBackup pi-01', 'discardStaged pi-02']);
     assert.equal(fleet.served.get('pi-01'), before.get('pi-01'));
     await record('cancel-after-swap', handle);
+  });
+
+  // ---- device ownership ---------------------------------------------------------------------
+
+  const servedBy = (): Record<string, string | null | undefined> => Object.fromEntries(DEVICES.map((d) => [d, fleet.served.get(d)]));
+
+  it('two deployments of different models on the same devices: the second waits its turn, nothing interleaves, reports match the devices', async () => {
+    const a = await start('queue-holder');
+    await awaitingApproval(a.handle);
+    const b = await start('queued-behind-holder');
+    const queued = await waitFor(b.handle, 'queued behind the holder', (s) => s.status === 'queued');
+    assert.equal(queued.stage, 'lease');
+    const waiting = queued.devices.find((d) => d.phase === 'queued');
+    assert.equal(waiting?.lease?.position, 1);
+    assert.match(waiting?.lease?.holder ?? '', /queue-holder/);
+    assert.deepEqual(fleet.trace(b.id, ['pushArtifact', 'swapModel']), [], 'the queued run stages nothing');
+
+    // The device's owner says who holds it and who waits, without any SSH.
+    const records = await listDeviceRecords(env.client, DEVICES);
+    for (const r of records) {
+      assert.equal(r.record?.holder?.deploymentId, a.id);
+      if (r.deviceId === 'pi-01') assert.deepEqual(r.record?.queue.map((q) => q.deploymentId), [b.id]);
+    }
+
+    await a.handle.signal(approveSignal, { by: 'alice' });
+    const reportA = await closed(a.handle);
+    assert.equal(reportA.status, 'completed');
+    await awaitingApproval(b.handle);
+    await b.handle.signal(approveSignal, { by: 'alice' });
+    const reportB = await closed(b.handle);
+    assert.equal(reportB.status, 'completed');
+
+    // Every change of A happened before B touched anything.
+    const order = fleet.calls.filter((c) => (c.workflowId === a.id || c.workflowId === b.id) && ['pushArtifact', 'swapModel', 'validateDeployment'].includes(c.activity)).map((c) => c.workflowId);
+    assert.deepEqual(order, [...order.filter((w) => w === a.id), ...order.filter((w) => w === b.id)]);
+    // Each device's backup from B's swap is A's artifact: B replaced what A deployed.
+    for (const d of reportB.devices) assert.equal(d.backup?.sha256, reportA.artifact?.sha256);
+    for (const d of DEVICES) assert.equal(fleet.served.get(d), reportB.artifact?.sha256);
+
+    const after = await waitForRecords((rs) => rs.every((r) => r.record?.holder === null && r.record?.serves?.deploymentId === b.id));
+    for (const r of after) {
+      assert.equal(r.record?.serves?.sha256, reportB.artifact?.sha256);
+      assert.equal(r.record?.serves?.verified, true);
+      assert.deepEqual(r.record?.history.slice(-2).map((h) => `${h.deploymentId}:${h.outcome}`), [`${a.id}:deployed`, `${b.id}:deployed`]);
+    }
+    await record('queued-behind-holder', b.handle);
+  });
+
+  async function waitForRecords(predicate: (rs: Awaited<ReturnType<typeof listDeviceRecords>>) => boolean): Promise<Awaited<ReturnType<typeof listDeviceRecords>>> {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      // Straight from each owner's description: the visibility store may lag a moment behind.
+      const rs = await Promise.all(DEVICES.map(async (deviceId) => ({ deviceId, record: await readDeviceRecord(env.client, deviceId), owner: 'RUNNING' })));
+      if (predicate(rs)) return rs;
+      if (Date.now() > deadline) throw new Error(`device records never matched: ${JSON.stringify(rs)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('re-running a deployment id: the new run swaps on its own, and its rollback restores what it replaced, not an older model', async () => {
+    const first = await start('rerun-rolls-back-to-own-backup', {}, { approval: { required: false } });
+    const r1 = await closed(first.handle);
+    assert.equal(r1.status, 'completed');
+    const deployedByFirst = servedBy();
+
+    // Same id (same model, target and source), another calibration: another artifact.
+    const second = await start('rerun-rolls-back-to-own-backup', { validationFailsOn: 'pi-02' }, { approval: { required: false }, calibration: { samples: 1000 } });
+    assert.equal(second.id, first.id);
+    const r2 = await closed(second.handle, 'DeploymentRolledBack');
+    assert.notEqual(r2.runId, r1.runId);
+    assert.notEqual(r2.artifact?.sha256, r1.artifact?.sha256);
+    assert.deepEqual(r2.devices.map((d) => `${d.deviceId}:${d.phase}:${d.restore?.outcome}`), ['pi-01:restored:restored', 'pi-02:restored:restored']);
+    // Each device is back on what the first run deployed, as the second run's report says.
+    assert.deepEqual(servedBy(), deployedByFirst);
+    for (const d of r2.devices) assert.equal(d.restore?.restoredSha256, r1.artifact?.sha256);
+    const restores = fleet.callsOf(second.id).filter((c) => c.activity === 'restoreBackup').map((c) => (c.input as { runId: string }).runId);
+    assert.deepEqual(restores, [r2.runId, r2.runId], 'restores name the run that swapped');
+    await record('rerun-rolls-back-to-own-backup', second.handle);
+  });
+
+  it('a swap that fails before switching registers no restore: the run fails with nothing live changed', async () => {
+    const before = servedBy();
+    const { handle, id } = await start('swap-fails-before-switch', { swapFailsBeforeSwitchOn: 'pi-01' }, { approval: { required: false } });
+    const report = await closed(handle, 'DeploymentFailed');
+    assert.equal(report.status, 'failed');
+    assert.equal(report.failure?.type, 'ArtifactShaMismatch');
+    assert.deepEqual(fleet.trace(id, ['swapModel', 'restoreBackup', 'discardStaged']), ['swapModel pi-01', 'discardStaged pi-02', 'discardStaged pi-01']);
+    assert.deepEqual(servedBy(), before);
+    await record('swap-fails-before-switch', handle);
+  });
+
+  it('onBusy "fail" refuses a busy device at once; an approve signal that says "reject" is ignored; a rejected run closes Failed', async () => {
+    const holder = await start('busy-holder');
+    await awaitingApproval(holder.handle);
+    const impatient = await start('busy-impatient', {}, { onBusy: 'fail' });
+    const refused = await closed(impatient.handle, 'DeploymentFailed');
+    assert.equal(refused.failure?.type, 'DeviceBusy');
+    assert.equal(refused.failure?.stage, 'lease');
+    assert.match(refused.failure?.message ?? '', /busy-holder/);
+    assert.deepEqual(fleet.trace(impatient.id, ['pushArtifact', 'swapModel', 'discardStaged']), []);
+
+    await holder.handle.signal(approveSignal, { by: 'eve', decision: 'reject' } as unknown as { by: string });
+    const ignored = await waitFor(holder.handle, 'ignored signal', (s) => s.ignoredMessages.length > 0);
+    assert.equal(ignored.status, 'awaiting-approval');
+    assert.match(ignored.ignoredMessages[0].reason, /approve signal carries "decision": "reject"/);
+    await holder.handle.signal(rejectSignal, { by: 'bob', reason: 'not today' });
+    const report = await closed(holder.handle, 'DeploymentRejected');
+    assert.equal(report.approval?.decision, 'rejected');
+
+    // Finished runs are read from the server (result, failure details, memo): no query, no worker needed.
+    const read = await readDeployment(env.client, holder.id);
+    assert.equal(read.source, 'failure');
+    assert.equal(read.status?.status, 'rejected');
+    const described = await holder.handle.describe();
+    assert.equal(described.status.name, 'FAILED');
+    assert.equal(described.typedSearchAttributes.get(SA_STATUS), 'rejected');
+  });
+
+  it('a holder that is terminated gives its lease to the next in line', async () => {
+    const gone = await start('terminated-holder');
+    await awaitingApproval(gone.handle);
+    const next = await start('after-terminated-holder');
+    await waitFor(next.handle, 'queued', (s) => s.status === 'queued');
+    await gone.handle.terminate('operator pulled the plug');
+    const waiting = await awaitingApproval(next.handle);
+    assert.deepEqual(waiting.decisionFigures?.stagedDevices, DEVICES);
+    const records = await waitForRecords((rs) => rs.every((r) => r.record?.holder?.deploymentId === next.id));
+    for (const r of records) assert.equal(r.record?.history.at(-1)?.outcome, 'abandoned');
+    await next.handle.signal(rejectSignal, { by: 'bob', reason: 'cleanup' });
+    await closed(next.handle, 'DeploymentRejected');
+  });
+
+  it('a request started without the client gets the same schema: defaults filled, unknown keys refused before any activity', async () => {
+    const base = { modelName: 'raw-start', source: { kind: 'checkpoint', checkpointPath: '/checkpoints/raw-start.pt' }, target: 'cpu-int8', devices: DEVICES };
+    const ok = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
+    const report = (await ok.result()) as DeploymentReport;
+    assert.equal(report.status, 'completed');
+
+    const bad = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
+    await assert.rejects(bad.result(), (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
+      assert.equal(err.cause.type, 'InvalidRequest');
+      assert.match(err.cause.message, /Unrecognized key.*bogus/);
+      return true;
+    });
+    assert.deepEqual(fleet.trace('raw-start-unknown-key'), []);
   });
 });

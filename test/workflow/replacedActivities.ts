@@ -22,6 +22,8 @@ export interface Scenario {
   deviceTargets?: Record<string, CompileTarget>;
   /** swapModel switches `current` on this device, then fails its health check for good. */
   swapFailsOn?: string;
+  /** swapModel on this device fails verifying the staged artifact, before switching anything. */
+  swapFailsBeforeSwitchOn?: string;
   /** validateDeployment fails its gates on this device. */
   validationFailsOn?: string;
   /** validateDeployment on this device runs until the activity is cancelled. */
@@ -45,8 +47,11 @@ export class ReplacedFleet {
   private readonly scenarios = new Map<string, Scenario>();
   /** deviceId → sha256 of the model it serves (simulated). */
   readonly served = new Map<string, string | null>();
-  /** `${deploymentId}/${deviceId}` → the backup the swap took, written before the switch. */
-  private readonly journals = new Map<string, BackupRecord | null>();
+  /**
+   * `${deploymentId}/${runId}/${deviceId}` → what the run's swap backed up and switched to,
+   * written before the switch, like the device's run-scoped journal.
+   */
+  private readonly journals = new Map<string, { backup: BackupRecord | null; sha256: string; restored: boolean }>();
 
   constructor(readonly deviceIds: string[]) {
     for (const id of deviceIds) this.served.set(id, initialSha(id));
@@ -109,7 +114,8 @@ export class ReplacedFleet {
       },
       compileModel: async (input) => {
         this.context('compileModel', input);
-        const artifactSha = sha(`${input.target} of ${input.onnx.sha256}`);
+        // Another calibration set gives another INT8 artifact, as with the real quantizer.
+        const artifactSha = sha(`${input.target} of ${input.onnx.sha256} calibrated on ${input.calibrationSet.sha256}`);
         return {
           target: input.target,
           artifact: { path: `/replaced-store/${artifactSha}.onnx`, sha256: artifactSha, sizeBytes: 1_200_000 },
@@ -152,11 +158,19 @@ export class ReplacedFleet {
     return {
       swapModel: async (input) => {
         const { scenario } = this.context('swapModel', input, deviceId);
+        if (scenario.swapFailsBeforeSwitchOn === deviceId) {
+          throw ApplicationFailure.create({
+            type: ErrorType.ArtifactShaMismatch,
+            message: `staging/${input.sha256}.onnx on ${deviceId} has another sha256: push it again`,
+            nonRetryable: true,
+            details: [{ switched: false }],
+          });
+        }
         const previous = this.served.get(deviceId) ?? null;
         const backup: BackupRecord | null = previous
           ? { sha256: previous, backupPath: `/models/${deviceId}/backups/20250101T000000Z-${previous}.onnx`, releasePath: `/models/${deviceId}/releases/${previous}.onnx` }
           : null;
-        this.journals.set(`${input.deploymentId}/${deviceId}`, backup);
+        this.journals.set(`${input.deploymentId}/${input.runId}/${deviceId}`, { backup, sha256: input.sha256, restored: false });
         this.served.set(deviceId, input.sha256);
         if (scenario.swapFailsOn === deviceId) {
           // Stands for a health check that kept failing through the activity's retries.
@@ -164,9 +178,10 @@ export class ReplacedFleet {
             type: ErrorType.HealthCheckTimeout,
             message: `/healthz on ${deviceId} never reported ${input.sha256.slice(0, 16)}: onnxruntime cannot load the model`,
             nonRetryable: true,
+            details: [{ switched: true }],
           });
         }
-        return { deviceId, backup, servedSha256Prefix: input.sha256.slice(0, 16), restartMs: 4, healthyAfterMs: 6, reused: false };
+        return { deviceId, backup, servedSha256Prefix: input.sha256.slice(0, 16), restartMs: 4, healthyAfterMs: 6, reused: false, backupsOnDevice: backup ? [backup.sha256] : [] };
       },
       validateDeployment: async (input) => {
         const { scenario } = this.context('validateDeployment', input, deviceId);
@@ -188,17 +203,22 @@ export class ReplacedFleet {
       },
       restoreBackup: async (input) => {
         this.context('restoreBackup', input, deviceId);
-        const key = `${input.deploymentId}/${deviceId}`;
-        const backup = input.backup ?? this.journals.get(key) ?? null;
-        if (!input.backup && !this.journals.has(key)) {
-          return { deviceId, restoredSha256: null, servedSha256Prefix: this.served.get(deviceId)?.slice(0, 16) ?? null, durationMs: 1 };
-        }
-        this.served.set(deviceId, backup?.sha256 ?? null);
-        return { deviceId, restoredSha256: backup?.sha256 ?? null, servedSha256Prefix: backup?.sha256.slice(0, 16) ?? null, durationMs: 3 };
+        // The device's rules: only this run's journal counts, and only while `current` is still
+        // this run's release.
+        const journal = this.journals.get(`${input.deploymentId}/${input.runId}/${deviceId}`);
+        const serves = this.served.get(deviceId) ?? null;
+        const left = (outcome: 'nothing-switched' | 'superseded', reason: string) => ({ deviceId, outcome, reason, restoredSha256: serves, servedSha256Prefix: serves?.slice(0, 16) ?? null, durationMs: 1 });
+        if (!journal) return left('nothing-switched', 'no swap journal of this run on the device');
+        const backupSha = journal.backup?.sha256 ?? null;
+        if (journal.restored) return { deviceId, outcome: 'already-restored' as const, restoredSha256: backupSha, servedSha256Prefix: backupSha?.slice(0, 16) ?? null, durationMs: 1 };
+        if (serves !== journal.sha256) return left('superseded', `current is ${serves?.slice(0, 12)}, not this run's ${journal.sha256.slice(0, 12)}`);
+        this.served.set(deviceId, backupSha);
+        journal.restored = true;
+        return { deviceId, outcome: backupSha ? ('restored' as const) : ('first-install-removed' as const), restoredSha256: backupSha, servedSha256Prefix: backupSha?.slice(0, 16) ?? null, durationMs: 3 };
       },
       discardStaged: async (input) => {
         this.context('discardStaged', input, deviceId);
-        return { deviceId, removed: [`/models/${deviceId}/staging/${input.sha256}.${input.ext}`] };
+        return { deviceId, removed: [`/models/${deviceId}/staging/${input.sha256}.${input.ext}`], otherClaims: 0 };
       },
     };
   }

@@ -1,0 +1,62 @@
+// The ownership activities: the deployment's side of the device lease protocol. They talk to
+// Temporal itself (a workflow cannot send an update, and update-with-start is what creates the
+// device's owner workflow on first use), so they need a Client on the worker's connection.
+import { ApplicationFailure } from '@temporalio/activity';
+import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ErrorType } from '../../common/errors';
+import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
+import { GPU_TASK_QUEUE } from '../../common/queues';
+import { SA_DEVICES } from '../../common/searchAttributes';
+import { requestLeaseUpdate } from '../../workflows/deviceMessages';
+
+export interface OwnershipActivityOptions {
+  /** Task queue of the deviceOwner workflows (the GPU worker bundles every workflow). */
+  taskQueue?: string;
+  /** Passed to a newly started deviceOwner: how often it checks a holder that may have vanished. */
+  holderCheckIntervalMs?: number;
+}
+
+export function createOwnershipActivities(client: Client, opts: OwnershipActivityOptions = {}): OwnershipActivities {
+  return {
+    async requestDeviceLease(input): Promise<LeaseAnswer> {
+      const { deviceId, ...request } = input;
+      const workflowId = deviceOwnerWorkflowId(deviceId);
+      const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
+      const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+        args: [args],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+        typedSearchAttributes: [{ key: SA_DEVICES, value: [deviceId] }],
+        staticSummary: `owner of device ${deviceId}`,
+      });
+      try {
+        // The update id makes a retried activity ask once: the server dedupes it per run.
+        return await client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
+          args: [request],
+          updateId: `lease/${request.deploymentId}/${request.runId}`,
+          startWorkflowOperation: start,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
+          if (cause && cause.type === ErrorType.DeviceBusy) {
+            throw ApplicationFailure.create({ type: ErrorType.DeviceBusy, message: cause.message ?? `device ${deviceId} is busy`, nonRetryable: true, details: cause.details as unknown[] });
+          }
+          throw ApplicationFailure.create({ type: ErrorType.InvalidRequest, message: `device ${deviceId} refused the lease request: ${cause?.message ?? err.message}`, nonRetryable: true });
+        }
+        throw err;
+      }
+    },
+
+    async describeDeploymentRun({ workflowId, runId }) {
+      try {
+        const d = await client.workflow.getHandle(workflowId, runId).describe();
+        return { open: d.status.name === 'RUNNING', status: d.status.name };
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return { open: false, status: 'NOT_FOUND' };
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// The fleet view: every device's record as its owner workflow keeps it in its memo, read from the
+// visibility store — no worker, no SSH. A device no deployment has asked for yet has no owner
+// workflow and so no record.
+import type { Client } from '@temporalio/client';
+import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceRecord } from '../common/ownership';
+
+export interface DeviceView {
+  deviceId: string;
+  record: DeviceRecord | null;
+  /** Temporal execution status of the owner workflow (RUNNING normally). */
+  owner: string;
+}
+
+const isRecord = (v: unknown): v is DeviceRecord => !!v && typeof v === 'object' && (v as { schema?: unknown }).schema === 'edgeship.device/1';
+
+export async function listDeviceRecords(client: Client, filter?: string[]): Promise<DeviceView[]> {
+  const query = `WorkflowType = '${DEVICE_OWNER_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
+  const views: DeviceView[] = [];
+  for await (const info of client.workflow.list({ query })) {
+    const record = info.memo?.edgeshipDevice;
+    const deviceId = isRecord(record) ? record.deviceId : info.workflowId.replace(/^device-/, '');
+    if (filter && !filter.includes(deviceId)) continue;
+    views.push({ deviceId, record: isRecord(record) ? record : null, owner: info.status.name });
+  }
+  return views.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+}
+
+/** One device's record straight from its owner workflow's description (fresher than visibility). */
+export async function readDeviceRecord(client: Client, deviceId: string): Promise<DeviceRecord | null> {
+  try {
+    const d = await client.workflow.getHandle(deviceOwnerWorkflowId(deviceId)).describe();
+    const record = d.memo?.edgeshipDevice;
+    return isRecord(record) ? record : null;
+  } catch {
+    return null;
+  }
+}
+
+export function renderDevices(views: DeviceView[]): string {
+  if (views.length === 0) return 'no device has an owner yet (a device gets one when a deployment first asks for it)';
+  const header = ['DEVICE', 'STATE', 'SERVES', 'PUT THERE BY', 'HOLDER', 'QUEUE', 'BACKUPS'];
+  const rows = views.map(({ deviceId, record: r }) => {
+    if (!r) return [deviceId, '?', '?', '?', '?', '?', '?'];
+    const serves = r.serves ? `${r.serves.sha256?.slice(0, 12) ?? 'no model'}${r.serves.verified ? '' : ' (unverified)'}` : 'not reported';
+    return [
+      deviceId,
+      r.holder ? 'held' : 'idle',
+      serves,
+      r.serves?.deploymentId ?? (r.serves?.note ? r.serves.note.slice(0, 40) : '—'),
+      r.holder?.deploymentId ?? '—',
+      r.queue.length ? r.queue.map((q, i) => `${i + 1}:${q.deploymentId}`).join(' ') : '—',
+      r.backups.length ? r.backups.map((b) => b.slice(0, 8)).join(',') : '—',
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i].length)));
+  return [header, ...rows].map((c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,127 @@
+// Device ownership: one long-lived `deviceOwner` workflow per device (id `device-<deviceId>`)
+// grants the device to one deployment run at a time, queues the others in arrival order, and
+// keeps the device's record (what it serves, which run put it there, its backups). Types and
+// names only: workflows, activities and clients all import this file.
+import { assertDeviceId } from './ids';
+
+export const DEVICE_OWNER_WORKFLOW_TYPE = 'deviceOwner';
+
+/** The id of the device's owner workflow: Temporal's id uniqueness is the lease's guarantee. */
+export function deviceOwnerWorkflowId(deviceId: string): string {
+  assertDeviceId(deviceId);
+  return `device-${deviceId}`;
+}
+
+export const ON_BUSY = ['queue', 'fail'] as const;
+export type OnBusy = (typeof ON_BUSY)[number];
+
+/** A deployment run asking for a device. */
+export interface LeaseRequest {
+  deploymentId: string;
+  runId: string;
+  modelName: string;
+  onBusy: OnBusy;
+}
+
+export interface LeaseEntry {
+  deploymentId: string;
+  runId: string;
+  modelName: string;
+  requestedAt: string;
+  grantedAt?: string;
+}
+
+/** The update's answer: granted now, or queued at this position (1 = next) behind the holder. */
+export interface LeaseAnswer {
+  deviceId: string;
+  granted: boolean;
+  position: number;
+  holder: { deploymentId: string; runId: string; modelName: string; since: string } | null;
+}
+
+/**
+ * What a deployment run did to a device, sent with the release:
+ * - deployed: the run's artifact is live and validated;
+ * - rolled-back: the run swapped, then restored what it replaced (servesSha256 = restored sha);
+ * - untouched: nothing live changed on this device (staging only, or a restore that found
+ *   nothing of this run to undo);
+ * - unknown: a restore failed or never ran: what the device serves must be checked by a person.
+ */
+export type DeviceOutcomeKind = 'deployed' | 'rolled-back' | 'untouched' | 'unknown';
+
+export interface DeviceOutcome {
+  kind: DeviceOutcomeKind;
+  /** What the device serves per this run (full sha; null = no model). Absent when unknown or untouched. */
+  servesSha256?: string | null;
+  /** Distinct model versions in the device's backups/ as the run last saw them, newest first. */
+  backups?: string[];
+  /** The deployment's final status (completed, rolled-back, …). */
+  deploymentStatus: string;
+  reason?: string;
+}
+
+export interface LeaseRelease {
+  deploymentId: string;
+  runId: string;
+  /** Absent when the run gives up a place in the queue it never held. */
+  outcome?: DeviceOutcome;
+}
+
+export interface ServedModel {
+  /** null: the device serves no model. */
+  sha256: string | null;
+  /** The run that put it there, when one reported it. */
+  deploymentId?: string;
+  runId?: string;
+  modelName?: string;
+  since: string;
+  /** false when the last run could not prove what the device serves (a restore failed, a holder vanished). */
+  verified: boolean;
+  note?: string;
+}
+
+export interface DeviceHistoryEntry {
+  deploymentId: string;
+  runId: string;
+  modelName: string;
+  outcome: DeviceOutcomeKind | 'abandoned';
+  deploymentStatus: string;
+  servesSha256?: string | null;
+  at: string;
+  reason?: string;
+}
+
+/** The fleet's truth for one device, kept by its owner workflow (and in its memo). */
+export interface DeviceRecord {
+  schema: 'edgeship.device/1';
+  deviceId: string;
+  /** null until a deployment has reported what the device serves. */
+  serves: ServedModel | null;
+  backups: string[];
+  holder: LeaseEntry | null;
+  queue: LeaseEntry[];
+  /** Newest last, bounded. */
+  history: DeviceHistoryEntry[];
+  updatedAt: string;
+}
+
+export interface DeviceOwnerInput {
+  deviceId: string;
+  /** How often the holder is checked for having ended without releasing (someone waiting). */
+  holderCheckIntervalMs?: number;
+  /** Carried over by continue-as-new. */
+  record?: DeviceRecord;
+}
+
+export const DEFAULT_HOLDER_CHECK_INTERVAL_MS = 30_000;
+/** With nobody waiting, a vanished holder matters less: check this many times less often. */
+export const IDLE_CHECK_FACTOR = 10;
+export const DEVICE_HISTORY_LIMIT = 20;
+
+/** Activities the ownership protocol runs on the `gpu` task queue (they talk to Temporal itself). */
+export interface OwnershipActivities {
+  /** Update-with-start on `device-<id>`: the lease now, or a place in its queue. */
+  requestDeviceLease(input: LeaseRequest & { deviceId: string }): Promise<LeaseAnswer>;
+  /** Whether a workflow run is still open (the device's holder may have been terminated). */
+  describeDeploymentRun(input: { workflowId: string; runId: string }): Promise<{ open: boolean; status: string }>;
+}

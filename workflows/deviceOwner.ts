@@ -1,0 +1,159 @@
+// deviceOwner: the one owner of a device (workflow id `device-<deviceId>`, started by
+// update-with-start the first time a deployment asks for the device). Temporal guarantees one
+// open workflow per id, so the lease needs no lock file and no lock server.
+//
+// - requestLease (update): the lease now, a place in the queue, or DeviceBusy (onBusy "fail").
+// - releaseLease (signal): the holder is done (with what it did to the device), or a waiting run
+//   leaves the queue. The next in line is told with a `leaseGranted` signal.
+// - A holder that ends without releasing (terminated, timed out) is noticed by a periodic check
+//   and its lease passes on; its record says the device state is unproven.
+// - The record (what the device serves, which run put it there, backups, queue) is the query
+//   result and the memo, so `edgeship devices` reads it without any worker.
+// - continue-as-new keeps the history bounded; the record travels to the next run.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { ErrorType } from '../common/errors';
+import { DEFAULT_HOLDER_CHECK_INTERVAL_MS, IDLE_CHECK_FACTOR, ON_BUSY, type DeviceOwnerInput, type DeviceRecord, type LeaseEntry, type LeaseRequest, type OwnershipActivities } from '../common/ownership';
+import { GPU_TASK_QUEUE } from '../common/queues';
+import { SA_DEVICES, SA_SHA, SA_STATUS } from '../common/searchAttributes';
+import { deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
+import { escapeText } from './escapeText';
+import { LeaseBook, emptyRecord } from './leaseBook';
+import { isoAt, nowMs } from './progress';
+
+/** Continue-as-new well before Temporal's 51,200-event limit; a lease change is ~10 events. */
+const HISTORY_EVENTS_BEFORE_CONTINUE = 4_000;
+
+const { describeDeploymentRun } = proxyActivities<OwnershipActivities>({
+  taskQueue: GPU_TASK_QUEUE,
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+});
+
+function checkLeaseRequest(req: unknown): asserts req is LeaseRequest {
+  const r = (req ?? {}) as Partial<Record<keyof LeaseRequest, unknown>>;
+  const text = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 1000;
+  if (!text(r.deploymentId) || !text(r.runId) || !text(r.modelName)) throw new Error('a lease request names deploymentId, runId and modelName');
+  if (!(ON_BUSY as readonly unknown[]).includes(r.onBusy)) throw new Error(`onBusy must be one of ${ON_BUSY.join(', ')}`);
+}
+
+export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
+  const deviceId = input.deviceId;
+  const checkEveryMs = input.holderCheckIntervalMs ?? DEFAULT_HOLDER_CHECK_INTERVAL_MS;
+  const book = new LeaseBook(input.record ?? emptyRecord(deviceId, isoAt(nowMs())));
+  /** Runs granted the lease that have not been told yet (the signal is sent from the main loop). */
+  const toNotify: LeaseEntry[] = [];
+  let changed = true;
+  const publish = publisher();
+
+  setHandler(
+    requestLeaseUpdate,
+    (req) => {
+      const result = book.request(req, isoAt(nowMs()));
+      if (result.kind === 'busy') {
+        const h = result.answer.holder;
+        throw ApplicationFailure.create({
+          type: ErrorType.DeviceBusy,
+          message: `device ${deviceId} is held by ${h?.deploymentId ?? '?'} (${h?.modelName ?? '?'}) since ${h?.since ?? '?'} and the request says onBusy: "fail"`,
+          nonRetryable: true,
+          details: [result.answer],
+        });
+      }
+      changed = true;
+      return result.answer;
+    },
+    { validator: (req) => checkLeaseRequest(req) },
+  );
+  setHandler(releaseLeaseSignal, (rel) => {
+    if (!rel || typeof rel.deploymentId !== 'string' || typeof rel.runId !== 'string') {
+      log.warn('ignored a malformed release', { deviceId });
+      return;
+    }
+    const { granted, applied } = book.release(rel, isoAt(nowMs()));
+    if (!applied) log.info('release from a run that neither holds nor waits', { deviceId, deploymentId: rel.deploymentId, runId: rel.runId });
+    if (granted) toNotify.push(granted);
+    changed = true;
+  });
+  setHandler(deviceQuery, () => book.record);
+
+  for (;;) {
+    publish(book.record, changed);
+    changed = false;
+    const holder = book.record.holder;
+    const interval = book.record.queue.length > 0 ? checkEveryMs : checkEveryMs * IDLE_CHECK_FACTOR;
+    const wakeUp = (): boolean => toNotify.length > 0 || changed || workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE;
+    const woke = holder ? await condition(wakeUp, interval) : (await condition(wakeUp), true);
+
+    while (toNotify.length > 0) {
+      const run = toNotify.shift() as LeaseEntry;
+      try {
+        await getExternalWorkflowHandle(run.deploymentId, run.runId).signal(leaseGrantedSignal, { deviceId });
+      } catch (err) {
+        // The run ended while it waited: it will never use the lease.
+        log.info('lease holder is gone before its grant', { deviceId, deploymentId: run.deploymentId, error: String(err) });
+        const next = book.abandonHolder(`ended before the lease came up (${(err as Error).message})`, isoAt(nowMs()));
+        if (next) toNotify.push(next);
+      }
+      changed = true;
+    }
+
+    if (!woke && holder && book.record.holder === holder) {
+      const run = await describeDeploymentRun({ workflowId: holder.deploymentId, runId: holder.runId }).catch((err: unknown) => {
+        log.warn('could not check the lease holder; will try again', { deviceId, error: String(err) });
+        return { open: true, status: 'unknown' };
+      });
+      if (!run.open && book.record.holder === holder) {
+        const next = book.abandonHolder(`the run closed as ${run.status} without releasing the device`, isoAt(nowMs()));
+        if (next) toNotify.push(next);
+        changed = true;
+      }
+    }
+
+    if (workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE && toNotify.length === 0) {
+      await condition(allHandlersFinished);
+      if (toNotify.length === 0) {
+        publish(book.record, true);
+        await continueAsNew<typeof deviceOwner>({ deviceId, holderCheckIntervalMs: input.holderCheckIntervalMs, record: book.record });
+      }
+    }
+  }
+}
+
+/** Memo and search attributes only when something changed: every upsert is a history event. */
+function publisher(): (record: DeviceRecord, changed: boolean) => void {
+  let lastMemo = '';
+  return (record, changed) => {
+    setCurrentDetails(details(record));
+    if (!changed) return;
+    const memo = JSON.stringify(record);
+    if (memo === lastMemo) return;
+    lastMemo = memo;
+    upsertMemo({ edgeshipDevice: record });
+    upsertSearchAttributes([
+      { key: SA_DEVICES, value: [record.deviceId] },
+      { key: SA_STATUS, value: record.holder ? 'held' : 'idle' },
+      ...(record.serves?.sha256 ? [{ key: SA_SHA, value: record.serves.sha256 }] : []),
+    ]);
+  };
+}
+
+function details(r: DeviceRecord): string {
+  const lines = [`**device ${escapeText(r.deviceId)}** · ${r.holder ? 'held' : 'idle'}`];
+  const s = r.serves;
+  lines.push(s ? `serves \`${s.sha256?.slice(0, 16) ?? 'no model'}\`${s.deploymentId ? ` from ${escapeText(s.deploymentId)}` : ''}${s.verified ? '' : ' (unverified)'}` : 'serves: not reported yet');
+  if (r.holder) lines.push(`holder: ${escapeText(r.holder.deploymentId)} (${escapeText(r.holder.modelName)}) since ${r.holder.grantedAt ?? r.holder.requestedAt}`);
+  r.queue.forEach((q, i) => lines.push(`${i + 1}. ${escapeText(q.deploymentId)} (${escapeText(q.modelName)}) waiting since ${q.requestedAt}`));
+  return lines.join('\n');
+}
