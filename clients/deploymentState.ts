@@ -94,3 +94,17 @@ export async function readDeployment(client: Client, id: string, opts: { queryTi
     return { server, queryError };
   }
 }
+
+/**
+ * Waits for a deployment run to close and returns its final report, whatever the outcome: a run
+ * that did not deploy closes Failed (its report in the failure details), a cancelled one keeps it
+ * in the memo. Throws when the run closed without a report (terminated, or a bad request).
+ */
+export async function awaitFinalReport(client: Client, workflowId: string, runId?: string): Promise<{ report: DeploymentReport; executionStatus: string }> {
+  const handle = client.workflow.getHandle<typeof deployModel>(workflowId, runId);
+  await handle.result().catch(() => undefined);
+  const described = await handle.describe();
+  const found = await finishedReport(handle, described);
+  if (!found) throw new Error(`${workflowId} closed as ${described.status.name} without a deployment report`);
+  return { report: found.report, executionStatus: described.status.name };
+}

@@ -31,6 +31,8 @@ function figuresSummary(s: StageRecord): string {
 
 export function deviceLine(d: DeviceState): string {
   const parts = [`${d.deviceId}: ${d.phase}`];
+  if (d.phase === 'queued' && d.lease) parts.push(`waiting for the device's lease: position ${d.lease.position}${d.lease.holder ? ` behind ${d.lease.holder}` : ''} since ${d.lease.requestedAt}`);
+  if (d.restore && d.restore.outcome !== 'restored') parts.push(`restore: ${d.restore.outcome}${d.restore.reason ? ` (${d.restore.reason})` : ''}`);
   if (d.servedSha256Prefix !== undefined) parts.push(d.servedSha256Prefix ? `serves ${d.servedSha256Prefix}` : 'serves nothing');
   if (d.backup !== undefined) parts.push(d.backup ? `backup ${d.backup.sha256.slice(0, 12)}` : 'no backup (first install)');
   if (d.validation) parts.push(`validation ${d.validation.passed ? 'passed' : `FAILED: ${d.validation.failures.join('; ')}`} (p95 ${ms(d.validation.latencyMs.p95)}, ${Math.round(d.validation.throughput.rps)} req/s)`);
@@ -69,7 +71,8 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
   if (s.compensations.length) {
     lines.push('', '  compensations (in the order they ran):');
     for (const c of s.compensations) {
-      const what = c.action === 'restore' ? `restore ${c.deviceId} → ${c.backupSha256 ? `backup ${c.backupSha256.slice(0, 12)}` : 'journaled backup'}` : `discard staged on ${c.deviceId}`;
+      const outcome = c.action === 'restore' && c.result && 'outcome' in c.result ? ` [${c.result.outcome}]` : '';
+      const what = c.action === 'restore' ? `restore ${c.deviceId} → ${c.backupSha256 ? `backup ${c.backupSha256.slice(0, 12)}` : 'journaled backup'}${outcome}` : `discard staged on ${c.deviceId}`;
       lines.push(`    ${c.ok ? '✔' : '✘'} ${what}  ${ms(c.durationMs)}${c.error ? `  ${c.error.type}: ${c.error.message}` : ''}`);
     }
   }

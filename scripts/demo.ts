@@ -8,7 +8,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stateDir } from '../common/paths';
 import { startDeployment } from '../clients/startDeployment';
 import { approveSignal, statusQuery } from '../workflows/messages';
-import type { DeploymentReport } from '../workflows/report';
+import { awaitFinalReport } from '../clients/deploymentState';
 import { buildDemoRequest } from './demo/request';
 import { demoWorkDir, startDemoStack } from './demo/stack';
 import { renderStatus } from '../clients/format';
@@ -98,7 +98,9 @@ async function main(): Promise<void> {
       }
     }
 
-    const report: DeploymentReport = await started.handle.result();
+    // A run that did not deploy closes Failed in Temporal; its report comes with the failure.
+    const { report, executionStatus } = await awaitFinalReport(stack.client, started.workflowId, started.runId);
+    log(`Temporal closed the run as ${executionStatus}`);
     const reportsDir = path.join(workDir, 'reports');
     mkdirSync(reportsDir, { recursive: true });
     const reportPath = path.join(reportsDir, `${report.deploymentId}-${report.runId}.json`);

@@ -1,6 +1,9 @@
 // edgeship status <id>: stage, what is awaited, the figures to decide, per-device state.
 import { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import type { DeploymentStatus } from '../../workflows/report';
 import { readDeployment } from '../deploymentState';
+import { readDeviceRecord } from '../deviceRecords';
 import { renderStatus } from '../format';
 import { workflowUiUrl } from '../connection';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
@@ -17,7 +20,8 @@ export function statusCommand(): Command {
           return;
         }
         if (status) {
-          process.stdout.write(`${renderStatus(status)}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
+          const queues = status.stage === 'lease' ? await liveQueues(client, status) : '';
+          process.stdout.write(`${renderStatus(status)}${queues}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
           return;
         }
         process.stdout.write(
@@ -31,4 +35,16 @@ export function statusCommand(): Command {
         );
       });
     });
+}
+
+/** Where the run stands in each device's queue now (the run's own status has its first answer). */
+async function liveQueues(client: Client, status: DeploymentStatus): Promise<string> {
+  const lines: string[] = [];
+  for (const d of status.devices.filter((x) => x.phase === 'queued')) {
+    const record = await readDeviceRecord(client, d.deviceId);
+    if (!record) continue;
+    const position = record.queue.findIndex((q) => q.deploymentId === status.deploymentId && q.runId === status.runId) + 1;
+    lines.push(`    ${d.deviceId}: ${position > 0 ? `position ${position} of ${record.queue.length}` : 'lease being granted'} · held by ${record.holder?.deploymentId ?? 'nobody'}`);
+  }
+  return lines.length ? `\n\n  device queues now:\n${lines.join('\n')}` : '';
 }

@@ -41,7 +41,7 @@ export async function measureTransfer(model: BenchModel, runs: number): Promise<
       // pushArtifact skips an artifact already staged; clear it so every run really transfers.
       await rm(path.join(modelDir, 'staging'), { recursive: true, force: true });
       const t0 = performance.now();
-      const result = await push({ deviceId: device.id, artifact, metadataPath: model.metadataPath });
+      const result = await push({ deviceId: device.id, artifact, metadataPath: model.metadataPath, deploymentId: 'bench-edge-transfer', runId: `run-${i}` });
       sftpPushMs.push(performance.now() - t0);
       if (result.reused) throw new Error('pushArtifact reused a staged copy: the timing would not be a transfer');
 

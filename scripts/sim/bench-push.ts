@@ -37,7 +37,7 @@ export async function measurePush(opts: { file: string; metadataPath: string; ru
     for (let i = 0; i < runs; i++) {
       rmSync(staged, { force: true }); // otherwise the second push is (rightly) a no-op
       const t = performance.now();
-      const r = await push({ deviceId: device.id, artifact: { path: opts.file, sha256, sizeBytes: bytes }, metadataPath: opts.metadataPath });
+      const r = await push({ deviceId: device.id, artifact: { path: opts.file, sha256, sizeBytes: bytes }, metadataPath: opts.metadataPath, deploymentId: 'bench-push', runId: `run-${i}` });
       pushTimes.push(performance.now() - t);
       if (r.reused) throw new Error('benchmark push was reused');
     }

@@ -10,7 +10,7 @@ import { stateDir } from '../../common/paths';
 import { buildDemoRequest } from '../../scripts/demo/request';
 import { startDemoStack, type DemoStack } from '../../scripts/demo/stack';
 import { approveSignal, statusQuery } from '../../workflows/messages';
-import type { DeploymentReport } from '../../workflows/report';
+import { awaitFinalReport } from '../../clients/deploymentState';
 import { freePort } from '../../scripts/sim/net';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { findRunInUi } from './temporalUi';
@@ -79,7 +79,8 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     assert.match(ui.runPageText, /"EdgeshipStatus": "awaiting-approval"/, 'the run page shows the status');
 
     await handle.signal(approveSignal, { by: 'e2e-test', comment: 'approved by the end-to-end test' });
-    const report: DeploymentReport = await handle.result();
+    const { report, executionStatus } = await awaitFinalReport(stack.client, workflowId);
+    assert.equal(executionStatus, 'COMPLETED');
     assert.equal(report.status, 'completed', JSON.stringify(report.failure));
     assert.equal(report.approval?.by, 'e2e-test');
     assert.ok(report.artifact);
@@ -95,10 +96,12 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     const before = new Map<string, string | undefined>();
     for (const d of stack.fleet.devices) before.set(d.id, await servedSha(d.spec.healthUrl));
     const request = buildDemoRequest(stack, { rollback: true, minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
-    const { handle } = await startDeployment(stack.client, request);
+    const { handle, workflowId } = await startDeployment(stack.client, request);
     await waitForApprovalStage(handle);
     await handle.signal(approveSignal, { by: 'e2e-test' });
-    const report: DeploymentReport = await handle.result();
+    const { report, executionStatus } = await awaitFinalReport(stack.client, workflowId);
+    // Only a deployment that deployed closes Completed: the UI counts this one as a failure.
+    assert.equal(executionStatus, 'FAILED');
     assert.equal(report.status, 'rolled-back');
     assert.equal(report.failure?.type, 'ValidationGateFailed');
     assert.ok(report.compensations.some((c) => c.action === 'restore' && c.ok), 'a restore ran');
