@@ -23,8 +23,11 @@ export function buildProgram(): Command {
     .addHelpText('after', `
 Connection (every command): --address / TEMPORAL_ADDRESS (default localhost:7233),
 --namespace / TEMPORAL_NAMESPACE (default "default"), --tls-cert/--tls-key/--tls-ca
-(TEMPORAL_TLS_CERT/KEY/CA) for mTLS, --api-key / TEMPORAL_API_KEY for Temporal Cloud,
---ui-url / EDGESHIP_UI_URL for links (default http://localhost:8233).`);
+(TEMPORAL_TLS_CERT/KEY/CA) for mTLS, --api-key / TEMPORAL_API_KEY for Temporal Cloud; fields
+not given come from the temporal CLI's config profile (--profile / TEMPORAL_PROFILE, file
+--config-file / TEMPORAL_CONFIG_FILE, default ~/.config/temporalio/temporal.toml).
+--ui-url / EDGESHIP_UI_URL for links; without it a local dev server's UI is assumed on the
+frontend port + 1000 (localhost:7233 → http://localhost:8233), and elsewhere no link is printed.`);
 }
 
 async function main(): Promise<void> {

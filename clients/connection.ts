@@ -1,75 +1,72 @@
-// Connection settings for the edgeship client: the local dev server by default; a real cluster
-// or Temporal Cloud through TLS files (mTLS) and/or an API key. Flags win over the environment.
-import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+// Connection settings for the edgeship client: flags (each with its environment variable) over
+// a temporal.toml profile over the local dev server (common/connectionConfig.ts), and the Web UI
+// links that follow the connection.
+import { Client, Connection } from '@temporalio/client';
 import { Option, type Command } from 'commander';
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
 
-export interface ConnectionSettings {
-  address: string;
-  namespace: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  tlsCa?: string;
-  tlsServerName?: string;
-  apiKey?: string;
-  uiUrl: string;
+export { DEFAULT_ADDRESS, DEFAULT_NAMESPACE };
+
+/**
+ * What a command's connection options hold after parsing. `address` and `namespace` are filled
+ * in by applyConnectionDefaults (profile or default) before the action runs.
+ */
+export interface ConnectionSettings extends ConnectionFlagValues {
+  address?: string;
+  namespace?: string;
 }
 
-export const DEFAULT_ADDRESS = 'localhost:7233';
-export const DEFAULT_NAMESPACE = 'default';
-export const DEFAULT_UI_URL = 'http://localhost:8233';
-
-/** Adds the connection flags to a command (each with its environment variable). */
+/**
+ * Adds the connection flags to a command (each with its environment variable). No defaults here:
+ * an unset flag must not hide the profile's value (applyConnectionDefaults fills them in).
+ */
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--address <host:port>', 'Temporal frontend').env('TEMPORAL_ADDRESS').default(DEFAULT_ADDRESS))
-    .addOption(new Option('--namespace <ns>', 'Temporal namespace').env('TEMPORAL_NAMESPACE').default(DEFAULT_NAMESPACE))
+    .addOption(new Option('--address <host:port>', `Temporal frontend (default: the profile's, else ${DEFAULT_ADDRESS})`).env('TEMPORAL_ADDRESS'))
+    .addOption(new Option('--namespace <ns>', `Temporal namespace (default: the profile's, else "${DEFAULT_NAMESPACE}")`).env('TEMPORAL_NAMESPACE'))
+    .addOption(new Option('--profile <name>', 'profile of the Temporal config file, as for the temporal CLI (default "default")').env('TEMPORAL_PROFILE'))
+    .addOption(new Option('--config-file <file>', 'Temporal config file (default ~/.config/temporalio/temporal.toml)').env('TEMPORAL_CONFIG_FILE'))
     .addOption(new Option('--tls-cert <file>', 'client certificate (PEM) for mTLS').env('TEMPORAL_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'client private key (PEM) for mTLS').env('TEMPORAL_TLS_KEY'))
     .addOption(new Option('--tls-ca <file>', 'CA certificate (PEM) that signed the server, if not a public CA').env('TEMPORAL_TLS_CA'))
     .addOption(new Option('--tls-server-name <name>', 'server name to verify (SNI), if it differs from the address host').env('TEMPORAL_TLS_SERVER_NAME'))
     .addOption(new Option('--api-key <key>', 'API key (Temporal Cloud); implies TLS').env('TEMPORAL_API_KEY'))
-    .addOption(new Option('--ui-url <url>', 'Temporal Web UI base URL, for links').env('EDGESHIP_UI_URL').default(DEFAULT_UI_URL));
+    .addOption(new Option('--ui-url <url>', 'Temporal Web UI base URL, for links (default: derived for a local dev server, else none)').env('EDGESHIP_UI_URL'));
 }
 
-function readPem(file: string, what: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as Error).message}`);
-  }
-}
-
-export function connectionOptions(s: ConnectionSettings): ConnectionOptions {
-  if (Boolean(s.tlsCert) !== Boolean(s.tlsKey)) throw new Error('--tls-cert and --tls-key go together (mTLS needs both)');
-  const tlsWanted = Boolean(s.tlsCert || s.tlsCa || s.tlsServerName || s.apiKey);
-  const tls = tlsWanted
-    ? {
-        ...(s.tlsCert && s.tlsKey ? { clientCertPair: { crt: readPem(s.tlsCert, 'TLS certificate'), key: readPem(s.tlsKey, 'TLS key') } } : {}),
-        ...(s.tlsCa ? { serverRootCACertificate: readPem(s.tlsCa, 'TLS CA') } : {}),
-        ...(s.tlsServerName ? { serverNameOverride: s.tlsServerName } : {}),
-      }
-    : undefined;
-  return {
-    address: s.address,
-    ...(tls ? { tls } : {}),
-    ...(s.apiKey ? { apiKey: s.apiKey } : {}),
-    connectTimeout: '10s',
-  };
+/**
+ * Resolves the connection and writes the effective address and namespace back into the command's
+ * options, so everything the action prints (JSON included) names where it really went.
+ */
+export function applyConnectionDefaults(cmd: Command, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
+  const resolved = resolveConnection(cmd.opts<ConnectionSettings>(), env);
+  if (cmd.getOptionValue('address') === undefined) cmd.setOptionValueWithSource('address', resolved.address, resolved.profile ? 'config' : 'default');
+  if (cmd.getOptionValue('namespace') === undefined) cmd.setOptionValueWithSource('namespace', resolved.namespace, resolved.profile ? 'config' : 'default');
+  return resolved;
 }
 
 export async function connectClient(s: ConnectionSettings): Promise<{ client: Client; close: () => Promise<void> }> {
+  const resolved = resolveConnection(s);
   let connection: Connection;
   try {
-    connection = await Connection.connect(connectionOptions(s));
+    connection = await Connection.connect({ ...resolved.options, connectTimeout: '10s' });
   } catch (err) {
-    throw new Error(`cannot reach Temporal at ${s.address} (namespace ${s.namespace}): ${(err as Error).message}. Is the dev server running? (npm run dev-stack)`);
+    const via = resolved.profile ? ` (profile "${resolved.profile.name}" of ${resolved.profile.file})` : '';
+    throw new Error(`cannot reach Temporal at ${resolved.address}${via} (namespace ${resolved.namespace}): ${(err as Error).message}. Is the dev server running? (npm run dev-stack)`);
   }
-  return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
+  return { client: new Client({ connection, namespace: resolved.namespace }), close: () => connection.close() };
 }
 
-export function workflowUiUrl(s: Pick<ConnectionSettings, 'uiUrl' | 'namespace'>, workflowId: string, runId?: string): string {
-  const base = s.uiUrl.replace(/\/+$/, '');
-  const path = `${base}/namespaces/${encodeURIComponent(s.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
-  return runId ? `${path}/${encodeURIComponent(runId)}/history` : path;
+/** The run's page in the Web UI, or undefined when no UI URL is known for this connection. */
+export function workflowUiLink(s: ConnectionSettings, workflowId: string, runId?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const resolved = resolveConnection(s, env);
+  if (!resolved.uiUrl) return undefined;
+  const page = `${resolved.uiUrl}/namespaces/${encodeURIComponent(resolved.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${page}/${encodeURIComponent(runId)}/history` : page;
+}
+
+/** For text output: the link, or why there is none and how to give one. */
+export function workflowUiUrl(s: ConnectionSettings, workflowId: string, runId?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return workflowUiLink(s, workflowId, runId, env)
+    ?? `(no Temporal Web UI URL known for ${resolveConnection(s, env).address}: pass --ui-url or set EDGESHIP_UI_URL)`;
 }

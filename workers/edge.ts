@@ -1,10 +1,11 @@
 // The edge worker process, one per device:
-//   tsx workers/edge.ts --device <id> [--inventory <file>] [--address host:port] [--namespace ns]
-// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE. SIGINT/SIGTERM drain and exit 0.
+//   tsx workers/edge.ts --device <id> [--inventory <file>] [--address host:port] [--namespace ns] [--profile name] [--tls-* …]
+// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE;
+// else the temporal.toml profile (common/connectionConfig.ts). SIGINT/SIGTERM drain and exit 0.
 import { Command, Option } from 'commander';
 import { findDevice, loadInventory } from '../common/inventory';
 import { edgeTaskQueue } from '../common/queues';
-import { addConnectionFlags, type ConnectionFlags } from './connectionFlags';
+import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createEdgeWorker } from './edgeWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';
 
@@ -26,9 +27,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   installWorkerRuntime(log);
-  const handle = await createEdgeWorker({ device, address: flags.address, namespace: flags.namespace });
-  log.info({ taskQueue: handle.taskQueue, address: flags.address, namespace: flags.namespace, modelDir: device.modelDir }, 'edge worker polling');
+  const { resolved, connection } = await connectTemporal(flags, log);
+  const handle = await createEdgeWorker({ device, connection, namespace: resolved.namespace });
+  log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, modelDir: device.modelDir }, 'edge worker polling');
   await handle.run();
+  await connection.close();
   log.info('edge worker stopped');
 }
 

@@ -1,10 +1,11 @@
 // The GPU worker process (next to the training code and the artifact store):
-//   tsx workers/gpu.ts [--inventory <file>] [--address host:port] [--namespace ns]
-// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, EDGESHIP_ARTIFACT_STORE.
+//   tsx workers/gpu.ts [--inventory <file>] [--address host:port] [--namespace ns] [--profile name] [--tls-* …]
+// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
+// EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (common/connectionConfig.ts).
 // SIGINT/SIGTERM drain and exit 0.
 import { Command } from 'commander';
 import { loadInventory, type Inventory } from '../common/inventory';
-import { addConnectionFlags, type ConnectionFlags } from './connectionFlags';
+import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createGpuWorker } from './gpuWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';
 
@@ -23,9 +24,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   installWorkerRuntime(log);
-  const handle = await createGpuWorker({ inventory, address: flags.address, namespace: flags.namespace });
-  log.info({ taskQueue: handle.taskQueue, address: flags.address, namespace: flags.namespace, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
+  const { resolved, connection } = await connectTemporal(flags, log);
+  const handle = await createGpuWorker({ inventory, connection, namespace: resolved.namespace });
+  log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
   await handle.run();
+  await connection.close();
   log.info('gpu worker stopped');
 }
 

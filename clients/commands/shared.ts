@@ -1,14 +1,26 @@
 // What every edgeship command shares: connection flags, --json, and opening/closing the client.
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { addConnectionOptions, connectClient, type ConnectionSettings } from '../connection';
+import { ConnectionConfigError } from '../../common/connectionConfig';
+import { addConnectionOptions, applyConnectionDefaults, connectClient, type ConnectionSettings } from '../connection';
 
 export interface CommonOptions extends ConnectionSettings {
   json?: boolean;
 }
 
 export function withCommonOptions(cmd: Command): Command {
-  return addConnectionOptions(cmd).addOption(new Option('--json', 'machine-readable output (JSON on stdout)'));
+  return addConnectionOptions(cmd)
+    .addOption(new Option('--json', 'machine-readable output (JSON on stdout)'))
+    // Before the action: the profile's address and namespace become the options' values, and a
+    // bad config file or unknown profile is the user's to fix, not a stack trace.
+    .hook('preAction', (_self, action) => {
+      try {
+        applyConnectionDefaults(action);
+      } catch (err) {
+        if (err instanceof ConnectionConfigError) throw new UserError(err.message, 2);
+        throw err;
+      }
+    });
 }
 
 export async function withClient<T>(opts: ConnectionSettings, work: (client: Client) => Promise<T>): Promise<T> {
