@@ -1,6 +1,6 @@
 // Entry point of the inference runtime on a device:
 //   npx tsx edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>]
-//     [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1]
+//     [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1]
 // Prints `edgeship-runtime listening on http://HOST:PORT` once listening; SIGTERM/SIGINT stop it
 // gracefully (in-flight requests finish), a second signal exits at once.
 import * as path from 'node:path';
@@ -29,6 +29,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       'max-batch': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'intra-op-threads': { type: 'string' },
+      'inference-workers': { type: 'string' },
     },
   });
   const modelDir = values['model-dir'];
@@ -43,6 +44,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
     maxBatch: intFlag('max-batch', values['max-batch'], 1, 1024),
     maxBodyBytes: intFlag('max-body-bytes', values['max-body-bytes'], 1024, 64 * 1024 * 1024),
     intraOpNumThreads: intFlag('intra-op-threads', values['intra-op-threads'], 1, 64),
+    inferenceWorkers: intFlag('inference-workers', values['inference-workers'], 0, 16),
   };
 }
 
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   try {
     opts = parseRuntimeArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1]\n`);
+    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1 (0: on the event loop)]\n`);
     process.exit(2);
   }
   const runtime = await startRuntime(opts);

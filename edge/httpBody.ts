@@ -3,7 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import { RequestError } from './requestParsing';
 
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+/** The body as bytes: the /infer scanner reads them directly, without a UTF-8 decode first. */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume(); // drain so the connection can still carry the 413
@@ -25,7 +26,7 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<string
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size).toString('utf8'));
+      if (!failed) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     });
     req.on('error', (err) => {
       if (!failed) {

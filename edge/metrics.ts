@@ -49,6 +49,7 @@ export class RuntimeMetrics {
   private readonly requests = new Map<string, number>(); // key: route \0 status
   private readonly durations = new Map<string, Histogram>();
   private readonly errors = new Map<string, number>();
+  private readonly inference = new Histogram();
   private windows = 0;
 
   recordRequest(route: string, status: number, seconds: number): void {
@@ -66,6 +67,11 @@ export class RuntimeMetrics {
 
   recordWindows(n: number): void {
     this.windows += n;
+  }
+
+  /** One model run (session.run and the output checks), without HTTP, parsing or queueing. */
+  recordInference(seconds: number): void {
+    this.inference.observe(seconds);
   }
 
   render(extras: MetricsSnapshotExtras): string {
@@ -90,6 +96,12 @@ export class RuntimeMetrics {
       out.push(`edgeship_request_duration_seconds_sum${labels({ route })} ${h.sum}`);
       out.push(`edgeship_request_duration_seconds_count${labels({ route })} ${h.count}`);
     }
+    out.push('# HELP edgeship_inference_duration_seconds Model run time per run (session.run and output checks; no HTTP, parsing or queueing).');
+    out.push('# TYPE edgeship_inference_duration_seconds histogram');
+    LATENCY_BUCKETS_S.forEach((le, i) => out.push(`edgeship_inference_duration_seconds_bucket${labels({ le: String(le) })} ${this.inference.counts[i]}`));
+    out.push(`edgeship_inference_duration_seconds_bucket${labels({ le: '+Inf' })} ${this.inference.count}`);
+    out.push(`edgeship_inference_duration_seconds_sum ${this.inference.sum}`);
+    out.push(`edgeship_inference_duration_seconds_count ${this.inference.count}`);
     out.push('# HELP edgeship_model_info The model being served (value 1), labelled with its sha256.');
     out.push('# TYPE edgeship_model_info gauge');
     if (extras.model) out.push(`edgeship_model_info${labels({ model: extras.model.model, sha256: extras.model.sha256, device: extras.model.device })} 1`);

@@ -6,9 +6,11 @@ import { lstat, readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ModelMetadata } from '../common/contracts';
-import { Encoder } from './encoder';
+import { Encoder, type InferenceEngine, type SessionSignature } from './encoder';
 import { readModelMetadata } from './metadata';
 import { createNormalizer, parseInferPayload, WINDOW_CHANNELS, WINDOW_STEPS, type Normalizer } from './requestParsing';
+import { runtimeSessionOptions } from './session';
+import { InferencePool } from './workerPool';
 
 export class ModelLoadError extends Error {
   constructor(message: string) {
@@ -23,12 +25,18 @@ export interface LoadedModel {
   sha256: string;
   metadata: ModelMetadata;
   normalizer: Normalizer;
-  encoder: Encoder;
+  encoder: InferenceEngine;
   selfTestMs: number;
+  /** Worker threads running inference; 0 when it runs on the event loop. */
+  inferenceWorkers: number;
 }
 
 export interface LoadOptions {
   intraOpNumThreads?: number;
+  /** Inference worker threads (default 1); 0 runs the model on the calling thread. */
+  inferenceWorkers?: number;
+  /** An inference worker died after the load: the caller must stop serving (see workerPool.ts). */
+  onFatal?: (reason: string) => void;
 }
 
 async function resolveCurrent(modelDir: string): Promise<string> {
@@ -51,20 +59,42 @@ function product(dims: readonly number[]): number {
 
 async function createSession(bytes: Uint8Array, file: string, opts: LoadOptions): Promise<ort.InferenceSession> {
   try {
-    // One thread per session: a device runtime shares few cores with the edge worker, and
-    // requests are served one model run at a time anyway (the binding runs on the JS thread).
-    return await ort.InferenceSession.create(bytes, {
-      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    return await ort.InferenceSession.create(bytes, runtimeSessionOptions(opts.intraOpNumThreads));
   } catch (err) {
     throw new ModelLoadError(`onnxruntime cannot load ${file}: ${(err as Error).message}`);
   }
 }
 
-function checkSignature(session: ort.InferenceSession, meta: ModelMetadata, file: string): number {
+function latentSizeOf(meta: ModelMetadata): number {
+  const latentSize = product(meta.output.shape.slice(1));
+  if (!(latentSize > 0)) throw new ModelLoadError(`metadata output shape [${meta.output.shape.join(',')}] has no latent size`);
+  return latentSize;
+}
+
+/** The session on this thread (inferenceWorkers 0) or a worker pool, each from the same bytes. */
+async function createEngine(bytes: Uint8Array, file: string, meta: ModelMetadata, opts: LoadOptions): Promise<{ engine: InferenceEngine; signature: SessionSignature }> {
+  const latentSize = latentSizeOf(meta);
+  const workers = opts.inferenceWorkers ?? 1;
+  if (workers === 0) {
+    const session = await createSession(bytes, file, opts);
+    return { engine: new Encoder(session, meta.input.name, meta.output.name, latentSize), signature: session };
+  }
+  try {
+    const { pool, signature } = await InferencePool.start(bytes, {
+      workers,
+      intraOpNumThreads: opts.intraOpNumThreads ?? 1,
+      inputName: meta.input.name,
+      outputName: meta.output.name,
+      latentSize,
+      onFatal: (reason) => opts.onFatal?.(reason),
+    });
+    return { engine: pool, signature };
+  } catch (err) {
+    throw new ModelLoadError(`onnxruntime cannot load ${file}: ${(err as Error).message}`);
+  }
+}
+
+function checkSignature(session: SessionSignature, meta: ModelMetadata, file: string): void {
   if (!session.inputNames.includes(meta.input.name)) {
     throw new ModelLoadError(`${file} has inputs [${session.inputNames.join(', ')}], metadata expects ${meta.input.name}`);
   }
@@ -78,9 +108,6 @@ function checkSignature(session: ort.InferenceSession, meta: ModelMetadata, file
       throw new ModelLoadError(`${file} input ${meta.input.name} is ${input.type}[${input.shape.join(',')}], expected float32[1,${WINDOW_STEPS},${WINDOW_CHANNELS}]`);
     }
   }
-  const latentSize = product(meta.output.shape.slice(1));
-  if (!(latentSize > 0)) throw new ModelLoadError(`metadata output shape [${meta.output.shape.join(',')}] has no latent size`);
-  return latentSize;
 }
 
 /** Windows for the self-test: the metadata's probes (real activity patterns) or the channel means. */
@@ -89,7 +116,7 @@ function selfTestWindows(meta: ModelMetadata): number[][][] {
   return [Array.from({ length: WINDOW_STEPS }, () => [...meta.normalization.mean])];
 }
 
-async function selfTest(encoder: Encoder, meta: ModelMetadata, normalizer: Normalizer): Promise<number> {
+async function selfTest(encoder: InferenceEngine, meta: ModelMetadata, normalizer: Normalizer): Promise<number> {
   const timings: number[] = [];
   for (const window of selfTestWindows(meta)) {
     const { input } = parseInferPayload({ x: window }, normalizer, 1);
@@ -127,16 +154,16 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   if (metadata.format !== 'onnx') {
     throw new ModelLoadError(`${file} is a ${metadata.format} artifact; this runtime serves ONNX (a Hailo device keeps its HailoRT sidecar)`);
   }
-  const session = await createSession(bytes, file, opts);
+  const { engine, signature } = await createEngine(bytes, file, metadata, opts);
   try {
-    const latentSize = checkSignature(session, metadata, file);
-    const encoder = new Encoder(session, metadata.input.name, metadata.output.name, latentSize);
+    checkSignature(signature, metadata, file);
     const normalizer = createNormalizer(metadata.normalization);
-    const selfTestMs = await selfTest(encoder, metadata, normalizer);
+    // Through the engine that will serve: with workers, this proves the worker path end to end.
+    const selfTestMs = await selfTest(engine, metadata, normalizer);
     const stem = path.basename(file).replace(/\.[^.]+$/, '');
-    return { file, stem, sha256, metadata, normalizer, encoder, selfTestMs };
+    return { file, stem, sha256, metadata, normalizer, encoder: engine, selfTestMs, inferenceWorkers: opts.inferenceWorkers ?? 1 };
   } catch (err) {
-    await session.release();
+    await engine.release();
     throw err;
   }
 }

@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   maxBatch?: number; // default 64
   maxBodyBytes?: number; // default 1 MiB
   intraOpNumThreads?: number; // default 1
+  /** Worker threads running the model (default 1); 0 runs it on the event loop. See workerPool.ts. */
+  inferenceWorkers?: number;
   /** Requests admitted at once; beyond it /infer answers 503 rather than queueing without bound. */
   maxInFlight?: number; // default 256
 }
@@ -43,8 +45,17 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function latentsToArrays(latents: Float32Array[]): number[][] {
-  return latents.map((l) => Array.from(l));
+/**
+ * JSON of latents without an intermediate number[] per window. Number-to-text is the same as
+ * JSON.stringify's (ToString of a finite number; the encoder has checked every value is finite).
+ */
+function latentJson(l: Float32Array): string {
+  return `[${Array.prototype.join.call(l, ',')}]`;
+}
+
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle> {
@@ -98,8 +109,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
       const parsed = parseInferBody(text, model.normalizer, maxBatch);
       const latents = await model.encoder.run(parsed.input, parsed.count);
       metrics.recordWindows(parsed.count);
-      if (parsed.kind === 'single') sendJson(res, 200, { latent: Array.from(latents[0]) });
-      else sendJson(res, 200, { latents: latentsToArrays(latents) });
+      if (parsed.kind === 'single') sendJsonText(res, 200, `{"latent":${latentJson(latents[0])}}`);
+      else sendJsonText(res, 200, `{"latents":[${latents.map(latentJson).join(',')}]}`);
       return 200;
     } catch (err) {
       if (err instanceof RequestError) {
@@ -180,9 +191,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') ? `[${host}]` : host;
 
-  const ready = loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads }).then(
+  // A worker that dies after the load takes the runtime out of service with the reason (503),
+  // rather than letting /infer fail request by request behind a healthy /healthz.
+  const onFatal = (reason: string): void => {
+    if (state.kind === 'ready' || state.kind === 'loading') state = { kind: 'failed', reason };
+  };
+  const ready = loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads, inferenceWorkers: opts.inferenceWorkers, onFatal }).then(
     (model) => {
       if (state.kind === 'closing') return model.encoder.release();
+      model.encoder.onRunSeconds = (s) => metrics.recordInference(s);
       state = { kind: 'ready', model };
     },
     (err: unknown) => {

@@ -9,6 +9,8 @@ describe('edge runtime metrics text', () => {
     m.recordRequest('/infer', 400, 0.0001);
     m.recordError('non_finite_output');
     m.recordWindows(3);
+    m.recordInference(0.0015);
+    m.recordInference(0.003);
     const text = m.render({ ready: true, uptimeSeconds: 1.5, residentMemoryBytes: 1234, model: { model: 'abc', sha256: 'f'.repeat(64), device: 'dev-1' } });
     assert.match(text, /^edgeship_http_requests_total\{route="\/infer",status="200"\} 2$/m);
     assert.match(text, /^edgeship_http_requests_total\{route="\/infer",status="400"\} 1$/m);
@@ -19,6 +21,11 @@ describe('edge runtime metrics text', () => {
     assert.match(text, /^edgeship_request_duration_seconds_bucket\{route="\/infer",le="\+Inf"\} 3$/m);
     assert.match(text, /^edgeship_request_duration_seconds_count\{route="\/infer"\} 3$/m);
     assert.match(text, new RegExp(`^edgeship_model_info\\{model="abc",sha256="${'f'.repeat(64)}",device="dev-1"\\} 1$`, 'm'));
+    assert.match(text, /^edgeship_inference_duration_seconds_bucket\{le="0.001"\} 0$/m);
+    assert.match(text, /^edgeship_inference_duration_seconds_bucket\{le="0.0025"\} 1$/m);
+    assert.match(text, /^edgeship_inference_duration_seconds_bucket\{le="0.005"\} 2$/m);
+    assert.match(text, /^edgeship_inference_duration_seconds_count 2$/m);
+    assert.match(text, /^# TYPE edgeship_inference_duration_seconds histogram$/m);
     assert.match(text, /^edgeship_ready 1$/m);
     assert.match(text, /^# TYPE edgeship_request_duration_seconds histogram$/m);
     assert.ok(text.endsWith('\n'));

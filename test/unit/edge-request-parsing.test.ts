@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createNormalizer, parseInferBody, RequestError } from '../../edge/requestParsing';
+import { createNormalizer, parseInferBody, parseInferPayload, RequestError, scanInferBody } from '../../edge/requestParsing';
 
 const MEAN = [0.12, -0.08, 9.78, 0.002, -0.001, 0.003, 22.4, -8.7, 43.2];
 const STD = [3.92, 3.87, 2.45, 1.24, 1.31, 0.98, 28.5, 31.2, 24.8];
@@ -76,5 +76,95 @@ describe('edge request parsing', () => {
 
   it('refuses normalization without 9 channels', () => {
     assert.throws(() => createNormalizer({ mean: [0], std: [1] }), RangeError);
+  });
+});
+
+describe('edge request parsing: the byte scanner', () => {
+  // Deterministic pseudo-random numbers (no Math.random: failures must reproduce).
+  let seed = 12345;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  /** Number spellings a client may send, each a valid JSON number. */
+  const spellings = [
+    (v: number) => String(v),
+    (v: number) => v.toFixed(3),
+    (v: number) => v.toExponential(6),
+    (v: number) => v.toExponential(6).toUpperCase().replace('E+', 'E'),
+    (v: number) => v.toPrecision(17),
+    (v: number) => v.toPrecision(21),
+    (v: number) => String(Math.round(v)),
+    (v: number) => `${v.toFixed(20)}`,
+    (v: number) => `${Math.trunc(v * 1e6)}e-6`,
+    (v: number) => `${v.toExponential(3).replace(/e([+-])(\d)$/, 'e$10$2')}`,
+  ];
+
+  function windowText(pick: (t: number, c: number) => string, space = ''): string {
+    const rows = Array.from({ length: 100 }, (_, t) => `[${Array.from({ length: 9 }, (_, c) => pick(t, c)).join(`,${space}`)}]`);
+    return `[${rows.join(`,${space}\n`)}]`;
+  }
+
+  function viaJsonParse(text: string): Float32Array {
+    return parseInferPayload(JSON.parse(text), norm, 4).input;
+  }
+
+  it('stores exactly the float32 values of the JSON.parse path, for every number spelling', () => {
+    for (let round = 0; round < 30; round++) {
+      const values = Array.from({ length: 900 }, (_, i) => MEAN[i % 9] + STD[i % 9] * (rand() * 8 - 4) * 10 ** Math.floor(rand() * 6 - 3));
+      const text = `{ "x" : ${windowText((t, c) => spellings[(t * 9 + c + round) % spellings.length](values[t * 9 + c]), round % 2 ? ' ' : '')} }\n`;
+      const fast = scanInferBody(Buffer.from(text), norm, 4);
+      assert.ok(fast, `round ${round}: the scanner refused a well-formed body`);
+      assert.deepEqual(Buffer.from(fast.input.buffer), Buffer.from(viaJsonParse(text).buffer), `round ${round}`);
+    }
+  });
+
+  it('keeps -0, integers, long mantissas and wide exponents exact', () => {
+    const odd = ['-0', '0', '-0.0', '123456789012345678', '0.1000000000000000055511151231257827', '1e-30', '-2.5E+2', '9.999999999999999e22', '1e23', '0.000001234', '4.9e-324'];
+    const text = JSON.stringify({ x: 0 }).replace('0', windowText((t, c) => odd[(t * 9 + c) % odd.length]));
+    const fast = scanInferBody(Buffer.from(text), norm, 4);
+    assert.ok(fast);
+    assert.deepEqual(Buffer.from(fast.input.buffer), Buffer.from(viaJsonParse(text).buffer));
+  });
+
+  it('takes the batch form and packs it in order', () => {
+    const a = windowText((_, c) => String(MEAN[c]));
+    const b = windowText((_, c) => String(MEAN[c] + STD[c]));
+    const fast = scanInferBody(Buffer.from(`{"batch":[${a},${b}]}`), norm, 4);
+    assert.ok(fast);
+    assert.equal(fast.kind, 'batch');
+    assert.equal(fast.count, 2);
+    assert.equal(fast.input[0], 0);
+    assert.ok(Math.abs(fast.input[1799] - 1) < 1e-6);
+  });
+
+  it('hands everything it does not accept to the JSON.parse path', () => {
+    const w = windowText(() => '1');
+    const refused = [
+      `{"x":${w},"x":${w}}`, // duplicate key: JSON.parse keeps the last one
+      `{"\\u0078":${w}}`, // escaped key
+      `{"x":${w},"extra":1}`,
+      `{"x":${w}} x`,
+      `{"x":${w.replace('[1,', '[01,')}}`,
+      `{"x":${w.replace('[1,', '[1.,')}}`,
+      `{"x":${w.replace('[1,', '[1e,')}}`,
+      `{"x":${w.replace('[1,', '[+1,')}}`,
+      `{"x":${w.replace('[1,', '[1e999,')}}`,
+      `{"x":${w.replace('[1,', '[1e300,')}}`,
+      `{"x":${w.replace('[1,', '[1,1,')}}`,
+      `{"batch":[]}`,
+      `{"batch":[${w},${w},${w},${w},${w}]}`,
+      `\ufeff{"x":${w}}`,
+    ];
+    for (const text of refused) assert.equal(scanInferBody(Buffer.from(text), norm, 4), null, text.slice(0, 30));
+    // and the exact reasons still come from the slow path
+    rejects(`{"x":${w.replace('[1,', '[1,1,')}}`, 400, /x\[0\] must be an array of 9 numbers \(got an array of length 10\)/);
+    rejects(`{"batch":[${w},${w},${w},${w},${w}]}`, 400, /5 windows; the limit is 4/);
+    assert.equal(parseInferBody(`{"x":${w},"x":${w.replace('[1,', '[2,')}}`, norm, 4).input[0], Math.fround((2 - MEAN[0]) * (1 / STD[0])));
+  });
+
+  it('reads a Buffer body the same as its string', () => {
+    const text = JSON.stringify({ x: window((t, c) => t + c / 10) });
+    assert.deepEqual(parseInferBody(Buffer.from(text), norm, 4).input, parseInferBody(text, norm, 4).input);
   });
 });
