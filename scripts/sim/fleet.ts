@@ -16,7 +16,7 @@ import { deviceLayout, writeDeviceRecord, type DeviceLayout } from './layout';
 import { freePort } from './net';
 import { findSshd, startOpenSshd } from './opensshServer';
 import { killDeviceProcessesSync, stopDeviceProcesses, workerMarker } from './deviceProcesses';
-import { isSimDeviceDir, markDeviceDir, reclaimDeviceDir, reclaimStaleDevices } from './leftovers';
+import { claimFleetDir, FLEET_MARKER, isSimDeviceDir, markDeviceDir, reclaimDeviceDir, reclaimStaleDevices, releaseFleetDir } from './leftovers';
 import { readPid, terminateFromPidfile } from './pidfile';
 import { RESTART_SCRIPT, startDeviceRuntime, stopDeviceRuntime } from './runtime';
 
@@ -68,7 +68,6 @@ export interface SimulatedFleet {
 }
 
 const TSX_LOADER = require.resolve('tsx');
-const FLEET_MARKER = 'edgeship-sim-fleet.json';
 
 export function chooseSshServer(requested: SshServerKind | 'auto' = 'auto'): SshServerKind {
   if (requested !== 'auto') return requested;
@@ -160,6 +159,8 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
   if (new Set(ids).size !== ids.length) throw new Error('device ids must be unique');
   const baseDir = path.resolve(opts.baseDir);
   mkdirSync(baseDir, { recursive: true });
+  // Before anything else: a second fleet in the same directory would "reclaim" a running one.
+  claimFleetDir(baseDir, { devices: ids, starting: true });
   const kind = chooseSshServer(opts.sshServer);
   const cleanups: Array<() => Promise<void>> = [];
   const allLayouts = ids.map((id) => deviceLayout(path.join(baseDir, id)));
@@ -187,6 +188,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       for (const layout of layouts) await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
       await Promise.all(cleanups.map((c) => c().catch(() => undefined)));
       await Promise.all(layouts.map((l) => stopDeviceProcesses(l)));
+      releaseFleetDir(baseDir);
     })();
     return stopping;
   };
@@ -200,7 +202,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
     const inventory = parseInventory({ devices: devices.map((d) => d.spec) }, 'simulated inventory');
     const inventoryPath = path.join(baseDir, 'inventory.json');
     writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2) + '\n');
-    writeFileSync(path.join(baseDir, FLEET_MARKER), JSON.stringify({ pid: process.pid, devices: ids, sshServerKind: kind }, null, 2) + '\n');
+    claimFleetDir(baseDir, { devices: ids, sshServerKind: kind });
     if (opts.startEdgeWorkers) for (const d of devices) startEdgeWorker(d, inventoryPath, opts.startEdgeWorkers);
     return { inventoryPath, inventory, devices, sshServerKind: kind, stop };
   } catch (err) {

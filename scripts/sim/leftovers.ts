@@ -5,10 +5,11 @@
 // (only where the pidfile and the process's command line prove they are this device's) and
 // removes the directories it can prove are simulated devices. Anything else is refused: a
 // user's directory is never deleted.
-import { existsSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stopDeviceProcesses } from './deviceProcesses';
 import { deviceLayout } from './layout';
+import { isAlive } from './pidfile';
 
 /** Written first into every device directory, so even a half-made one is recognizably ours. */
 export const DEVICE_MARKER = '.edgeship-simdevice';
@@ -17,6 +18,56 @@ export class ForeignDirectoryError extends Error {
   constructor(readonly dir: string) {
     super(`${dir} exists and is not a simulated device directory; refusing to reuse it (it may hold someone's data: remove it yourself if it is a leftover)`);
     this.name = 'ForeignDirectory';
+  }
+}
+
+/** The fleet's own file in its directory: who runs it (cleared by stop(), left by a killed run). */
+export const FLEET_MARKER = 'edgeship-sim-fleet.json';
+
+/** Another live fleet (a second test run in the same tree) holds this directory. */
+export class FleetDirInUseError extends Error {
+  constructor(readonly dir: string, readonly pid: number) {
+    super(`${dir} belongs to a simulated fleet that is still running (process ${pid}); stop it first (or wait for it) instead of starting a second fleet in the same directory`);
+    this.name = 'FleetDirInUse';
+  }
+}
+
+/**
+ * The process running the fleet in baseDir, when it still runs: leftovers are only leftovers once
+ * their fleet is gone. A live pid counts only if it is a Node process (every fleet runs in one),
+ * so a pid reused by something else after a crash does not block the next run forever.
+ */
+function liveFleetProcess(baseDir: string): number | undefined {
+  let pid: unknown;
+  try {
+    pid = (JSON.parse(readFileSync(path.join(baseDir, FLEET_MARKER), 'utf8')) as { pid?: unknown }).pid;
+  } catch {
+    return undefined;
+  }
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 1 || pid === process.pid || !isAlive(pid)) return undefined;
+  let argv0: string;
+  try {
+    argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  } catch {
+    return pid; // no /proc: a live pid is the best evidence there is
+  }
+  return path.basename(argv0).startsWith('node') ? pid : undefined;
+}
+
+/** Takes baseDir for this process, refusing while another fleet runs there. */
+export function claimFleetDir(baseDir: string, info: Record<string, unknown>): void {
+  const other = liveFleetProcess(baseDir);
+  if (other !== undefined) throw new FleetDirInUseError(baseDir, other);
+  writeFileSync(path.join(baseDir, FLEET_MARKER), JSON.stringify({ pid: process.pid, ...info }, null, 2) + '\n');
+}
+
+/** After stop(): the directory holds only leftovers now, free for the next fleet. */
+export function releaseFleetDir(baseDir: string): void {
+  try {
+    const { pid } = JSON.parse(readFileSync(path.join(baseDir, FLEET_MARKER), 'utf8')) as { pid?: unknown };
+    if (pid === process.pid) rmSync(path.join(baseDir, FLEET_MARKER), { force: true });
+  } catch {
+    // no marker, or not ours: nothing to release
   }
 }
 

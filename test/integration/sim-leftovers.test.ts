@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { deviceLayout, writeDeviceRecord } from '../../scripts/sim/layout';
-import { DEVICE_MARKER, ForeignDirectoryError } from '../../scripts/sim/leftovers';
+import { DEVICE_MARKER, FLEET_MARKER, FleetDirInUseError, ForeignDirectoryError } from '../../scripts/sim/leftovers';
 import { isAlive } from '../../scripts/sim/pidfile';
 
 /**
@@ -84,6 +84,9 @@ describe('simulated fleet: leftovers of a killed run', function () {
     children.push(runtimeOrphan);
     writeFileSync(sim3.runtimePid, `${runtimeOrphan.pid}\n`);
 
+    // The killed run's own fleet file, naming its (dead) process.
+    writeFileSync(path.join(baseDir, FLEET_MARKER), JSON.stringify({ pid: 999999999, devices: ['sim-1', 'sim-2', 'sim-3'] }));
+
     fleet = await startSimulatedFleet({ count: 2, baseDir, sshServer: 'embedded', startRuntimes: false, disposableRoot: testRoot });
 
     assert.deepEqual(fleet.devices.map((d) => d.id), ['sim-1', 'sim-2']);
@@ -93,6 +96,22 @@ describe('simulated fleet: leftovers of a killed run', function () {
     assert.ok(!existsSync(sim3.dir), 'the stale sim-3 is removed');
     assert.notEqual(readFileSync(sim1.hostKey, 'utf8'), 'half-written key', 'sim-1 is made afresh');
     for (const d of fleet.devices) assert.ok(existsSync(path.join(d.dir, DEVICE_MARKER)), `${d.id} is marked from the start`);
+  });
+
+  it('refuses while another live process runs a fleet in the same directory; takes over once it is gone', async () => {
+    const baseDir = path.join(testRoot, 'e2e', 'fleet');
+    mkdirSync(baseDir, { recursive: true });
+    const otherRun = orphan(baseDir); // a Node process, as every fleet's is
+    children.push(otherRun);
+    writeFileSync(path.join(baseDir, FLEET_MARKER), JSON.stringify({ pid: otherRun.pid, devices: ['sim-1'] }));
+    await assert.rejects(startSimulatedFleet({ count: 1, baseDir, sshServer: 'embedded', startRuntimes: false, disposableRoot: testRoot }), FleetDirInUseError);
+    process.kill(otherRun.pid!, 'SIGKILL');
+    assert.ok(await waitUntilGone(otherRun.pid!));
+    fleet = await startSimulatedFleet({ count: 1, baseDir, sshServer: 'embedded', startRuntimes: false, disposableRoot: testRoot });
+    assert.equal(JSON.parse(readFileSync(path.join(baseDir, FLEET_MARKER), 'utf8')).pid, process.pid);
+    await fleet.stop();
+    fleet = undefined;
+    assert.ok(!existsSync(path.join(baseDir, FLEET_MARKER)), 'a stopped fleet leaves the directory free for the next one');
   });
 
   it('a half-made device this project marked is reclaimed anywhere, also outside the test state root', async () => {
