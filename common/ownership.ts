@@ -109,6 +109,8 @@ export interface DeviceOwnerInput {
   deviceId: string;
   /** How often the holder is checked for having ended without releasing (someone waiting). */
   holderCheckIntervalMs?: number;
+  /** Continue-as-new once the history has this many events (default 4,000; tests use fewer). */
+  continueAfterEvents?: number;
   /** Carried over by continue-as-new. */
   record?: DeviceRecord;
 }

@@ -36,6 +36,8 @@ import { isoAt, nowMs } from './progress';
 /** Continue-as-new well before Temporal's 51,200-event limit; a lease change is ~10 events. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 4_000;
 
+const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const { describeDeploymentRun } = proxyActivities<OwnershipActivities>({
   taskQueue: GPU_TASK_QUEUE,
   startToCloseTimeout: '30s',
@@ -45,13 +47,16 @@ const { describeDeploymentRun } = proxyActivities<OwnershipActivities>({
 function checkLeaseRequest(req: unknown): asserts req is LeaseRequest {
   const r = (req ?? {}) as Partial<Record<keyof LeaseRequest, unknown>>;
   const text = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 1000;
-  if (!text(r.deploymentId) || !text(r.runId) || !text(r.modelName)) throw new Error('a lease request names deploymentId, runId and modelName');
+  if (!text(r.deploymentId) || !text(r.modelName)) throw new Error('a lease request names deploymentId, runId and modelName');
+  // The grant is a signal to exactly this run: an id that is not a run id could never get it.
+  if (typeof r.runId !== 'string' || !RUN_ID_PATTERN.test(r.runId)) throw new Error(`runId must be a Temporal run id (a UUID), got ${JSON.stringify(r.runId)}`);
   if (!(ON_BUSY as readonly unknown[]).includes(r.onBusy)) throw new Error(`onBusy must be one of ${ON_BUSY.join(', ')}`);
 }
 
 export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
   const deviceId = input.deviceId;
   const checkEveryMs = input.holderCheckIntervalMs ?? DEFAULT_HOLDER_CHECK_INTERVAL_MS;
+  const continueAfter = input.continueAfterEvents ?? HISTORY_EVENTS_BEFORE_CONTINUE;
   const book = new LeaseBook(input.record ?? emptyRecord(deviceId, isoAt(nowMs())));
   /** Runs granted the lease that have not been told yet (the signal is sent from the main loop). */
   const toNotify: LeaseEntry[] = [];
@@ -93,7 +98,7 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
     changed = false;
     const holder = book.record.holder;
     const interval = book.record.queue.length > 0 ? checkEveryMs : checkEveryMs * IDLE_CHECK_FACTOR;
-    const wakeUp = (): boolean => toNotify.length > 0 || changed || workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE;
+    const wakeUp = (): boolean => toNotify.length > 0 || changed || workflowInfo().historyLength > continueAfter;
     const woke = holder ? await condition(wakeUp, interval) : (await condition(wakeUp), true);
 
     while (toNotify.length > 0) {
@@ -121,11 +126,11 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
       }
     }
 
-    if (workflowInfo().historyLength > HISTORY_EVENTS_BEFORE_CONTINUE && toNotify.length === 0) {
+    if (workflowInfo().historyLength > continueAfter && toNotify.length === 0) {
       await condition(allHandlersFinished);
       if (toNotify.length === 0) {
         publish(book.record, true);
-        await continueAsNew<typeof deviceOwner>({ deviceId, holderCheckIntervalMs: input.holderCheckIntervalMs, record: book.record });
+        await continueAsNew<typeof deviceOwner>({ ...input, record: book.record });
       }
     }
   }

@@ -1,0 +1,123 @@
+// The deviceOwner workflow on a real dev server, driven directly through its messages (no
+// deployments): leases by update-with-start, a grant to a run that no longer exists, and
+// continue-as-new carrying the record.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createOwnershipActivities } from '../../activities/gpu/ownership';
+import { deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
+import { GPU_TASK_QUEUE } from '../../common/queues';
+import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
+import { startTestTemporal } from '../helpers/temporalEnv';
+
+describe('deviceOwner workflow (real dev server)', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  let worker: Worker;
+  let running: Promise<void>;
+
+  before(async function () {
+    this.timeout(90_000);
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+    } catch {
+      // installed by another test file
+    }
+    env = await startTestTemporal();
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: GPU_TASK_QUEUE,
+      workflowsPath: require.resolve('../../workflows'),
+      activities: createOwnershipActivities(env.client, { holderCheckIntervalMs: 300 }),
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  async function ask(client: Client, deviceId: string, input: Partial<DeviceOwnerInput>, req: LeaseRequest) {
+    return client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
+      args: [req],
+      startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', {
+        workflowId: deviceOwnerWorkflowId(deviceId),
+        taskQueue: GPU_TASK_QUEUE,
+        args: [{ deviceId, ...input }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      }),
+    });
+  }
+
+  /** A run id shaped like Temporal's (a UUID), derived from the name so releases can name it. */
+  const runOf = (deploymentId: string): string => {
+    const h = createHash('sha256').update(deploymentId).digest('hex');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  };
+  const lease = (deploymentId: string, onBusy: LeaseRequest['onBusy'] = 'queue'): LeaseRequest => ({ deploymentId, runId: runOf(deploymentId), modelName: 'm', onBusy });
+
+  async function until(deviceId: string, what: string, predicate: (r: DeviceRecord) => boolean): Promise<DeviceRecord> {
+    const handle = env.client.workflow.getHandle(deviceOwnerWorkflowId(deviceId));
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const record = await handle.query(deviceQuery);
+      if (predicate(record)) return record;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(record)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('refuses a malformed request in the validator, and a busy device with onBusy "fail"', async () => {
+    const first = await ask(env.client, 'own-01', {}, lease('a'));
+    assert.equal(first.granted, true);
+    await assert.rejects(ask(env.client, 'own-01', {}, { ...lease('b'), onBusy: 'maybe' as LeaseRequest['onBusy'] }), (err: unknown) => {
+      assert.ok(err instanceof WorkflowUpdateFailedError);
+      assert.match(String((err.cause as Error).message), /onBusy must be one of queue, fail/);
+      return true;
+    });
+    await assert.rejects(ask(env.client, 'own-01', {}, { ...lease('b'), runId: 'not-a-run' }), (err: unknown) => {
+      assert.ok(err instanceof WorkflowUpdateFailedError);
+      assert.match(String((err.cause as Error).message), /runId must be a Temporal run id/);
+      return true;
+    });
+    await assert.rejects(ask(env.client, 'own-01', {}, lease('b', 'fail')), (err: unknown) => {
+      assert.ok(err instanceof WorkflowUpdateFailedError);
+      assert.equal((err.cause as { type?: string }).type, 'DeviceBusy');
+      return true;
+    });
+    const record = await until('own-01', 'a holds, nobody waits', (r) => r.holder?.deploymentId === 'a');
+    assert.deepEqual(record.queue, []);
+  });
+
+  it('a queued run that no longer exists when its turn comes is skipped for the next', async () => {
+    await ask(env.client, 'own-02', {}, lease('holder'));
+    // Neither of these runs exists as a workflow: the grant signal cannot reach them.
+    assert.equal((await ask(env.client, 'own-02', {}, lease('ghost-1'))).position, 1);
+    assert.equal((await ask(env.client, 'own-02', {}, lease('ghost-2'))).position, 2);
+    await env.client.workflow.getHandle(deviceOwnerWorkflowId('own-02')).signal(releaseLeaseSignal, { deploymentId: 'holder', runId: runOf('holder'), outcome: { kind: 'untouched', deploymentStatus: 'rejected' } });
+    const record = await until('own-02', 'both ghosts skipped', (r) => r.holder === null && r.queue.length === 0);
+    assert.deepEqual(record.history.map((h) => `${h.deploymentId}:${h.outcome}`), ['holder:untouched', 'ghost-1:abandoned', 'ghost-2:abandoned']);
+  });
+
+  it('continues as new with its record once its history grows past the bound', async () => {
+    const handle = env.client.workflow.getHandle(deviceOwnerWorkflowId('own-03'));
+    let firstRunId: string | undefined;
+    const sha = (i: number): string => i.toString(16).padStart(64, '0');
+    for (let i = 1; i <= 12; i++) {
+      await ask(env.client, 'own-03', { continueAfterEvents: 40 }, lease(`d${i}`));
+      await handle.signal(releaseLeaseSignal, { deploymentId: `d${i}`, runId: runOf(`d${i}`), outcome: { kind: 'deployed', servesSha256: sha(i), deploymentStatus: 'completed' } });
+      await until('own-03', `d${i} released`, (r) => r.holder === null);
+      firstRunId ??= (await handle.describe()).runId;
+    }
+    const described = await handle.describe();
+    assert.notEqual(described.runId, firstRunId, 'the owner continued as new at least once');
+    const record = await handle.query(deviceQuery);
+    assert.equal(record.serves?.sha256, sha(12));
+    assert.equal(record.serves?.deploymentId, 'd12');
+    assert.equal(record.history.length, 12, 'the history survived continue-as-new');
+  });
+});
