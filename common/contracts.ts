@@ -48,6 +48,43 @@ export interface ModelMetadata {
   exportedFromOnnxSha256?: string; // for compiled artifacts: the FP32 ONNX they came from
   versions: Record<string, string>;
   probes: ProbeReference[];
+  /** cpu-int8 only: how it was quantized and on which CPU its INT8-vs-FP32 figure was measured. */
+  quantization?: QuantizationFigures;
+}
+
+/** onnxruntime QDQ formats, named activations+weights: S8S8 = QInt8 activations, QInt8 weights. */
+export const QUANT_FORMATS = ['S8S8', 'U8S8', 'U8U8'] as const;
+export type QuantFormat = (typeof QUANT_FORMATS)[number];
+export const CALIBRATION_METHODS = ['MinMax', 'Entropy', 'Percentile'] as const;
+export type CalibrationMethod = (typeof CALIBRATION_METHODS)[number];
+
+export interface QuantizationOptions {
+  format?: QuantFormat; // default S8S8 (U8S8 saturates on x86-64 without VNNI)
+  calibrationMethod?: CalibrationMethod; // default MinMax
+  reduceRange?: boolean; // 7-bit weights; default false
+  /** Mixed precision: at most this many sensitive nodes kept in FP32 to hold the gate (default 4, 0 = never). */
+  maxExcludedNodes?: number;
+}
+
+/** The CPU a figure was measured on: /proc/cpuinfo flags and CPUID (they differ under qemu-user). */
+export interface CpuFeatures {
+  model: string;
+  machine: string;
+  procFlags: string[]; // of: sse4_1 avx avx2 fma avx512f avx512bw avx512vl avx512_vnni avx_vnni amx_int8 asimd asimddp i8mm
+  cpuidFeatures: string[];
+  vnni: boolean;
+  emulated: string | null; // e.g. "qemu-x86_64 -cpu Haswell" when the figure was measured under emulation
+}
+
+export interface QuantizationFigures {
+  settings: { format: QuantFormat; quantFormat: 'QDQ'; activations: string; weights: string; perChannel: boolean; reduceRange: boolean; calibrationMethod: CalibrationMethod; calibrationWindows: number };
+  cpu: CpuFeatures;
+  /** Nodes kept in FP32 (mixed precision); empty when the fully quantized model held the gate. */
+  excludedNodes: string[];
+  /** Every quantization tried, in order: the full one, then with 1, 2, … sensitive nodes excluded. */
+  attempts: Array<{ excludedNodes: string[]; minCosine: number; meanCosine: number }>;
+  /** FP32 / INT8 median single-window latency on `cpu`; ≤ 1 means INT8 buys no speed there. */
+  speedup: number;
 }
 
 export type ModelSource =
@@ -62,8 +99,12 @@ export type ModelSource =
 export interface ParityFigures {
   minCosine: number;
   maxAbsDiff: number;
-  probes: Array<{ name: string; cosine: number; maxAbsDiff: number }>;
+  /** Scale as well as direction: max over probes of |output − reference| / |reference|. */
+  maxRelativeError: number;
+  probes: Array<{ name: string; cosine: number; maxAbsDiff: number; relativeError: number; normRatio: number }>;
   gate: number;
+  /** The scale gates applied (absent on records made before they existed). */
+  maxRelativeErrorGate?: number;
 }
 
 export interface ExportModelInput {
@@ -72,6 +113,7 @@ export interface ExportModelInput {
   conv2d?: boolean;
   opset?: number;
   parityMinCosine?: number; // default 0.9999
+  parityMaxRelativeError?: number; // default 1e-3: a model whose references are 2x its outputs fails
 }
 
 export interface ExportModelResult {
@@ -109,6 +151,10 @@ export interface CompileInput {
   metadataPath: string;
   calibrationSet: ArtifactRef;
   int8MinCosine?: number; // default 0.99
+  /** cpu-fp32: the store copy is re-proven against the references with this gate (default 0.9999). */
+  parityMinCosine?: number;
+  /** cpu-int8: format, calibration method and mixed-precision budget (defaults in QuantizationOptions). */
+  quantization?: QuantizationOptions;
 }
 
 export interface CompileResult {
@@ -122,6 +168,77 @@ export interface CompileResult {
   /** Per-inference latency on the GPU server's CPU (ms, median), where measured. */
   latencyMs?: { fp32: number; artifact: number };
   preflight?: { ops: Record<string, number>; warnings: string[] };
+  /** cpu-int8: settings, the CPU the figures were measured on, nodes kept in FP32, speed-up. */
+  quantization?: QuantizationFigures;
+  /** Things a person deciding on the deployment should see (e.g. INT8 not faster than FP32). */
+  warnings?: string[];
+  durationMs: number;
+  reused: boolean;
+}
+
+/**
+ * Gates of preflightModel, run on the GPU server before anything is staged. Every figure is
+ * reported whether it passed or not.
+ */
+export interface PreflightGates {
+  maxAbsValue: number; // default 100: no embedding value beyond ±100 on in-range windows (every z-scored value within ±12)
+  maxAbsValueFullScale: number; // default 10000: bound on windows beyond that (saturated sensors, full-scale noise)
+  minOutputVariance: number; // default 1e-6: min over the 64 dimensions of the variance across activity windows
+  minPairwiseDistance: number; // default 1e-4: distinct activity windows give distinct embeddings (L2)
+  maxRelativeError: number; // default 0.25: |output − reference| / |reference| on every probe (scale, not only direction)
+  minReferenceCosine: number; // default 0.98: direction against the references
+  parityMaxAbsDiff: number; // default 8: max |Δ| of any embedding value against its reference
+  minProbes: number; // default 4: a reference file with fewer probes proves too little
+}
+
+export interface PreflightInput {
+  modelName: string;
+  /** The artifact that will be deployed (FP32 or INT8 ONNX, or a HEF). */
+  artifact: ArtifactRef;
+  metadataPath: string; // ModelMetadata of the artifact
+  /** For a HEF: the FP32 ONNX it was compiled from (its sha256 must be the metadata's exportedFromOnnxSha256). */
+  sourceOnnx?: ArtifactRef;
+  gates?: Partial<PreflightGates>;
+  sweepWindows?: number; // default 1200 (≥ 1000)
+}
+
+export interface PreflightFigures {
+  windows: number;
+  categories: Record<string, number>; // sweep windows per category
+  allFinite: boolean;
+  nonFinite: Array<{ category: string; windows: number }>;
+  maxAbsValue: number; // in-range windows
+  maxAbsCategory: string;
+  maxAbsValueFullScale: number; // windows beyond ±12 σ
+  fullScaleCategory: string;
+  inRangeWindows: number;
+  perCategoryMaxAbs: Record<string, number>;
+  activityWindows: number;
+  minOutputVariance: number;
+  meanOutputVariance: number;
+  minPairwiseDistance: number;
+  identicalPairs: number;
+  probes: Array<{ name: string; cosine: number; relativeError: number; normRatio: number; maxAbsDiff: number }>;
+  minReferenceCosine: number;
+  maxRelativeError: number;
+  normRatio: { min: number; max: number };
+  maxAbsDiff: number;
+}
+
+export interface PreflightCheck {
+  name: keyof PreflightGates | 'allFinite';
+  value: number | boolean;
+  gate: number | boolean;
+  passed: boolean;
+}
+
+export interface PreflightResult {
+  /** What was run: the artifact itself, or for a HEF the FP32 ONNX it came from. */
+  checked: { path: string; sha256: string; role: 'artifact' | 'source-onnx' };
+  figures: PreflightFigures;
+  gates: PreflightGates;
+  checks: PreflightCheck[];
+  passed: boolean; // always true in a result: a failed gate throws PreflightGateFailed carrying these figures
   durationMs: number;
   reused: boolean;
 }
@@ -257,6 +374,7 @@ export interface GpuActivities {
   exportModel(input: ExportModelInput): Promise<ExportModelResult>;
   buildCalibrationSet(input: CalibrationInput): Promise<CalibrationResult>;
   compileModel(input: CompileInput): Promise<CompileResult>;
+  preflightModel(input: PreflightInput): Promise<PreflightResult>;
   resolveDevices(input: ResolveDevicesInput): Promise<DeviceInfo[]>;
   pushArtifact(input: PushArtifactInput): Promise<PushArtifactResult>;
 }

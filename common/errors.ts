@@ -19,6 +19,8 @@ export const ErrorType = {
   UnknownTarget: 'UnknownTarget',
   TargetMismatch: 'TargetMismatch',
   QuantizationGateFailed: 'QuantizationGateFailed',
+  /** The artifact failed a pre-flight gate on the GPU server (non-finite, unbounded, degenerate, wrong scale): nothing was staged. */
+  PreflightGateFailed: 'PreflightGateFailed',
   HailoCompilerUnavailable: 'HailoCompilerUnavailable',
   HailoCompileFailed: 'HailoCompileFailed',
   PythonEnvironmentMissing: 'PythonEnvironmentMissing',
@@ -60,6 +62,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.UnknownTarget,
   ErrorType.TargetMismatch,
   ErrorType.QuantizationGateFailed,
+  ErrorType.PreflightGateFailed,
   ErrorType.HailoCompilerUnavailable,
   ErrorType.HailoCompileFailed,
   ErrorType.PythonEnvironmentMissing,

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { canonicalJson } from './canonicalJson';
-import { COMPILE_TARGETS } from './contracts';
+import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS } from './contracts';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
 
 const idRule = '1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit';
@@ -60,10 +60,35 @@ export const DeployRequestSchema = z.strictObject({
   gates: z
     .strictObject({
       parityMinCosine: unitInterval.default(0.9999),
+      /** Export parity in scale: max |ONNX − PyTorch| / |PyTorch| over the probes. */
+      parityMaxRelativeError: z.number().positive().default(1e-3),
       int8MinCosine: unitInterval.default(0.99),
+      /** Pre-flight (GPU server, before staging): no embedding value beyond ±maxAbsValue over the input sweep. */
+      maxAbsValue: z.number().positive().default(100),
+      /** Pre-flight: the bound for windows beyond ±12 σ (saturated sensors), where a ReLU encoder grows with its input. */
+      maxAbsValueFullScale: z.number().positive().default(10_000),
+      /** Pre-flight: min over the 64 dimensions of the variance across distinct activity windows. */
+      minOutputVariance: z.number().nonnegative().default(1e-6),
+      /** Pre-flight: min L2 distance between the embeddings of distinct activity windows. */
+      minPairwiseDistance: z.number().nonnegative().default(1e-4),
+      /** Pre-flight: the deployed artifact against the references, in scale (|Δ| / |reference|). */
+      maxRelativeError: z.number().positive().default(0.25),
+      /** Pre-flight: max |Δ| of any embedding value of the deployed artifact against the references. */
+      parityMaxAbsDiff: z.number().positive().default(8),
+      /** Pre-flight: reference files with fewer probes are refused. */
+      minProbes: z.number().int().min(1).default(4),
       p95LatencyMs: z.number().positive().default(50),
       minThroughputRps: z.number().nonnegative().default(250),
       minReferenceCosine: unitInterval.default(0.98),
+    })
+    .prefault({}),
+  /** cpu-int8 only: how onnxruntime quantizes (see common/contracts.ts QuantizationOptions). */
+  quantization: z
+    .strictObject({
+      format: z.enum(QUANT_FORMATS).default('S8S8'),
+      calibrationMethod: z.enum(CALIBRATION_METHODS).default('MinMax'),
+      reduceRange: z.boolean().default(false),
+      maxExcludedNodes: z.number().int().min(0).max(64).default(4),
     })
     .prefault({}),
   validation: z

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import zipfile
 
 import torch
@@ -19,6 +20,7 @@ from tcn_vae import ARCHITECTURE, DEFAULT_CONFIG, TCNVAE
 def load_checkpoint(path: str) -> tuple[TCNVAE, dict]:
     if not os.path.isfile(path):
         raise ToolError("CheckpointNotFound", f"checkpoint {path} does not exist (or is not a file)")
+    _check_container(path)
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -28,6 +30,10 @@ def load_checkpoint(path: str) -> tuple[TCNVAE, dict]:
         raise ToolError("CheckpointCorrupt", f"checkpoint {path} cannot be read: {e}") from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise ToolError("CheckpointCorrupt", f"checkpoint {path} cannot be read: {str(e).splitlines()[0]}") from e
+    except (IndexError, KeyError, TypeError, AttributeError, UnicodeDecodeError, struct.error) as e:
+        # The weights-only unpickler reading bytes that are not a pickle stream fails with these.
+        raise ToolError("CheckpointCorrupt", f"checkpoint {path} is not a readable PyTorch checkpoint "
+                        f"({type(e).__name__}: {str(e)[:120]})") from e
 
     if not isinstance(raw, dict):
         raise ToolError("CheckpointArchitectureMismatch", f"checkpoint {path} holds a {type(raw).__name__}, not a state_dict")
@@ -77,6 +83,31 @@ def load_checkpoint(path: str) -> tuple[TCNVAE, dict]:
     # The values as training saved them: float32 arrays would turn 0.12 into 0.11999999731779099.
     as_list = {k: norm[k].tolist() if isinstance(norm[k], torch.Tensor) else list(norm[k]) for k in ("mean", "std")}
     return model, {k: [float(v) for v in vals] for k, vals in as_list.items()}
+
+
+def _check_container(path: str) -> None:
+    """torch.save writes a zip archive (PK\\x03\\x04) or, in the legacy format, a pickle (protocol byte 0x80).
+
+    Anything else (a text file, a JSON file, an ONNX model) is not a checkpoint: say so before the
+    unpickler fails on it with an IndexError or a misleading message.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+        return
+    kind = "an empty file" if not head else "a text file" if _looks_like_text(path) else f"bytes starting {head!r}"
+    raise ToolError("CheckpointCorrupt", f"checkpoint {path} is not a PyTorch checkpoint (torch.save writes a zip archive "
+                    f"or a pickle); it is {kind}")
+
+
+def _looks_like_text(path: str) -> bool:
+    with open(path, "rb") as f:
+        chunk = f.read(4096)
+    try:
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in chunk
 
 
 def _compare(expected: dict, given: dict) -> tuple[list[str], list[str], list[str]]:

@@ -2,23 +2,50 @@
 
 stdin:  {"fp32Path": str, "calibrationPath": str (z-scored float32 [N,100,9] .npy), "outPath": str,
          "normalization": {"mean", "std"}, "heldOutWindows": int = 256, "heldOutSeed": int = 99173,
-         "latencyRuns": int = 200, "perChannel": bool = true}
+         "latencyRuns": int = 200, "perChannel": bool = true,
+         "format": "S8S8" | "U8S8" | "U8U8" = "S8S8"   (activations, weights),
+         "calibrationMethod": "MinMax" | "Entropy" | "Percentile" = "MinMax",
+         "reduceRange": bool = false, "minCosine": float = 0.99, "maxExcludedNodes": int = 4,
+         "bindingWindows": int = 64}
 stdout: {"int8Path", "similarity": {"minCosine", "meanCosine", "windows"}, "sizes": {"fp32Bytes",
-         "int8Bytes"}, "latencyMs": {"fp32", "int8", "runs", "threads"}, "settings": {...}}
+         "int8Bytes"}, "latencyMs": {"fp32", "int8", "runs", "threads"}, "speedup", "settings": {...},
+         "cpu": {...}, "excludedNodes": [...], "attempts": [...], "sensitivity": [...],
+         "bindingPath": str (npz: the fixed windows and their FP32 outputs), "warnings": [...]}
+
+Why S8S8 by default: onnxruntime recommends S8S8 QDQ for CPU. U8S8 (unsigned activations) runs
+on x86-64 without VNNI through VPMADDUBSW, whose 16-bit intermediate sums saturate: on an AVX2
+EPYC the demo model fell to min cosine 0.983 with U8S8 and held at 0.998 with S8S8. The figure is
+therefore only meaningful next to the CPU features it was measured on, which this tool records.
+
+Mixed precision: when the quantized model misses the gate, each weighted node (Conv, Gemm,
+MatMul) is tried alone in FP32 on a *selection* set of windows; the most sensitive are excluded
+one by one (calibration ranges are reused from a cache) until the gate holds on the held-out
+windows or maxExcludedNodes is reached. Selection and gate use different windows, so the
+choice cannot flatter the gate.
 
 Similarity is measured on held-out synthetic windows drawn with their own seed, never on the
-calibration windows (those would flatter the quantizer). Latency is the median of single
-window inferences with one intra-op thread, the fair comparison on a shared CPU.
+calibration windows. Latency is the median of single window inferences with one intra-op
+thread, the fair comparison on a shared CPU.
 """
 from __future__ import annotations
 
 import os
+import platform
 import sys
 import time
 
 import numpy as np
 
 from common import CHANNELS, SEQ_LEN, ToolError, normalization_arrays, progress, require, run
+
+FORMATS = {"S8S8": ("QInt8", "QInt8"), "U8S8": ("QUInt8", "QInt8"), "U8U8": ("QUInt8", "QUInt8")}
+CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile")
+SELECTION_SEED, SELECTION_WINDOWS = 424242, 128
+BINDING_SEED = 777
+WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+# /proc/cpuinfo flags that decide which INT8 kernels onnxruntime's MLAS picks.
+CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+             "amx_int8", "asimd", "asimddp", "i8mm")
 
 
 def _load_calibration(path: str) -> np.ndarray:
@@ -32,6 +59,42 @@ def _load_calibration(path: str) -> np.ndarray:
     return arr
 
 
+def cpu_features() -> dict:
+    """The CPU the figures were measured on: /proc/cpuinfo flags and what CPUID tells numpy.
+
+    Both are recorded because they can disagree: under qemu-user /proc/cpuinfo is the host's,
+    while CPUID (what onnxruntime's kernel dispatch reads) is the emulated CPU's.
+    """
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "Model") and model in ("", platform.machine()):
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as cpuid  # noqa: PLC0415
+    except ImportError:  # numpy < 2
+        cpuid = {}
+    cpuid_on = sorted(k for k in ("AVX2", "FMA3", "AVX512F", "AVX512BW", "AVX512VNNI", "AVX512_ICL", "ASIMD", "ASIMDDP")
+                      if cpuid.get(k))
+    # AVX-VNNI has no numpy key: /proc/cpuinfo says it (on bare metal the two agree).
+    vnni = bool(cpuid.get("AVX512VNNI")) or "avx512_vnni" in flags and not cpuid or "avx_vnni" in flags
+    return {
+        "model": model,
+        "machine": platform.machine(),
+        "procFlags": sorted(f for f in CPU_FLAGS if f in flags),
+        "cpuidFeatures": cpuid_on,
+        "vnni": vnni,
+        "emulated": os.environ.get("EDGESHIP_EMULATED_CPU") or None,
+    }
+
+
 def _session(path: str):
     import onnxruntime as ort
 
@@ -39,6 +102,11 @@ def _session(path: str):
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def _run_all(sess, x: np.ndarray) -> np.ndarray:
+    name = sess.get_inputs()[0].name
+    return np.concatenate([sess.run(None, {name: w[None]})[0] for w in x]).astype(np.float64)
 
 
 def _median_latency_ms(sess, x: np.ndarray, runs: int) -> float:
@@ -53,9 +121,79 @@ def _median_latency_ms(sess, x: np.ndarray, runs: int) -> float:
     return float(np.median(times))
 
 
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
     return np.sum(a * b, axis=1) / np.maximum(na * nb, 1e-12)
+
+
+def zscored_windows(n: int, seed: int, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    from synthetic import generate
+
+    raw, _labels = generate(n, seed)
+    return ((raw - mean) / std).astype(np.float32)
+
+
+def _settings(req: dict) -> dict:
+    fmt = req.get("format", "S8S8")
+    method = req.get("calibrationMethod", "MinMax")
+    if fmt not in FORMATS:
+        raise ToolError("InvalidRequest", f"quantization format {fmt!r}; known: {', '.join(FORMATS)}")
+    if method not in CALIBRATION_METHODS:
+        raise ToolError("InvalidRequest", f"calibration method {method!r}; known: {', '.join(CALIBRATION_METHODS)}")
+    act, weight = FORMATS[fmt]
+    return {"format": fmt, "quantFormat": "QDQ", "activations": act, "weights": weight,
+            "perChannel": bool(req.get("perChannel", True)), "reduceRange": bool(req.get("reduceRange", False)),
+            "calibrationMethod": method}
+
+
+class Quantizer:
+    """quantize_static with the calibration ranges computed once and cached for later attempts."""
+
+    def __init__(self, fp32_path: str, calib: np.ndarray, settings: dict, work_dir: str):
+        self.fp32_path, self.calib, self.settings = fp32_path, calib, settings
+        self.cache = os.path.join(work_dir, ".calibration-ranges.json")
+        if os.path.exists(self.cache):
+            os.unlink(self.cache)
+
+    def quantize(self, out_path: str, exclude: list[str]) -> None:
+        from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+        calib, name = self.calib, "imu_window"
+
+        class Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.i = 0
+
+            def get_next(self):
+                if self.i >= len(calib):
+                    return None
+                if self.i % 250 == 0:
+                    progress("quantize", f"calibrating {self.i}/{len(calib)}")
+                self.i += 1
+                return {name: calib[self.i - 1][None]}
+
+            def rewind(self) -> None:
+                self.i = 0
+
+            def __len__(self) -> int:
+                return len(calib)
+
+        s = self.settings
+        extra = {}
+        if s["calibrationMethod"] == "Percentile":
+            extra["CalibPercentile"] = 99.999
+        quantize_static(self.fp32_path, out_path, None if os.path.exists(self.cache) else Reader(),
+                        quant_format=QuantFormat.QDQ, activation_type=getattr(QuantType, s["activations"]),
+                        weight_type=getattr(QuantType, s["weights"]), per_channel=s["perChannel"],
+                        reduce_range=s["reduceRange"], calibrate_method=getattr(CalibrationMethod, s["calibrationMethod"]),
+                        nodes_to_exclude=exclude, extra_options=extra, calibration_cache_path=self.cache)
+
+
+def _weighted_nodes(fp32_path: str) -> list[str]:
+    import onnx
+
+    graph = onnx.load(fp32_path, load_external_data=False).graph
+    return [n.name for n in graph.node if n.op_type in WEIGHTED_OPS and n.name]
 
 
 def handle(req: dict) -> dict:
@@ -66,58 +204,94 @@ def handle(req: dict) -> dict:
     held_n = int(req.get("heldOutWindows", 256))
     held_seed = int(req.get("heldOutSeed", 99173))
     runs = int(req.get("latencyRuns", 200))
-    per_channel = bool(req.get("perChannel", True))
-
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
-
-    from synthetic import generate
+    gate = float(req.get("minCosine", 0.99))
+    max_excluded = int(req.get("maxExcludedNodes", 4))
+    binding_n = int(req.get("bindingWindows", 64))
+    settings = _settings(req)
 
     calib = _load_calibration(calib_path)
+    settings["calibrationWindows"] = int(len(calib))
+    cpu = cpu_features()
+    progress("quantize", f"quantize_static {settings} on {cpu['model']} (vnni={cpu['vnni']})")
     fp32 = _session(fp32_path)
-    input_name = fp32.get_inputs()[0].name
+    work = os.path.dirname(os.path.abspath(out_path))
+    tmp = os.path.join(work, ".int8.onnx.tmp")
+    quantizer = Quantizer(fp32_path, calib, settings, work)
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.i = 0
+    held = zscored_windows(held_n, held_seed, mean, std)
+    ref_held = _run_all(fp32, held)
 
-        def get_next(self):
-            if self.i >= len(calib):
-                return None
-            if self.i % 250 == 0:
-                progress("quantize", f"calibrating {self.i}/{len(calib)}")
-            self.i += 1
-            return {input_name: calib[self.i - 1][None]}
+    def measure(excluded: list[str]) -> tuple[dict, object]:
+        quantizer.quantize(tmp, excluded)
+        sess = _session(tmp)
+        out = _run_all(sess, held)
+        if not np.all(np.isfinite(out)):
+            raise ToolError("ModelOutputNotFinite", "the INT8 model outputs non-finite values on held-out windows")
+        cos = cosines(ref_held, out)
+        return {"excludedNodes": list(excluded), "minCosine": float(cos.min()), "meanCosine": float(cos.mean())}, sess
 
-        def rewind(self) -> None:
-            self.i = 0
-
-    settings = {"format": "QDQ", "activations": "QUInt8", "weights": "QInt8", "perChannel": per_channel,
-                "calibrateMethod": "MinMax", "calibrationWindows": int(len(calib))}
-    progress("quantize", f"quantize_static {settings}")
-    tmp = os.path.join(os.path.dirname(os.path.abspath(out_path)), ".int8.onnx.tmp")
-    quantize_static(fp32_path, tmp, Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, per_channel=per_channel, calibrate_method=CalibrationMethod.MinMax)
+    attempt, int8 = measure([])
+    attempts = [attempt]
+    sensitivity: list[dict] = []
+    if attempt["minCosine"] < gate and max_excluded > 0:
+        # Leave-one-out sensitivity on the selection windows: how much each node alone in FP32 helps.
+        progress("quantize", f"min cosine {attempt['minCosine']:.5f} < gate {gate}: ranking nodes by sensitivity")
+        sel = zscored_windows(SELECTION_WINDOWS, SELECTION_SEED, mean, std)
+        ref_sel = _run_all(fp32, sel)
+        quantizer.quantize(tmp, [])
+        base = float(cosines(ref_sel, _run_all(_session(tmp), sel)).min())
+        for node in _weighted_nodes(fp32_path):
+            quantizer.quantize(tmp, [node])
+            c = float(cosines(ref_sel, _run_all(_session(tmp), sel)).min())
+            sensitivity.append({"node": node, "selectionMinCosine": c, "gain": c - base})
+        sensitivity.sort(key=lambda s: -s["gain"])
+        excluded: list[str] = []
+        for s in sensitivity[:max_excluded]:
+            excluded.append(s["node"])
+            progress("quantize", f"keeping {excluded} in FP32")
+            attempt, int8 = measure(excluded)
+            attempts.append(attempt)
+            if attempt["minCosine"] >= gate:
+                break
     os.replace(tmp, out_path)
     int8 = _session(out_path)
-
-    progress("quantize", f"comparing INT8 with FP32 on {held_n} held-out windows")
-    raw, _labels = generate(held_n, held_seed)
-    held = ((raw - mean) / std).astype(np.float32)
-    out32 = np.concatenate([fp32.run(None, {input_name: w[None]})[0] for w in held])
-    out8 = np.concatenate([int8.run(None, {input_name: w[None]})[0] for w in held])
-    if not np.all(np.isfinite(out8)):
-        raise ToolError("ModelOutputNotFinite", "the INT8 model outputs non-finite values on held-out windows")
-    cos = _cosines(out32.astype(np.float64), out8.astype(np.float64))
 
     progress("quantize", f"latency: {runs} single-window runs each")
     lat32 = _median_latency_ms(fp32, held, runs)
     lat8 = _median_latency_ms(int8, held, runs)
+    speedup = lat32 / lat8 if lat8 > 0 else 0.0
+    warnings = []
+    if speedup <= 1.0:
+        warnings.append(f"INT8 is not faster than FP32 on this CPU ({cpu['model']}): {lat8:.3f} ms vs {lat32:.3f} ms "
+                        f"per window ({settings['format']}, vnni={cpu['vnni']})")
+    if attempt["excludedNodes"]:
+        warnings.append(f"mixed precision: {len(attempt['excludedNodes'])} node(s) kept in FP32 to hold the gate: "
+                        f"{', '.join(attempt['excludedNodes'])}")
+
+    binding_path = None
+    if binding_n > 0:
+        # Fixed windows with their FP32 outputs: the device runs them on its own CPU and compares.
+        from synthetic import generate
+
+        raw, _ = generate(binding_n, BINDING_SEED)
+        raw = np.round(raw.astype(np.float64), 4)
+        z = ((raw - mean) / std).astype(np.float32)
+        binding_path = os.path.join(work, "binding.npz")
+        np.savez(binding_path, windows=raw, reference=_run_all(fp32, z))
+
     return {
         "int8Path": out_path,
-        "similarity": {"minCosine": float(cos.min()), "meanCosine": float(cos.mean()), "windows": held_n},
+        "similarity": {"minCosine": attempt["minCosine"], "meanCosine": attempt["meanCosine"], "windows": held_n},
         "sizes": {"fp32Bytes": os.path.getsize(fp32_path), "int8Bytes": os.path.getsize(out_path)},
         "latencyMs": {"fp32": round(lat32, 4), "int8": round(lat8, 4), "runs": runs, "threads": 1},
+        "speedup": round(speedup, 3),
         "settings": settings,
+        "cpu": cpu,
+        "excludedNodes": attempt["excludedNodes"],
+        "attempts": attempts,
+        "sensitivity": sensitivity,
+        "bindingPath": binding_path,
+        "warnings": warnings,
     }
 
 

@@ -1,12 +1,13 @@
 // compileModel: the exported FP32 ONNX -> the artifact a target runs.
 //   cpu-fp32  the export itself, re-checked against the references and hashed
-//   cpu-int8  onnxruntime static QDQ quantization, gated on INT8-vs-FP32 cosine (held-out windows)
+//   cpu-int8  onnxruntime static QDQ quantization (S8S8 by default), gated on INT8-vs-FP32 cosine
+//             (held-out windows); mixed precision when the gate fails; the CPU it was measured on is recorded
 //   hailo8/8l the Hailo DFC (parse -> optimize -> compile); absent DFC is a typed failure, no file
 import { statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { ApplicationFailure } from '@temporalio/common';
-import { COMPILE_TARGETS, type ArtifactRef, type CompileInput, type CompileResult, type CompileTarget, type ModelMetadata } from '../../common/contracts';
+import { COMPILE_TARGETS, type ArtifactRef, type CompileInput, type CompileResult, type CompileTarget, type ModelMetadata, type QuantizationFigures, type QuantizationOptions } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
 import { cancellationSignal, withHeartbeat } from './activityContext';
 import { ArtifactStore, jobKey, sha256File } from './artifactStore';
@@ -18,13 +19,17 @@ import { runPythonTool } from './python';
 import { parseCompileInput } from './requests';
 
 export const DEFAULT_INT8_GATE = 0.99;
-const COMPILER_VERSION = 'edgeship-compile/1';
+/** 2: S8S8 default, quantization options and mixed precision; records from /1 are not reused. */
+const COMPILER_VERSION = 'edgeship-compile/2';
 
-interface QuantizeToolAnswer {
+export const DEFAULT_QUANTIZATION: Required<QuantizationOptions> = { format: 'S8S8', calibrationMethod: 'MinMax', reduceRange: false, maxExcludedNodes: 4 };
+
+interface QuantizeToolAnswer extends QuantizationFigures {
   int8Path: string;
   similarity: { minCosine: number; meanCosine: number; windows: number };
   sizes: { fp32Bytes: number; int8Bytes: number };
   latencyMs: { fp32: number; int8: number; runs: number; threads: number };
+  warnings: string[];
 }
 
 interface HailoToolAnswer {
@@ -65,10 +70,14 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
 
   if (target === 'cpu-fp32') return compileFp32(input, meta, started);
 
-  const key = jobKey('compile', { onnx: input.onnx.sha256, calibration: input.calibrationSet.sha256 }, { target, modelName: input.modelName, tool: COMPILER_VERSION });
+  const quantization = { ...DEFAULT_QUANTIZATION, ...input.quantization };
+  const int8Gate = input.int8MinCosine ?? DEFAULT_INT8_GATE;
+  // The gate is part of the key for cpu-int8: mixed precision excludes nodes until it holds.
+  const options = target === 'cpu-int8' ? { quantization, int8Gate } : {};
+  const key = jobKey('compile', { onnx: input.onnx.sha256, calibration: input.calibrationSet.sha256 }, { target, modelName: input.modelName, tool: COMPILER_VERSION, ...options });
   const done = await store.lookupJob<CompileResult>(key);
   if (done) {
-    if (done.similarity) done.similarity = gateInt8(done.similarity, input.int8MinCosine ?? DEFAULT_INT8_GATE);
+    if (done.similarity) done.similarity = gateInt8(done.similarity, int8Gate, done.quantization);
     return { ...done, reused: true, durationMs: performance.now() - started };
   }
 
@@ -76,7 +85,7 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
   try {
     return await withHeartbeat(`compile ${target}`, async (progress) => {
       const out = target === 'cpu-int8'
-        ? await quantizeInt8(input, meta, work, progress)
+        ? await quantizeInt8(input, quantization, meta, work, progress)
         : await compileHailo(input, target as HailoTarget, work, progress);
       const artifact = await store.commitFile(out.file, out.filename);
       const metadataPath = await writeMetadata(artifact, buildMetadata({
@@ -90,6 +99,7 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
         conv2d: meta.conv2d,
         sourceCheckpointSha256: meta.sourceCheckpointSha256,
         exportedFromOnnxSha256: input.onnx.sha256,
+        quantization: out.quantization,
       }));
       const result: CompileResult = {
         target,
@@ -100,6 +110,8 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
         sizes: { fp32Bytes: input.onnx.sizeBytes, artifactBytes: artifact.sizeBytes },
         latencyMs: out.latencyMs,
         preflight: out.preflight,
+        quantization: out.quantization,
+        warnings: out.warnings ?? [],
         durationMs: performance.now() - started,
         reused: false,
       };
@@ -113,7 +125,7 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
 
 async function compileFp32(input: CompileInput, meta: ModelMetadata, started: number): Promise<CompileResult> {
   // The store copy is what ships: prove it again rather than trusting the export's record.
-  await checkOnnxAgainstReferences(input.onnx.path, meta.probes, meta.normalization, { gate: DEFAULT_PARITY_GATE });
+  await checkOnnxAgainstReferences(input.onnx.path, meta.probes, meta.normalization, { gate: input.parityMinCosine ?? DEFAULT_PARITY_GATE });
   return {
     target: 'cpu-fp32',
     artifact: input.onnx,
@@ -127,9 +139,12 @@ async function compileFp32(input: CompileInput, meta: ModelMetadata, started: nu
 
 type Similarity = NonNullable<CompileResult['similarity']>;
 
-function gateInt8(s: Omit<Similarity, 'gate'>, gate: number): Similarity {
+function gateInt8(s: Omit<Similarity, 'gate'>, gate: number, q?: QuantizationFigures): Similarity {
   if (!(s.minCosine >= gate)) {
-    throw failure(ErrorType.QuantizationGateFailed, `INT8 vs FP32 min cosine ${s.minCosine.toFixed(5)} < gate ${gate} on ${s.windows} held-out windows (mean ${s.meanCosine.toFixed(5)})`, s);
+    const how = q
+      ? ` (${q.settings.format} ${q.settings.calibrationMethod}; ${q.attempts.length - 1} mixed-precision attempt(s), last kept ${q.excludedNodes.length} node(s) in FP32; measured on ${q.cpu.model}, vnni=${q.cpu.vnni})`
+      : '';
+    throw failure(ErrorType.QuantizationGateFailed, `INT8 vs FP32 min cosine ${s.minCosine.toFixed(5)} < gate ${gate} on ${s.windows} held-out windows (mean ${s.meanCosine.toFixed(5)})${how}`, { ...s, gate, quantization: q });
   }
   return { ...s, gate };
 }
@@ -142,16 +157,26 @@ interface CompiledOutput {
   similarity?: Similarity;
   latencyMs?: { fp32: number; artifact: number };
   preflight?: { ops: Record<string, number>; warnings: string[] };
+  quantization?: QuantizationFigures;
+  warnings?: string[];
 }
 
-async function quantizeInt8(input: CompileInput, meta: ModelMetadata, work: string, progress: (line: string) => void): Promise<CompiledOutput> {
+async function quantizeInt8(input: CompileInput, q: Required<QuantizationOptions>, meta: ModelMetadata, work: string, progress: (line: string) => void): Promise<CompiledOutput> {
+  const gate = input.int8MinCosine ?? DEFAULT_INT8_GATE;
   const answer = await runPythonTool<QuantizeToolAnswer>('quantize.py', {
     fp32Path: input.onnx.path,
     calibrationPath: input.calibrationSet.path,
     outPath: `${work}/model.int8.onnx`,
     normalization: meta.normalization,
+    format: q.format,
+    calibrationMethod: q.calibrationMethod,
+    reduceRange: q.reduceRange,
+    maxExcludedNodes: q.maxExcludedNodes,
+    minCosine: gate,
+    bindingWindows: 0,
   }, { onProgress: progress, signal: cancellationSignal() });
-  const similarity = gateInt8(answer.similarity, input.int8MinCosine ?? DEFAULT_INT8_GATE);
+  const quantization: QuantizationFigures = { settings: answer.settings, cpu: answer.cpu, excludedNodes: answer.excludedNodes, attempts: answer.attempts, speedup: answer.speedup };
+  const similarity = gateInt8(answer.similarity, gate, quantization);
   // Same interface and finite outputs as the FP32 model; the probe agreement is for the log,
   // the device's validation gates it against the references.
   const probes = await checkOnnxAgainstReferences(answer.int8Path, meta.probes, meta.normalization);
@@ -160,9 +185,11 @@ async function quantizeInt8(input: CompileInput, meta: ModelMetadata, work: stri
     file: answer.int8Path,
     filename: `${input.modelName}.int8.onnx`,
     format: 'onnx',
-    versions: { quantizer: 'onnxruntime.quantization static QDQ (QUInt8 activations, QInt8 per-channel weights, MinMax)' },
+    versions: { quantizer: `onnxruntime.quantization static QDQ ${q.format} (${answer.settings.activations} activations, ${answer.settings.weights} ${answer.settings.perChannel ? 'per-channel ' : ''}weights, ${q.calibrationMethod}${q.reduceRange ? ', reduce_range' : ''})` },
     similarity,
     latencyMs: { fp32: answer.latencyMs.fp32, artifact: answer.latencyMs.int8 },
+    quantization,
+    warnings: answer.warnings,
   };
 }
 

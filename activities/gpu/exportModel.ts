@@ -13,12 +13,12 @@ import { ArtifactStore, canonicalJson, jobKey, sha256File } from './artifactStor
 import { runExportCommand } from './exportCommand';
 import { failure } from './failures';
 import { buildMetadata, readReferenceFile, writeMetadata, type ReferenceFile } from './modelMetadata';
-import { checkOnnxAgainstReferences, DEFAULT_PARITY_GATE } from './parity';
+import { checkOnnxAgainstReferences, DEFAULT_PARITY_GATE, DEFAULT_PARITY_MAX_RELATIVE_ERROR } from './parity';
 import { runPythonTool } from './python';
 import { parseExportInput } from './requests';
 
 /** Bump when export.py changes what it produces, so old job records are not reused. */
-const EXPORTER_VERSION = 'edgeship-export/1';
+const EXPORTER_VERSION = 'edgeship-export/2'; // 2: parity figures carry scale (relative error, norm ratio)
 const DEFAULT_OPSET = 17;
 
 interface ExportToolAnswer {
@@ -28,17 +28,21 @@ interface ExportToolAnswer {
   versions: Record<string, string>;
 }
 
-function checkGate(parity: ParityFigures, gate: number, file: string): ParityFigures {
+function checkGate(parity: ParityFigures, gate: number, maxRelativeError: number, file: string): ParityFigures {
   if (!(parity.minCosine >= gate)) {
     throw failure(ErrorType.ParityGateFailed, `${file}: ONNX vs PyTorch min cosine ${parity.minCosine.toFixed(6)} < gate ${gate}`, parity);
   }
-  return { ...parity, gate };
+  if (!(parity.maxRelativeError <= maxRelativeError)) {
+    throw failure(ErrorType.ParityGateFailed, `${file}: ONNX vs PyTorch relative error ${parity.maxRelativeError} > gate ${maxRelativeError}`, parity);
+  }
+  return { ...parity, gate, maxRelativeErrorGate: maxRelativeError };
 }
 
 export async function exportModel(rawInput: ExportModelInput, store = new ArtifactStore()): Promise<ExportModelResult> {
   const started = performance.now();
   const input = parseExportInput(rawInput);
   const gate = input.parityMinCosine ?? DEFAULT_PARITY_GATE;
+  const maxRelativeError = input.parityMaxRelativeError ?? DEFAULT_PARITY_MAX_RELATIVE_ERROR;
   const opset = input.opset ?? DEFAULT_OPSET;
   const conv2d = input.conv2d ?? false;
   const source = input.source;
@@ -52,7 +56,7 @@ export async function exportModel(rawInput: ExportModelInput, store = new Artifa
     key = jobKey('export', { checkpoint: sourceSha256 }, { modelName: input.modelName, conv2d, opset, exporter: EXPORTER_VERSION });
     const done = await store.lookupJob<ExportModelResult>(key);
     if (done) {
-      return { ...done, parity: checkGate(done.parity, gate, done.onnx.path), reused: true, durationMs: performance.now() - started };
+      return { ...done, parity: checkGate(done.parity, gate, maxRelativeError, done.onnx.path), reused: true, durationMs: performance.now() - started };
     }
   } else {
     // A command's output cannot be predicted from its argv, so it always runs; identical ONNX
@@ -81,7 +85,7 @@ export async function exportModel(rawInput: ExportModelInput, store = new Artifa
       versions['onnxruntime-node'] = ort.env.versions.node ?? 'unknown';
 
       progress(`export: parity on ${reference.probes.length} probes with onnxruntime-node`);
-      const parity = await checkOnnxAgainstReferences(onnxFile, reference.probes, reference.normalization, { gate });
+      const parity = await checkOnnxAgainstReferences(onnxFile, reference.probes, reference.normalization, { gate, maxRelativeError });
 
       const onnx: ArtifactRef = await store.commitFile(onnxFile, `${input.modelName}.onnx`);
       const meta = buildMetadata({

@@ -2,13 +2,16 @@
 // (ours or a user's command) writes: {normalization, probes:[{name, window, reference}]}.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { MODEL_INPUT, MODEL_OUTPUT, type ArtifactRef, type CompileTarget, type ModelMetadata, type Normalization, type ProbeReference } from '../../common/contracts';
+import { MODEL_INPUT, MODEL_OUTPUT, type ArtifactRef, type CompileTarget, type ModelMetadata, type Normalization, type ProbeReference, type QuantizationFigures } from '../../common/contracts';
 import { ErrorType, type ErrorTypeName } from '../../common/errors';
 import { parseModelMetadata } from '../../edge/metadata';
 import { writeFileAtomic } from './artifactStore';
 import { failure } from './failures';
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+/** Fewer probes than this prove too little about an export (zeros, still, walking, running, …). */
+export const MIN_REFERENCE_PROBES = 4;
 
 export const ReferenceFileSchema = z.object({
   normalization: z.object({
@@ -19,18 +22,49 @@ export const ReferenceFileSchema = z.object({
     name: z.string().min(1),
     window: z.array(z.array(finite).length(MODEL_INPUT.shape[2])).length(MODEL_INPUT.shape[1]),
     reference: z.array(finite).length(MODEL_OUTPUT.shape[1]),
-  })).min(1),
+  })).min(MIN_REFERENCE_PROBES, `at least ${MIN_REFERENCE_PROBES} probes`),
 });
+
+/**
+ * JSON has no NaN or Infinity, but Python's json.dump writes them as bare tokens; JSON.parse
+ * then fails with an unhelpful position. Name the token and where it is instead.
+ */
+export function findNonFiniteToken(text: string): { token: string; line: number; column: number } | undefined {
+  // Outside string literals only (a probe may be named "NaN-test").
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      continue;
+    }
+    const m = /^-?(NaN|Infinity)/.exec(text.slice(i, i + 9));
+    if (m) {
+      const before = text.slice(0, i);
+      return { token: m[0], line: before.split('\n').length, column: i - before.lastIndexOf('\n') };
+    }
+  }
+  return undefined;
+}
 
 export type ReferenceFile = { normalization: Normalization; probes: ProbeReference[] };
 
 /** Reads and validates reference.json; `errorType` names whose fault a bad file is. */
 export async function readReferenceFile(file: string, errorType: ErrorTypeName): Promise<ReferenceFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw failure(errorType, `reference file ${file} is missing: ${(err as Error).message}`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw failure(errorType, `reference file ${file} is missing or not JSON: ${(err as Error).message}`);
+    const bad = findNonFiniteToken(text);
+    if (bad) {
+      throw failure(ErrorType.ModelOutputNotFinite, `reference file ${file} holds a ${bad.token} value (line ${bad.line}, column ${bad.column}): ` +
+        'the reference embeddings (or windows) are not finite numbers; fix the model or the export before deploying it');
+    }
+    throw failure(errorType, `reference file ${file} is not JSON: ${(err as Error).message}`);
   }
   const parsed = ReferenceFileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -55,6 +89,7 @@ export interface MetadataFields {
   conv2d?: boolean;
   sourceCheckpointSha256?: string;
   exportedFromOnnxSha256?: string;
+  quantization?: QuantizationFigures;
 }
 
 export function buildMetadata(f: MetadataFields): ModelMetadata {
@@ -74,6 +109,7 @@ export function buildMetadata(f: MetadataFields): ModelMetadata {
     exportedFromOnnxSha256: f.exportedFromOnnxSha256,
     versions: f.versions,
     probes: f.reference.probes,
+    ...(f.quantization ? { quantization: f.quantization } : {}),
   };
 }
 

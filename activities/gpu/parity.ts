@@ -8,6 +8,34 @@ import { cosineSimilarity } from '../../common/percentiles';
 import { failure } from './failures';
 
 export const DEFAULT_PARITY_GATE = 0.9999;
+/**
+ * Export parity in scale: an exact export differs from PyTorch by float rounding (≈1e-6 relative
+ * on the demo model); a model whose references are 2× its outputs is 0.5 off yet has cosine 1.
+ */
+export const DEFAULT_PARITY_MAX_RELATIVE_ERROR = 1e-3;
+
+function norm(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+
+/** |a − b| / |b|; 0 when both are zero, Infinity when only the reference is. */
+export function relativeError(output: ArrayLike<number>, reference: ArrayLike<number>): number {
+  const diff = Array.from(output, (v, i) => v - reference[i]);
+  const d = norm(diff);
+  const r = norm(reference);
+  if (d === 0) return 0;
+  return r === 0 ? Number.POSITIVE_INFINITY : d / r;
+}
+
+/** |output| / |reference|: 1 when the scale agrees (1 also when both are zero). */
+export function normRatio(output: ArrayLike<number>, reference: ArrayLike<number>): number {
+  const o = norm(output);
+  const r = norm(reference);
+  if (r === 0) return o === 0 ? 1 : Number.POSITIVE_INFINITY;
+  return o / r;
+}
 
 /**
  * Cosine similarity for parity: two all-zero vectors are the same output (1); otherwise the
@@ -29,10 +57,17 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export function computeParity(outputs: Array<{ name: string; output: ArrayLike<number>; reference: ArrayLike<number> }>, gate: number): ParityFigures {
   if (outputs.length === 0) throw new Error('parity needs at least one probe');
-  const probes = outputs.map((o) => ({ name: o.name, cosine: cosine(o.output, o.reference), maxAbsDiff: maxAbsDiff(o.output, o.reference) }));
+  const probes = outputs.map((o) => ({
+    name: o.name,
+    cosine: cosine(o.output, o.reference),
+    maxAbsDiff: maxAbsDiff(o.output, o.reference),
+    relativeError: relativeError(o.output, o.reference),
+    normRatio: normRatio(o.output, o.reference),
+  }));
   return {
     minCosine: Math.min(...probes.map((p) => p.cosine)),
     maxAbsDiff: Math.max(...probes.map((p) => p.maxAbsDiff)),
+    maxRelativeError: Math.max(...probes.map((p) => p.relativeError)),
     probes,
     gate,
   };
@@ -74,6 +109,8 @@ export function checkInterface(session: ort.InferenceSession, file: string): voi
 export interface OnnxCheckOptions {
   /** Fail with ParityGateFailed below this min cosine; omit to only measure. */
   gate?: number;
+  /** Fail with ParityGateFailed above this relative error (scale); omit to only measure. */
+  maxRelativeError?: number;
 }
 
 /**
@@ -110,6 +147,15 @@ export async function checkOnnxAgainstReferences(file: string, probes: ProbeRefe
       const worst = parity.probes.reduce((a, b) => (b.cosine < a.cosine ? b : a));
       throw failure(ErrorType.ParityGateFailed,
         `${file}: ONNX vs PyTorch min cosine ${parity.minCosine.toFixed(6)} < gate ${opts.gate} (worst probe ${worst.name}; max abs diff ${parity.maxAbsDiff.toExponential(3)})`, parity);
+    }
+    if (opts.maxRelativeError !== undefined) {
+      parity.maxRelativeErrorGate = opts.maxRelativeError;
+      if (!(parity.maxRelativeError <= opts.maxRelativeError)) {
+        const worst = parity.probes.reduce((a, b) => (b.relativeError > a.relativeError ? b : a));
+        throw failure(ErrorType.ParityGateFailed,
+          `${file}: ONNX vs PyTorch differ in scale: relative error ${parity.maxRelativeError.toExponential(3)} > gate ${opts.maxRelativeError} on probe ${worst.name} ` +
+          `(|ONNX| / |reference| = ${worst.normRatio.toFixed(4)}, cosine ${worst.cosine.toFixed(6)}, max abs diff ${parity.maxAbsDiff.toExponential(3)})`, parity);
+      }
     }
     return parity;
   } finally {

@@ -1,7 +1,7 @@
 // Schemas of the GPU activities' inputs. Workflow payloads are JSON from outside the process, so
 // they are validated before any file is touched; a bad request is non-retryable InvalidRequest.
 import { z } from 'zod';
-import type { CalibrationInput, CompileInput, ExportModelInput } from '../../common/contracts';
+import { CALIBRATION_METHODS, QUANT_FORMATS, type CalibrationInput, type CompileInput, type ExportModelInput, type PreflightInput } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
 import { MODEL_NAME_PATTERN, SHA256_PATTERN } from '../../common/ids';
 import { failure } from './failures';
@@ -18,6 +18,7 @@ export const ExportModelInputSchema = z.object({
   conv2d: z.boolean().optional(),
   opset: z.number().int().min(11).max(21).optional(),
   parityMinCosine: z.number().gt(0).max(1).optional(),
+  parityMaxRelativeError: z.number().positive().optional(),
 });
 
 export const CalibrationInputSchema = z.object({
@@ -37,6 +38,31 @@ export const CompileInputSchema = z.object({
   metadataPath: z.string().min(1),
   calibrationSet: artifactRef,
   int8MinCosine: z.number().gt(0).max(1).optional(),
+  parityMinCosine: z.number().gt(0).max(1).optional(),
+  quantization: z.object({
+    format: z.enum(QUANT_FORMATS).optional(),
+    calibrationMethod: z.enum(CALIBRATION_METHODS).optional(),
+    reduceRange: z.boolean().optional(),
+    maxExcludedNodes: z.number().int().min(0).max(64).optional(),
+  }).optional(),
+});
+
+export const PreflightInputSchema = z.object({
+  modelName,
+  artifact: artifactRef,
+  metadataPath: z.string().min(1),
+  sourceOnnx: artifactRef.optional(),
+  gates: z.object({
+    maxAbsValue: z.number().positive(),
+    maxAbsValueFullScale: z.number().positive(),
+    minOutputVariance: z.number().nonnegative(),
+    minPairwiseDistance: z.number().nonnegative(),
+    maxRelativeError: z.number().positive(),
+    minReferenceCosine: z.number().gt(-1).max(1),
+    parityMaxAbsDiff: z.number().positive(),
+    minProbes: z.number().int().min(1),
+  }).partial().optional(),
+  sweepWindows: z.number().int().min(1000).max(20_000).optional(),
 });
 
 function parse<T>(schema: z.ZodType, raw: unknown, what: string): T {
@@ -51,3 +77,4 @@ function parse<T>(schema: z.ZodType, raw: unknown, what: string): T {
 export const parseExportInput = (raw: unknown): ExportModelInput => parse(ExportModelInputSchema, raw, 'exportModel');
 export const parseCalibrationInput = (raw: unknown): CalibrationInput => parse(CalibrationInputSchema, raw, 'buildCalibrationSet');
 export const parseCompileInput = (raw: unknown): CompileInput => parse(CompileInputSchema, raw, 'compileModel');
+export const parsePreflightInput = (raw: unknown): PreflightInput => parse(PreflightInputSchema, raw, 'preflightModel');
