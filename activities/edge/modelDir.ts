@@ -1,14 +1,16 @@
 // The device's model directory:
 //   releases/<sha256>.<ext> (+ .meta.json)   installed models, named by content
 //   staging/<sha256>.<ext>  (+ .meta.json)   pushed by pushArtifact, not live
-//   backups/<stamp>-<sha256>.<ext> (+ meta)  real copies of what `current` served before a swap
-//   journal/<id hash>.json                    one swap journal per deployment
+//   staging/<sha256>.<ext>.claims/<run key>.json  one claim per deployment run that needs it
+//   backups/<stamp>-<sha256>.<ext> (+ meta)  real copies of what `current` served before a swap,
+//                                            at most one per sha
+//   journal/<run key>.json                    one swap journal per deployment run
 //   current -> releases/<sha256>.<ext>        what the runtime loads
 // Every path here is built from a validated sha256 and extension (or a hash), never from free
 // text, so no input can reach outside the model directory.
 import { randomBytes, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
@@ -54,12 +56,80 @@ export function stagedPath(modelDir: string, sha256: string, ext: ModelExt): str
   return path.join(stagingDir(modelDir), releaseFileName(sha256, ext));
 }
 
-/** Deployment ids are workflow ids (free text): the journal is named by their hash. */
-export function journalPath(modelDir: string, deploymentId: string): string {
-  if (typeof deploymentId !== 'string' || deploymentId.length === 0 || deploymentId.length > 1000) {
-    throw edgeFailure(ErrorType.InvalidRequest, `deploymentId must be a non-empty string of at most 1000 characters`);
+const MAX_ID_LENGTH = 1000;
+
+/**
+ * Validates a deployment run (workflow id + run id) before it names anything on the device.
+ * A run id never holds a newline, so `deploymentId \n runId` splits one way only.
+ */
+export function checkRun(deploymentId: unknown, runId: unknown): void {
+  if (typeof deploymentId !== 'string' || deploymentId.length === 0 || deploymentId.length > MAX_ID_LENGTH) {
+    throw edgeFailure(ErrorType.InvalidRequest, `deploymentId must be a non-empty string of at most ${MAX_ID_LENGTH} characters`);
   }
-  return path.join(journalDir(modelDir), `${createHash('sha256').update(deploymentId).digest('hex')}.json`);
+  if (typeof runId !== 'string' || runId.length === 0 || runId.length > MAX_ID_LENGTH || /[\r\n]/.test(runId)) {
+    throw edgeFailure(ErrorType.InvalidRequest, `runId must be a non-empty single-line string of at most ${MAX_ID_LENGTH} characters, got ${JSON.stringify(runId)?.slice(0, 80)}`);
+  }
+}
+
+/**
+ * A deployment run's name on the device: the sha256 of `deploymentId \n runId`. Ids are free
+ * text (workflow ids), so files are named by this hash, never by the ids themselves.
+ */
+export function runKey(deploymentId: string, runId: string): string {
+  checkRun(deploymentId, runId);
+  return createHash('sha256').update(`${deploymentId}\n${runId}`).digest('hex');
+}
+
+export function journalPath(modelDir: string, deploymentId: string, runId: string): string {
+  return path.join(journalDir(modelDir), `${runKey(deploymentId, runId)}.json`);
+}
+
+// ---- staging claims ---------------------------------------------------------------------------
+// One artifact may be staged for several deployment runs at once (the same bytes under two model
+// names, a re-run). Each run that staged it leaves a claim; the staged file goes only when the
+// last claim does. A staged file without a claims directory (pushed by an older edgeship) is
+// unclaimed.
+
+export const claimsDirOf = (staged: string): string => `${staged}.claims`;
+export const claimFileName = (deploymentId: string, runId: string): string => `${runKey(deploymentId, runId)}.json`;
+const CLAIM_NAME = /^[0-9a-f]{64}\.json$/;
+
+export function claimPath(staged: string, deploymentId: string, runId: string): string {
+  return path.join(claimsDirOf(staged), claimFileName(deploymentId, runId));
+}
+
+/** Claim file names on a staged file (temporary files of a claim being written do not count). */
+export async function listClaims(staged: string): Promise<string[]> {
+  try {
+    return (await readdir(claimsDirOf(staged))).filter((n) => CLAIM_NAME.test(n)).sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+/** Claims of runs other than this one. */
+export async function otherClaims(staged: string, deploymentId: string, runId: string): Promise<string[]> {
+  const own = claimFileName(deploymentId, runId);
+  return (await listClaims(staged)).filter((n) => n !== own);
+}
+
+/** Drops this run's claim; returns its path when there was one. */
+export async function dropClaim(staged: string, deploymentId: string, runId: string): Promise<string | null> {
+  const claim = claimPath(staged, deploymentId, runId);
+  if (!(await exists(claim))) return null;
+  await rm(claim, { force: true });
+  return claim;
+}
+
+/** Removes the claims directory if it is empty; a claim written meanwhile keeps it. */
+export async function removeClaimsDirIfEmpty(staged: string): Promise<void> {
+  try {
+    await rmdir(claimsDirOf(staged));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  }
 }
 
 // ---- backups ----------------------------------------------------------------------------------
@@ -94,11 +164,8 @@ export function parseBackupPath(modelDir: string, candidate: unknown): ParsedBac
   return { path: path.join(backupsDir(modelDir), `${stamp}-${sha256}.${ext}`), stamp, sha256, ext: ext as ModelExt };
 }
 
-/**
- * Keeps the newest `keep` backups (by stamp) and always the ones in `protect` (the backup just
- * made; those a live journal still needs). Returns the removed files.
- */
-export async function pruneBackups(modelDir: string, keep: number, protect: readonly string[]): Promise<string[]> {
+/** The backups in backups/, newest first (by stamp). */
+export async function listBackups(modelDir: string): Promise<ParsedBackup[]> {
   let names: string[];
   try {
     names = await readdir(backupsDir(modelDir));
@@ -106,18 +173,54 @@ export async function pruneBackups(modelDir: string, keep: number, protect: read
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  const backups = names.filter((n) => BACKUP_NAME.test(n)).sort();
-  const keepSet = new Set(backups.slice(Math.max(0, backups.length - keep)));
-  for (const p of protect) keepSet.add(path.basename(p));
+  return names
+    .map((n) => parseBackupPath(modelDir, path.join(backupsDir(modelDir), n)))
+    .filter((b): b is ParsedBackup => b !== null)
+    .sort((a, b) => (a.stamp === b.stamp ? a.path.localeCompare(b.path) : b.stamp.localeCompare(a.stamp)));
+}
+
+/** Distinct model versions (sha256) held in backups/, newest first. */
+export function distinctShas(backups: readonly ParsedBackup[]): string[] {
+  return [...new Set(backups.map((b) => b.sha256))];
+}
+
+async function removeBackupFile(file: string): Promise<void> {
+  await rm(file, { force: true });
+  await rm(metaPathOf(file), { force: true });
+}
+
+/**
+ * Keeps the newest `keep` distinct versions (sha256), plus every version in `protect` (the
+ * backup just made; those a journal may still restore), one verified file each. Older copies of
+ * a kept version (left by edgeship before one copy per sha) go; so do the versions beyond `keep`.
+ * Returns the removed files.
+ */
+export async function pruneBackups(modelDir: string, keep: number, protect: ReadonlySet<string>): Promise<string[]> {
+  const backups = await listBackups(modelDir);
+  const keepShas = new Set([...distinctShas(backups).slice(0, Math.max(0, keep)), ...protect]);
+  const copiesBySha = new Map<string, ParsedBackup[]>();
+  for (const b of backups) copiesBySha.set(b.sha256, [...(copiesBySha.get(b.sha256) ?? []), b]);
   const removed: string[] = [];
-  for (const name of backups) {
-    if (keepSet.has(name)) continue;
-    const file = path.join(backupsDir(modelDir), name);
-    await rm(file, { force: true });
-    await rm(metaPathOf(file), { force: true });
-    removed.push(file);
+  for (const [sha, copies] of copiesBySha) {
+    const survivor = keepShas.has(sha) ? await survivingCopy(copies) : null;
+    for (const c of copies) {
+      if (c === survivor) continue;
+      await removeBackupFile(c.path);
+      removed.push(c.path);
+    }
   }
   return removed;
+}
+
+/**
+ * The copy of a version to keep: the newest intact one. Only duplicates (left by edgeship before
+ * one copy per sha) are hashed; with no intact copy the newest stays, so that a restore from it
+ * fails loudly (BackupMissing) instead of pruning hiding the damage.
+ */
+async function survivingCopy(copies: readonly ParsedBackup[]): Promise<ParsedBackup> {
+  if (copies.length === 1) return copies[0];
+  for (const c of copies) if ((await sha256File(c.path)) === c.sha256) return c;
+  return copies[0];
 }
 
 // ---- the `current` link -----------------------------------------------------------------------

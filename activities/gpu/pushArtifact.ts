@@ -4,6 +4,9 @@
 // Layout written: <modelDir>/{releases,staging,backups}/ and
 //   staging/<sha256>.<ext>            (renamed into place only after its sha256 verified)
 //   staging/<sha256>.<ext>.meta.json  (likewise)
+//   staging/<sha256>.<ext>.claims/<sha256 of deploymentId \n runId>.json
+//                                     this run's claim, written once the artifact is verified:
+//                                     the staged file stays until no run claims it (discardStaged)
 // Temporary names are `staging/.<final name>.partial`: deterministic per artifact, so a retry
 // after a dropped connection truncates and reuses the leftover instead of accumulating debris.
 // Two pushes of the same artifact to one device at once write identical bytes at identical
@@ -29,6 +32,7 @@ import type { DeviceSpec, Inventory } from '../../common/inventory';
 import { connectDevice, shellQuote, sshFailure, type ConnectOptions } from './ssh';
 import { Sftp } from './sftp';
 import { requireDevice } from './resolveDevices';
+import { checkRun, claimFileName, claimsDirOf } from '../edge/modelDir';
 
 export interface PushArtifactOptions {
   connect?: ConnectOptions;
@@ -119,6 +123,7 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
     if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) {
       throw ApplicationFailure.create({ type: ErrorType.InvalidIdentifier, nonRetryable: true, message: `invalid sha256 ${JSON.stringify(sha256)}` });
     }
+    checkRun(input.deploymentId, input.runId);
     const ext = artifactExt(input.artifact.path);
     const { metaBytes, sizeBytes } = await checkLocal(input);
 
@@ -144,24 +149,34 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       // What is already there, hashed in one go. A release already on the device is reused
       // where it is: it is what swapModel would make of the staged file, and copying it back
       // into staging would cost a full transfer.
-      const present = await existingWithSize(sftp, [[release, sizeBytes], [`${release}.meta.json`, meta.bytes.length], [staged, sizeBytes], [`${staged}.meta.json`, meta.bytes.length]]);
-      const hashes = new Map(present.length ? (await hasher.sha256Many(present)).map((h, i) => [present[i], h]) : []);
-      // The metadata of a release is never written here (the release may be live, and staging
-      // must touch nothing live): a sidecar that differs from the release's is staged, and
-      // swapModel installs it with the release after approval; discardStaged drops it.
-      for (const at of [release, staged]) {
-        if (hashes.get(at) !== sha256) continue;
-        const metaAt = hashes.get(`${at}.meta.json`) === meta.sha256 ? `${at}.meta.json` : `${staged}.meta.json`;
-        const sent = hashes.get(metaAt) === meta.sha256 ? 0 : await uploadVerified(sftp, hasher, [{ bytes: meta.bytes, to: metaAt, sha256: meta.sha256 }], { device, ctx });
-        ctx?.log.info('pushArtifact: artifact already on the device', { deviceId: device.id, at, bytesSent: sent, hashMethod: hasher.method });
-        return result(at, sent, true, metaAt);
-      }
-      const sent = await uploadVerified(sftp, hasher, [
-        { local: input.artifact.path, to: staged, sha256, size: sizeBytes },
-        { bytes: meta.bytes, to: `${staged}.meta.json`, sha256: meta.sha256 },
-      ], { device, ctx, afterUpload: options.afterUpload });
-      ctx?.log.info('pushArtifact: staged', { deviceId: device.id, staged, bytesSent: sent, hashMethod: hasher.method });
-      return result(staged, sent, false);
+      const stageOnce = async (): Promise<PushArtifactResult> => {
+        const present = await existingWithSize(sftp, [[release, sizeBytes], [`${release}.meta.json`, meta.bytes.length], [staged, sizeBytes], [`${staged}.meta.json`, meta.bytes.length]]);
+        const hashes = new Map(present.length ? (await hasher.sha256Many(present)).map((h, i) => [present[i], h]) : []);
+        // The metadata of a release is never written here (the release may be live, and staging
+        // must touch nothing live): a sidecar that differs from the release's is staged, and
+        // swapModel installs it with the release after approval; discardStaged drops it.
+        for (const at of [release, staged]) {
+          if (hashes.get(at) !== sha256) continue;
+          const metaAt = hashes.get(`${at}.meta.json`) === meta.sha256 ? `${at}.meta.json` : `${staged}.meta.json`;
+          const sent = hashes.get(metaAt) === meta.sha256 ? 0 : await uploadVerified(sftp, hasher, [{ bytes: meta.bytes, to: metaAt, sha256: meta.sha256 }], { device, ctx });
+          ctx?.log.info('pushArtifact: artifact already on the device', { deviceId: device.id, at, bytesSent: sent, hashMethod: hasher.method });
+          return result(at, sent, true, metaAt);
+        }
+        const sent = await uploadVerified(sftp, hasher, [
+          { local: input.artifact.path, to: staged, sha256, size: sizeBytes },
+          { bytes: meta.bytes, to: `${staged}.meta.json`, sha256: meta.sha256 },
+        ], { device, ctx, afterUpload: options.afterUpload });
+        ctx?.log.info('pushArtifact: staged', { deviceId: device.id, staged, bytesSent: sent, hashMethod: hasher.method });
+        return result(staged, sent, false);
+      };
+
+      const first = await stageOnce();
+      await writeClaim(sftp, staged, input);
+      if (await stillThere(sftp, first, sizeBytes)) return first;
+      // Another run's discardStaged removed the unclaimed file between our staging and our claim;
+      // the claim keeps it now, so staging once more is final.
+      const again = await stageOnce();
+      return { ...again, bytesSent: first.bytesSent + again.bytesSent };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
@@ -173,6 +188,25 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       ssh.dispose();
     }
   };
+}
+
+/**
+ * Records that this deployment run needs the staged artifact: `<staged>.claims/<run key>.json`,
+ * written under a temporary name and renamed, so a retry simply replaces it. discardStaged of
+ * another run keeps the staged file while a claim is there.
+ */
+async function writeClaim(sftp: Sftp, staged: string, run: PushArtifactInput): Promise<void> {
+  const dir = claimsDirOf(staged);
+  const claim = `${dir}/${claimFileName(run.deploymentId, run.runId)}`;
+  const body = { schema: 'edgeship.staging-claim/1', deploymentId: run.deploymentId, runId: run.runId, sha256: run.artifact.sha256, at: new Date().toISOString() };
+  await sftp.mkdirp(dir);
+  await sftp.writeFile(partialName(claim), Buffer.from(JSON.stringify(body) + '\n'));
+  await sftp.replace(partialName(claim), claim);
+}
+
+/** The staged model and metadata are still where the result says (checked after claiming). */
+async function stillThere(sftp: Sftp, r: PushArtifactResult, sizeBytes: number): Promise<boolean> {
+  return (await sftp.stat(r.stagedPath))?.size === sizeBytes && (await sftp.stat(r.stagedMetadataPath)) !== null;
 }
 
 async function existingWithSize(sftp: Sftp, candidates: Array<[string, number]>): Promise<string[]> {

@@ -31,8 +31,15 @@ export function makeArtifact(dir: string, size: number, name = 'model'): PushArt
   return { path: file, sha256, sizeBytes: size, metadataPath: `${file}.meta.json` };
 }
 
-export function pushInput(deviceId: string, a: ReturnType<typeof makeArtifact>): PushArtifactInput {
-  return { deviceId, artifact: { path: a.path, sha256: a.sha256, sizeBytes: a.sizeBytes }, metadataPath: a.metadataPath };
+export const TEST_RUN = { deploymentId: 'deploy-test', runId: 'run-1' } as const;
+
+export function pushInput(deviceId: string, a: ReturnType<typeof makeArtifact>, run: { deploymentId: string; runId: string } = TEST_RUN): PushArtifactInput {
+  return { deviceId, artifact: { path: a.path, sha256: a.sha256, sizeBytes: a.sizeBytes }, metadataPath: a.metadataPath, ...run };
+}
+
+/** The claim a run leaves next to a staged file: staging/<name>.claims/<sha256(deploymentId \n runId)>.json. */
+export function claimFile(stagedPath: string, run: { deploymentId: string; runId: string } = TEST_RUN): string {
+  return path.join(`${stagedPath}.claims`, `${createHash('sha256').update(`${run.deploymentId}\n${run.runId}`).digest('hex')}.json`);
 }
 
 export async function expectFailure(p: Promise<unknown>, type: string, nonRetryable: boolean, message?: RegExp): Promise<ApplicationFailure> {
@@ -83,7 +90,7 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       rmSync(work, { recursive: true, force: true });
     });
     afterEach(function () {
-      for (const f of readdirSync(path.join(device.modelDir, 'staging'))) rmSync(path.join(device.modelDir, 'staging', f));
+      for (const f of readdirSync(path.join(device.modelDir, 'staging'))) rmSync(path.join(device.modelDir, 'staging', f), { recursive: true });
     });
 
     it('stages the artifact and its metadata, verified on the device, heartbeating progress', async function () {
@@ -98,7 +105,10 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       assert.ok(r.durationMs > 0);
       assert.equal(sha256Of(r.stagedPath), artifact.sha256);
       assert.deepEqual(readFileSync(r.stagedMetadataPath), readFileSync(artifact.metadataPath));
-      assert.deepEqual(stagingEntries(fleet), [name, `${name}.meta.json`], 'nothing but the two staged files');
+      assert.deepEqual(stagingEntries(fleet), [name, `${name}.claims`, `${name}.meta.json`], 'nothing but the two staged files and the claims');
+      assert.deepEqual(readdirSync(`${r.stagedPath}.claims`), [path.basename(claimFile(r.stagedPath))], 'one claim, no temporary file');
+      const claim = JSON.parse(readFileSync(claimFile(r.stagedPath), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual([claim.deploymentId, claim.runId, claim.sha256], [TEST_RUN.deploymentId, TEST_RUN.runId, artifact.sha256]);
       for (const dir of ['releases', 'staging', 'backups']) assert.ok(statSync(path.join(device.modelDir, dir)).isDirectory());
       const uploads = beats.filter((b) => (b as { phase?: string }).phase === 'upload') as Array<{ bytes: number; total: number }>;
       assert.ok(uploads.length >= 1, 'upload progress heartbeats');
@@ -131,11 +141,23 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
         assert.equal(released.reused, true);
         assert.equal(released.bytesSent, 0);
         assert.equal(released.stagedPath, release);
-        assert.deepEqual(stagingEntries(fleet), []);
+        assert.deepEqual(stagingEntries(fleet), [`${path.basename(release)}.claims`], 'nothing staged but the run\'s claim');
       } finally {
         rmSync(release, { force: true });
         rmSync(`${release}.meta.json`, { force: true });
       }
+    });
+
+    it('claims the staged artifact once per deployment run: a retry keeps one claim, another run adds its own', async function () {
+      const push = createPushArtifact(fleet.inventory);
+      const other = { deploymentId: 'deploy-other-model', runId: 'run-9' };
+      const first = await runActivity(() => push(pushInput(device.id, artifact)));
+      await runActivity(() => push(pushInput(device.id, artifact)));
+      assert.deepEqual(readdirSync(`${first.stagedPath}.claims`), [path.basename(claimFile(first.stagedPath))]);
+      const second = await runActivity(() => push(pushInput(device.id, artifact, other)));
+      assert.equal(second.bytesSent, 0, 'the bytes are already staged');
+      assert.deepEqual(readdirSync(`${first.stagedPath}.claims`).sort(), [claimFile(first.stagedPath), claimFile(first.stagedPath, other)].map((f) => path.basename(f)).sort());
+      await expectFailure(runActivity(() => push(pushInput(device.id, artifact, { deploymentId: 'd', runId: 'two\nlines' }))), 'InvalidRequest', true, /runId/);
     });
 
     it('never rewrites the metadata of an installed release: a different sidecar is staged for swapModel', async function () {
@@ -219,7 +241,7 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
         const r = await runActivity(() => push(pushInput(device.id, big)));
         assert.equal(r.reused, false);
         assert.equal(sha256Of(r.stagedPath), big.sha256);
-        assert.deepEqual(stagingEntries(fleet), [name, `${name}.meta.json`], 'the retry left no temporary file');
+        assert.deepEqual(stagingEntries(fleet), [name, `${name}.claims`, `${name}.meta.json`], 'the retry left no temporary file');
       } finally {
         await proxy.stop();
       }

@@ -1,13 +1,14 @@
 // The model directory helpers: atomic `current` switch, real copies, backup naming and pruning,
 // and the refusal to build paths from anything but validated parts.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { readJournal } from '../../activities/edge/journal';
+import { newJournal, readJournal, scanJournals, writeJournal } from '../../activities/edge/journal';
 import {
-  backupPath, checkArtifactId, copyDurable, journalPath, parseBackupPath, pruneBackups, readCurrent, releasePath,
+  backupPath, checkArtifactId, copyDurable, distinctShas, journalPath, listBackups, parseBackupPath, pruneBackups, readCurrent, releasePath,
   removeCurrent, sha256File, switchCurrent,
 } from '../../activities/edge/modelDir';
 
@@ -30,11 +31,31 @@ describe('edge model directory', () => {
     assert.equal(releasePath(dir, SHA_A, 'onnx'), path.join(dir, 'releases', `${SHA_A}.onnx`));
   });
 
-  it('names journals by a hash of the deployment id, so no id can escape the directory', () => {
-    const p = journalPath(dir, '../../etc/cron.d/x');
+  it('names journals by a hash of the deployment run (workflow id + run id), so no id can escape the directory', () => {
+    const p = journalPath(dir, '../../etc/cron.d/x', 'run-1');
     assert.equal(path.dirname(p), path.join(dir, 'journal'));
     assert.match(path.basename(p), /^[0-9a-f]{64}\.json$/);
-    assert.notEqual(journalPath(dir, 'deploy-a'), journalPath(dir, 'deploy-b'));
+    assert.notEqual(journalPath(dir, 'deploy-a', 'run-1'), journalPath(dir, 'deploy-b', 'run-1'));
+    assert.notEqual(journalPath(dir, 'deploy-a', 'run-1'), journalPath(dir, 'deploy-a', 'run-2'), 'a re-run has its own journal');
+    const invalid = (err: unknown): boolean => err instanceof ApplicationFailure && err.type === 'InvalidRequest' && err.nonRetryable === true;
+    // A run id never holds a newline, so "a\nb" + "c" and "a" + "b\nc" cannot name the same run.
+    assert.throws(() => journalPath(dir, 'a', 'b\nc'), invalid);
+    assert.throws(() => journalPath(dir, 'a', ''), invalid);
+    assert.throws(() => journalPath(dir, '', 'r'), invalid);
+  });
+
+  it('reads only its own run\'s v2 journal; a v1 journal (keyed by workflow id only) is ignored', async () => {
+    const at = new Date('2026-01-01T00:00:00Z');
+    const backup = { sha256: SHA_A, backupPath: backupPath(dir, SHA_A, 'onnx', at), releasePath: releasePath(dir, SHA_A, 'onnx') };
+    const written = await writeJournal(dir, newJournal({ deploymentId: 'deploy-x', runId: 'run-1' }, 'dev', SHA_B, 'onnx', backup, at), 'prepared', at);
+    assert.deepEqual(await readJournal(dir, 'deploy-x', 'run-1'), written);
+    assert.equal(written.schema, 'edgeship.swap-journal/2');
+    assert.equal(await readJournal(dir, 'deploy-x', 'run-2'), null, 'a re-run does not see the earlier run\'s journal');
+    const v1 = { ...written, schema: 'edgeship.swap-journal/1', runId: undefined };
+    await writeFile(journalPath(dir, 'deploy-y', 'run-1'), JSON.stringify(v1));
+    assert.equal(await readJournal(dir, 'deploy-y', 'run-1'), null);
+    const scan = await scanJournals(dir);
+    assert.deepEqual([scan.journals.map((j) => j.runId), scan.unreadable], [['run-1'], []]);
   });
 
   it('switches `current` atomically: readers never see it missing, no temp links remain', async () => {
@@ -98,30 +119,44 @@ describe('edge model directory', () => {
     }
   });
 
-  it('prunes to the newest N backups (with metadata) but never the protected ones', async () => {
-    const made: string[] = [];
-    for (let i = 0; i < 5; i += 1) {
-      const p = backupPath(dir, i % 2 ? SHA_A : SHA_B, 'onnx', new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
-      await writeFile(p, String(i));
+  it('prunes to the newest N distinct versions, one intact copy each, never a protected version', async () => {
+    const shaOf = (text: string): string => createHash('sha256').update(text).digest('hex');
+    /** A backup holding `text` (so it hashes to the sha in its name), stamped at second `i`. */
+    const makeBackup = async (text: string, i: number): Promise<string> => {
+      const p = backupPath(dir, shaOf(text), 'onnx', new Date(Date.UTC(2026, 0, 1, 0, 0, i)));
+      await writeFile(p, text);
       await writeFile(`${p}.meta.json`, '{}');
-      made.push(p);
-    }
+      return p;
+    };
+    // Oldest first: D, A, B, A, C, B: what repeated swaps left before one copy per version.
+    const [d, a1, b1, a2, c, b2] = await Promise.all(['D', 'A', 'B', 'A', 'C', 'B'].map((t, i) => makeBackup(t, i)));
+    await writeFile(b2, 'damaged'); // the newest copy of B is corrupt: the older one must stay
     await writeFile(path.join(dir, 'backups', 'notes.txt'), 'not a backup');
-    const removed = await pruneBackups(dir, 2, [made[0]]);
-    assert.deepEqual(removed, [made[1], made[2]]);
+    assert.deepEqual(distinctShas(await listBackups(dir)), ['B', 'C', 'A', 'D'].map(shaOf));
+
+    const removed = await pruneBackups(dir, 3, new Set());
+    assert.deepEqual(removed.sort(), [d, a1, b2].sort(), 'D is beyond the newest three versions; the older A and the corrupt B are duplicates');
     const left = (await readdir(path.join(dir, 'backups'))).sort();
-    assert.deepEqual(left, [made[0], `${made[0]}.meta.json`, made[3], `${made[3]}.meta.json`, made[4], `${made[4]}.meta.json`].map((p) => path.basename(p)).concat('notes.txt').sort());
+    assert.deepEqual(left, [b1, a2, c].flatMap((p) => [path.basename(p), `${path.basename(p)}.meta.json`]).concat('notes.txt').sort());
+
+    // A protected version (a journal may still restore it) survives beyond N.
+    assert.deepEqual(await pruneBackups(dir, 1, new Set([shaOf('A')])), [b1]);
+    assert.deepEqual(distinctShas(await listBackups(dir)), ['C', 'A'].map(shaOf));
   });
 
   it('refuses a model directory it did not make: `current` as a plain file, or an edited swap journal (non-retryable DeviceStateCorrupt)', async () => {
     const corrupt = (err: unknown): boolean => err instanceof ApplicationFailure && err.type === 'DeviceStateCorrupt' && err.nonRetryable === true;
     await writeFile(path.join(dir, 'current'), 'not a link');
     await assert.rejects(readCurrent(dir), corrupt);
-    const journal = journalPath(dir, 'deploy-x');
+    const journal = journalPath(dir, 'deploy-x', 'run-1');
     await mkdir(path.dirname(journal), { recursive: true });
     await writeFile(journal, '{ half a journal');
-    await assert.rejects(readJournal(dir, 'deploy-x'), corrupt);
+    await assert.rejects(readJournal(dir, 'deploy-x', 'run-1'), corrupt);
     await writeFile(journal, JSON.stringify({ deploymentId: 'deploy-y' }));
-    await assert.rejects(readJournal(dir, 'deploy-x'), corrupt);
+    await assert.rejects(readJournal(dir, 'deploy-x', 'run-1'), corrupt);
+    // A well-formed journal of another run under this run's name was moved or edited by hand.
+    const other = newJournal({ deploymentId: 'deploy-x', runId: 'run-2' }, 'dev', SHA_A, 'onnx', null, new Date());
+    await writeFile(journal, JSON.stringify(other));
+    await assert.rejects(readJournal(dir, 'deploy-x', 'run-1'), corrupt);
   });
 });
