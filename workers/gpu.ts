@@ -3,18 +3,21 @@
 // Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
 // EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (common/connectionConfig.ts).
 // SIGINT/SIGTERM drain and exit 0.
+// Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
+// SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
 import { Command } from 'commander';
 import { loadInventory, type Inventory } from '../common/inventory';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createGpuWorker } from './gpuWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';
+import { addMetricsFlags, metricsBindAddress, type MetricsFlags } from './metrics';
 
 async function main(): Promise<void> {
-  const program = addConnectionFlags(new Command('gpu-worker'))
+  const program = addMetricsFlags(addConnectionFlags(new Command('gpu-worker')))
     .description('edgeship GPU worker: runs the deployment workflows and export, calibrate, compile, resolveDevices, pushArtifact on queue "gpu"')
     .showHelpAfterError();
   program.parse();
-  const flags = program.opts<ConnectionFlags>();
+  const flags = program.opts<ConnectionFlags & MetricsFlags>();
   const log = createProcessLogger('edgeship-gpu-worker');
   let inventory: Inventory;
   try {
@@ -23,7 +26,7 @@ async function main(): Promise<void> {
     log.fatal({ inventory: flags.inventory }, (err as Error).message);
     process.exit(2);
   }
-  installWorkerRuntime(log);
+  installWorkerRuntime(log, { metricsBindAddress: metricsBindAddress(flags) });
   const { resolved, connection } = await connectTemporal(flags, log);
   const handle = await createGpuWorker({ inventory, connection, namespace: resolved.namespace });
   log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');

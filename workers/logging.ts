@@ -39,11 +39,24 @@ class PinoSdkLogger implements Logger {
   }
 }
 
+export interface WorkerRuntimeOptions {
+  /** `host:port` where the SDK serves its metrics in Prometheus format (workers/metrics.ts); off when absent. */
+  metricsBindAddress?: string;
+}
+
 /**
- * Installs the SDK runtime for a worker process: its logs go to `logger`, and SIGINT/SIGTERM
- * make running workers drain (finish or cancel their activities) before the process exits.
+ * Installs the SDK runtime for a worker process: its logs go to `logger`, SIGINT/SIGTERM make
+ * running workers drain (finish or cancel their activities) before the process exits, and with a
+ * bind address the SDK's metrics are served for Prometheus on `GET /metrics`.
  * Only entry points call this: Runtime.install works once per process, before any worker.
  */
-export function installWorkerRuntime(logger: ProcessLogger): void {
-  Runtime.install({ logger: new PinoSdkLogger(logger.child({ component: 'temporal-sdk' })), shutdownSignals: ['SIGINT', 'SIGTERM'] });
+export function installWorkerRuntime(logger: ProcessLogger, opts: WorkerRuntimeOptions = {}): void {
+  Runtime.install({
+    logger: new PinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    // SDK defaults kept on purpose (durations in milliseconds, counters without `_total`): they are
+    // the names Temporal's documentation and published SDK dashboards use.
+    ...(opts.metricsBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.metricsBindAddress } } } } : {}),
+  });
+  if (opts.metricsBindAddress) logger.info({ metrics: `http://${opts.metricsBindAddress}/metrics` }, 'temporal sdk metrics for prometheus');
 }
