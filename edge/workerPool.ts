@@ -81,7 +81,8 @@ export class InferencePool implements InferenceEngine {
     if (!(opts.workers >= 1)) throw new RangeError('an inference pool needs at least one worker');
     const threads = Array.from({ length: opts.workers }, (_, i) => {
       // The last worker takes the loader's bytes (transferred); the others get their own copy.
-      const bytes = i === opts.workers - 1 ? model : model.slice();
+      // (new Uint8Array(x) copies; Buffer#slice would be a view sharing the buffer being transferred.)
+      const bytes = i === opts.workers - 1 ? model : new Uint8Array(model);
       const transfer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
       const init: WorkerInit = { model: bytes, intraOpNumThreads: opts.intraOpNumThreads, inputName: opts.inputName, outputName: opts.outputName, latentSize: opts.latentSize };
       return new Worker(bootstrap(), {
