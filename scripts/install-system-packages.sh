@@ -6,7 +6,8 @@
 # that dies three suites later with "sshd is not installed" tells a newcomer nothing.
 #
 # usage: install-system-packages.sh [--for <who>] [--optional <fallback>] [need…]
-#   need       sshd | ssh-keygen | scp | chromium (default: all of them, what `npm test` needs)
+#   need       sshd | ssh-keygen | scp | chromium (default: these four, what `npm test` needs)
+#              | qemu-x86_64 (Debian qemu-user: the INT8 cross-CPU test emulates an AVX2 CPU without VNNI)
 #   --for      who needs them, for the messages (default "npm test")
 #   --optional the caller has a fallback, described for the message (the demo's embedded SSH
 #              server): a missing package is installed when root, otherwise only reported, and a
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --for) who="$2"; shift 2 ;;
     --optional) optional=1; fallback="$2"; shift 2 ;;
-    sshd|ssh-keygen|scp|chromium) needs+=("$1"); shift ;;
+    sshd|ssh-keygen|scp|chromium|qemu-x86_64) needs+=("$1"); shift ;;
     *) echo "install-system-packages.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +52,7 @@ package_of() {
     sshd) echo openssh-server ;;
     ssh-keygen|scp) echo openssh-client ;;
     chromium) echo chromium ;;
+    qemu-x86_64) echo qemu-user ;;
   esac
 }
 describe() {
