@@ -18,7 +18,12 @@ describe('deployment request schema', () => {
   it('fills in every default', () => {
     const r = parseDeployRequest(minimal);
     assert.deepEqual(r.calibration, { samples: 2000 });
-    assert.deepEqual(r.gates, { parityMinCosine: 0.9999, int8MinCosine: 0.99, p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98 });
+    assert.deepEqual(r.gates, {
+      parityMinCosine: 0.9999, parityMaxRelativeError: 1e-3, int8MinCosine: 0.99, p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98,
+      // pre-flight (issue 8)
+      maxAbsValue: 100, maxAbsValueFullScale: 10_000, minOutputVariance: 1e-6, minPairwiseDistance: 1e-4, maxRelativeError: 0.25, parityMaxAbsDiff: 8, minProbes: 4,
+    });
+    assert.deepEqual(r.quantization, { format: 'S8S8', calibrationMethod: 'MinMax', reduceRange: false, maxExcludedNodes: 4 });
     assert.deepEqual(r.validation, { latencyRequests: 200, concurrency: 8, throughputDurationMs: 3000 });
     assert.deepEqual(r.approval, { required: true, timeout: 24 * 3600_000 });
     assert.deepEqual(r.edge, { healthTimeoutMs: 60_000, deviceDeadline: 30 * 60_000, restoreDeadline: 3600_000, queueWait: 120_000 });
