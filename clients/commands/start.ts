@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { COMPILE_TARGETS } from '../../common/contracts';
 import { InvalidDeployRequest, parseDeployRequest, deploymentWorkflowId } from '../../common/request';
-import { workflowUiUrl } from '../connection';
+import { workflowUiLink, workflowUiUrl } from '../connection';
 import { absolutizeSource, sourceSha256, startDeployment } from '../startDeployment';
 import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
 
@@ -114,7 +114,7 @@ async function run(opts: StartOptions): Promise<void> {
     }
     const uiUrl = workflowUiUrl(opts, started.workflowId);
     if (opts.json) {
-      printJson({ workflowId: started.workflowId, runId: started.runId, namespace: opts.namespace, uiUrl, request: started.request });
+      printJson({ workflowId: started.workflowId, runId: started.runId, namespace: opts.namespace, uiUrl: workflowUiLink(opts, started.workflowId) ?? null, request: started.request });
       return;
     }
     process.stdout.write(
