@@ -48,10 +48,11 @@ function withSwitched(err: unknown, switched: boolean): unknown {
     const details: SwapFailureDetails = { ...(first && typeof first === 'object' ? first : {}), switched };
     return ApplicationFailure.create({ type: err.type ?? undefined, message: err.message, nonRetryable: err.nonRetryable === true, details: [details, ...(err.details?.slice(1) ?? [])], cause: err.cause, nextRetryDelay: err.nextRetryDelay ?? undefined });
   }
-  // Cancellation and other Temporal failures keep their meaning; a plain error (I/O) becomes a
-  // retryable failure that still tells the workflow what state the device is in.
+  // Cancellation and other Temporal failures keep their meaning. A plain error (I/O) keeps the
+  // type the SDK would give it (its name) and stays retryable, but now says what state the
+  // device is in.
   if (err instanceof TemporalFailure || !(err instanceof Error)) return err;
-  return ApplicationFailure.create({ type: err.name === 'Error' ? 'SwapStepFailed' : err.name, message: err.message, nonRetryable: false, details: [{ switched } satisfies SwapFailureDetails], cause: err });
+  return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: false, details: [{ switched } satisfies SwapFailureDetails], cause: err });
 }
 
 export function createSwapModel(device: DeviceSpec, options: EdgeActivityOptions = {}) {

@@ -318,44 +318,25 @@ describe('edge swap and restore on the real runtime', function () {
       assert.equal((await health(spec)).body.sha256, B.sha256);
     });
 
-    it('a restore after another run swapped is superseded: the device is left alone', async () => {
-      // dep-p: B → A. Then dep-q: A → B. dep-p's rollback must not take B away from dep-q.
-      const p = await acts.swapModel({ deploymentId: 'dep-p', runId: R1, sha256: A.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
-      assert.equal(p.backup?.sha256, B.sha256);
-      await acts.swapModel({ deploymentId: 'dep-q', runId: R1, sha256: B.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
-      const pid = runtimePid();
-      const before = await backups();
-
-      const r = await acts.restoreBackup({ deploymentId: 'dep-p', runId: R1, backup: p.backup, healthTimeoutMs: 5000 });
-      assert.equal(r.outcome, 'superseded');
-      assert.match(String(r.reason), /another deployment swapped since/);
-      assert.deepEqual([r.restoredSha256, r.servedSha256Prefix], [B.sha256, B.sha256.slice(0, 16)], 'reports what the device serves now');
-      assert.equal(runtimePid(), pid, 'no restart');
-      assert.equal((await readCurrent(spec.modelDir))?.file, releasePath(spec.modelDir, B.sha256, 'onnx'));
-      assert.equal((await health(spec)).body.sha256, B.sha256);
-      assert.deepEqual(await backups(), before);
-      assert.equal((await readJournal(spec.modelDir, 'dep-p', R1))?.phase, 'healthy', 'dep-p did not restore anything');
-    });
-
     it('a restore of a run that never switched (no journal, or only `prepared`) is nothing-switched: the device is left alone', async () => {
       const pid = runtimePid();
       const none = await acts.restoreBackup({ deploymentId: 'dep-never', runId: R1, backup: null, healthTimeoutMs: 5000 });
+      assert.equal(runtimePid(), pid, 'no restart');
       assert.equal(none.outcome, 'nothing-switched');
       assert.match(String(none.reason), /no swap journal/);
       assert.equal(none.restoredSha256, B.sha256);
 
       // What a swap leaves when it stops between its journal and the switch (a crash, a lost
       // worker): backup made and journaled, `current` not moved.
-      const backup = (await readJournal(spec.modelDir, 'dep-q', R1))?.backup ?? null;
-      assert.ok(backup);
       const at = new Date();
+      const backup = { sha256: B.sha256, backupPath: backupPath(spec.modelDir, B.sha256, 'onnx', at), releasePath: releasePath(spec.modelDir, B.sha256, 'onnx') };
       await writeJournal(spec.modelDir, newJournal({ deploymentId: 'dep-prepared', runId: R1 }, spec.id, A.sha256, 'onnx', backup, at), 'prepared', at);
       const prepared = await acts.restoreBackup({ deploymentId: 'dep-prepared', runId: R1, backup, healthTimeoutMs: 5000 });
-      assert.equal(prepared.outcome, 'nothing-switched');
-      assert.match(String(prepared.reason), /never switched/);
       assert.equal(runtimePid(), pid, 'no restart');
       assert.equal((await readCurrent(spec.modelDir))?.file, releasePath(spec.modelDir, B.sha256, 'onnx'));
       assert.equal((await health(spec)).body.sha256, B.sha256);
+      assert.equal(prepared.outcome, 'nothing-switched');
+      assert.match(String(prepared.reason), /never switched/);
       assert.equal((await readJournal(spec.modelDir, 'dep-prepared', R1))?.phase, 'prepared');
     });
 
@@ -369,6 +350,30 @@ describe('edge swap and restore on the real runtime', function () {
       const second = await acts.discardStaged(discard);
       assert.deepEqual(second.removed, []);
       assert.equal((await health(spec)).body.sha256, B.sha256);
+    });
+  });
+
+  describe('a rollback after another deployment swapped the device', () => {
+    it('is superseded: the device keeps the newer deployment, untouched', async () => {
+      const { sim, spec, acts } = await device('superseded-dev', models.good);
+      await waitForServedSha({ healthUrl: spec.healthUrl, sha256: models.good.sha256, timeoutMs: 30_000 });
+      const [A, B, C] = [models.good, models.constant, third];
+      // dep-p: A → B. Then dep-q: B → C. dep-p's rollback must not take C away from dep-q.
+      await stage(spec, B);
+      const p = await acts.swapModel({ deploymentId: 'dep-p', runId: R1, sha256: B.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
+      assert.equal(p.backup?.sha256, A.sha256);
+      await stage(spec, C);
+      await acts.swapModel({ deploymentId: 'dep-q', runId: R1, sha256: C.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
+      const pid = readPid(sim.layout.runtimePid);
+
+      const r = await acts.restoreBackup({ deploymentId: 'dep-p', runId: R1, backup: p.backup, healthTimeoutMs: 5000 });
+      assert.equal(readPid(sim.layout.runtimePid), pid, 'no restart');
+      assert.equal((await readCurrent(spec.modelDir))?.file, releasePath(spec.modelDir, C.sha256, 'onnx'));
+      assert.equal((await health(spec)).body.sha256, C.sha256, 'still serving dep-q\'s model');
+      assert.equal(r.outcome, 'superseded');
+      assert.match(String(r.reason), /another deployment swapped since/);
+      assert.deepEqual([r.restoredSha256, r.servedSha256Prefix], [C.sha256, C.sha256.slice(0, 16)], 'reports what the device serves now');
+      assert.equal((await readJournal(spec.modelDir, 'dep-p', R1))?.phase, 'healthy', 'dep-p restored nothing');
     });
   });
 
@@ -389,9 +394,9 @@ describe('edge swap and restore on the real runtime', function () {
       const staged = await pushFor(B, 'deploy-encoder-a');
       await pushFor(B, 'deploy-encoder-b');
       const discardA = await acts.discardStaged({ deploymentId: 'deploy-encoder-a', runId: R1, sha256: B.sha256, ext: 'onnx' });
+      assert.equal(await sha256File(staged.stagedPath), B.sha256, 'the staged file stays for run b');
       assert.equal(discardA.otherClaims, 1);
       assert.equal(discardA.removed.length, 1, `only run a's claim goes: ${discardA.removed.join(', ')}`);
-      assert.equal(await sha256File(staged.stagedPath), B.sha256, 'the staged file stays for run b');
       const swapB = await acts.swapModel({ deploymentId: 'deploy-encoder-b', runId: R1, sha256: B.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
       assert.equal(swapB.servedSha256Prefix, B.sha256.slice(0, 16));
       assert.deepEqual(await readdir(stagingDir), [], 'installed by rename, its claim dropped, nothing left');
@@ -424,10 +429,12 @@ describe('edge swap and restore on the real runtime', function () {
         if ((await sha256File(releasePath(spec.modelDir, m.sha256, 'onnx'))) !== m.sha256) await stage(spec, m);
         last = await acts.swapModel({ deploymentId: `dep-backups-${i}`, runId: R1, sha256: m.sha256, ext: 'onnx', healthTimeoutMs: 30_000 });
       }
-      assert.deepEqual(last?.backupsOnDevice, [B.sha256, C.sha256, A.sha256], 'newest first; A, three versions old, is still there');
       const files = (await readdir(path.join(spec.modelDir, 'backups'))).filter((n) => !n.endsWith('.meta.json'));
+      const versions = files.map((f) => f.slice(-69, -5));
+      assert.deepEqual(new Set(versions), new Set([A.sha256, B.sha256, C.sha256]), 'three versions kept, A (the oldest) included');
       assert.equal(files.length, 3, `one file per version: ${files.join(', ')}`);
       for (const f of files) assert.equal(await sha256File(path.join(spec.modelDir, 'backups', f)), f.slice(-69, -5), `${f} holds the bytes it names`);
+      assert.deepEqual(last?.backupsOnDevice, [B.sha256, C.sha256, A.sha256], 'newest first');
       assert.equal(last?.backup?.sha256, B.sha256);
       assert.equal(await sha256File(last?.backup?.backupPath ?? ''), B.sha256, 'the journaled backup path is the kept copy');
     });
