@@ -122,6 +122,11 @@ export class InferencePool implements InferenceEngine {
     }
   }
 
+  /** The worker threads (diagnostics, and the test that kills one). */
+  get threads(): readonly Worker[] {
+    return this.workers.map((w) => w.thread);
+  }
+
   run(input: Float32Array, count: number): Promise<Float32Array[]> {
     if (this.stopped) return Promise.reject(new InferenceError('run_failed', this.stopped));
     if (input.length !== count * WINDOW_VALUES) return Promise.reject(new RangeError(`expected ${count} windows of ${WINDOW_VALUES} values`));

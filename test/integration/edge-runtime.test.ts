@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ModelMetadata } from '../../common/contracts';
 import { PROJECT_ROOT } from '../../common/paths';
+import { InferenceError } from '../../edge/encoder';
+import { createNormalizer, parseInferPayload } from '../../edge/requestParsing';
 import { startRuntime, type RuntimeHandle } from '../../edge/server';
+import { InferencePool } from '../../edge/workerPool';
 import { buildTestModels, makeModelDir, type TestModels } from '../helpers/edgeModels';
 
 async function post(url: string, body: string): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -39,8 +42,8 @@ describe('edge runtime (real onnxruntime, real HTTP)', function () {
   const dirs: string[] = [];
   const runtimes: RuntimeHandle[] = [];
 
-  async function serve(modelDir: string): Promise<RuntimeHandle> {
-    const rt = await startRuntime({ modelDir, port: 0, deviceId: 'test-dev' });
+  async function serve(modelDir: string, inferenceWorkers?: number): Promise<RuntimeHandle> {
+    const rt = await startRuntime({ modelDir, port: 0, deviceId: 'test-dev', inferenceWorkers });
     runtimes.push(rt);
     await rt.ready;
     return rt;
@@ -149,6 +152,57 @@ describe('edge runtime (real onnxruntime, real HTTP)', function () {
       assert.match(text, /^edgeship_http_requests_total\{route="\/infer",status="413"\} 1$/m);
       assert.match(text, /^edgeship_request_duration_seconds_count\{route="\/infer"\} \d+$/m);
       assert.match(text, /^edgeship_ready 1$/m);
+    });
+  });
+
+  describe('inference on the event loop (0 workers) and in a pool of 2', () => {
+    for (const workers of [0, 2]) {
+      it(`--inference-workers ${workers}: the probes' PyTorch latents, single and batched, under concurrency`, async () => {
+        const dir = await makeModelDir(models.good);
+        dirs.push(dir);
+        const rt = await serve(dir, workers);
+        assert.equal((await get(`${rt.url}/healthz`)).status, 200);
+        const probes = goodMeta.probes;
+        const results = await Promise.all(Array.from({ length: 24 }, (_, i) => post(`${rt.url}/infer`, JSON.stringify({ x: probes[i % probes.length].window }))));
+        results.forEach((r, i) => {
+          assert.equal(r.status, 200);
+          const ref = probes[i % probes.length].reference;
+          assert.ok((r.json.latent as number[]).every((v, j) => Math.abs(v - ref[j]) < 1e-4), `request ${i}`);
+        });
+        const batch = await post(`${rt.url}/infer`, JSON.stringify({ batch: probes.map((p) => p.window) }));
+        assert.equal(batch.status, 200);
+        (batch.json.latents as number[][]).forEach((l, i) => assert.ok(l.every((v, j) => Math.abs(v - probes[i].reference[j]) < 1e-4), `batch window ${i}`));
+        const metrics = await (await fetch(`${rt.url}/metrics`)).text();
+        // Every served window was one model run: the 24 singles and the batch's (the self-test runs
+        // before the histogram is attached).
+        const runs = Number(/^edgeship_inference_duration_seconds_count (\d+)$/m.exec(metrics)?.[1]);
+        assert.equal(runs, 24 + probes.length);
+      });
+    }
+
+    it('a worker that dies fails its pending runs and reports fatal; nothing is answered after', async () => {
+      const bytes = await readFile(models.good.path);
+      const fatal: string[] = [];
+      const { pool } = await InferencePool.start(bytes, { workers: 2, intraOpNumThreads: 1, inputName: goodMeta.input.name, outputName: goodMeta.output.name, latentSize: 64, onFatal: (r) => fatal.push(r) });
+      try {
+        const norm = createNormalizer(goodMeta.normalization);
+        const input = () => parseInferPayload({ x: goodMeta.probes[0].window }, norm, 1).input;
+        const [ok] = await pool.run(input(), 1);
+        assert.ok(ok.every((v, j) => Math.abs(v - goodMeta.probes[0].reference[j]) < 1e-4));
+        const pending = Array.from({ length: 20 }, () => pool.run(input(), 1).then(() => 'answered', (err: unknown) => err));
+        await pool.threads[1].terminate();
+        const outcomes = await Promise.all(pending);
+        const failed = outcomes.filter((o) => o !== 'answered');
+        assert.ok(failed.length > 0, 'some runs were queued on the dead worker');
+        for (const f of failed) {
+          assert.ok(f instanceof InferenceError && f.kind === 'run_failed', String(f));
+          assert.match(f.message, /inference worker exited with code 1/);
+        }
+        assert.deepEqual(fatal, ['inference worker exited with code 1']);
+        await assert.rejects(pool.run(input(), 1), (err: unknown) => err instanceof InferenceError && /exited/.test(err.message));
+      } finally {
+        await pool.release();
+      }
     });
   });
 
