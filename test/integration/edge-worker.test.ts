@@ -75,7 +75,7 @@ describe('edge worker process', function () {
     });
     const [swapped, missing] = await probe.runUntil(async () => {
       const run = (id: string, sha256: string) =>
-        env.client.workflow.execute('edgeSwapProbe', { taskQueue: 'edge-worker-test', workflowId: id, args: [device.id, { deploymentId: id, sha256, ext: 'onnx', healthTimeoutMs: 30_000 }] }) as Promise<EdgeProbeResult>;
+        env.client.workflow.execute('edgeSwapProbe', { taskQueue: 'edge-worker-test', workflowId: id, args: [device.id, { deploymentId: id, runId: 'run-1', sha256, ext: 'onnx', healthTimeoutMs: 30_000 }] }) as Promise<EdgeProbeResult>;
       return [await run('deploy-worker-test', models.constant.sha256), await run('deploy-missing', 'f'.repeat(64))];
     });
 
