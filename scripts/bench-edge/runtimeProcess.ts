@@ -11,8 +11,17 @@ export interface RuntimeChild {
   stop(): Promise<number | null>;
 }
 
-export async function startRuntimeChild(modelDir: string, deviceId: string): Promise<RuntimeChild> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(PROJECT_ROOT, 'edge', 'cli.ts'), '--model-dir', modelDir, '--port', '0', '--device', deviceId], {
+/**
+ * How node loads the TypeScript runtime: `import` is `node --import tsx`, what a simulated device
+ * runs (its ESM hooks live on a loader thread of their own, about 20 MiB of RSS); `require` is
+ * `node --require tsx/cjs`, the CommonJS hook on the main thread only.
+ */
+export type RuntimeLaunch = 'import' | 'require';
+
+/** Starts `edge/cli.ts` as a device does (default `node --import tsx`), plus `extraArgs`. */
+export async function startRuntimeChild(modelDir: string, deviceId: string, extraArgs: string[] = [], launch: RuntimeLaunch = 'import'): Promise<RuntimeChild> {
+  const loader = launch === 'import' ? ['--import', 'tsx'] : ['--require', 'tsx/cjs'];
+  const child: ChildProcess = spawn(process.execPath, [...loader, path.join(PROJECT_ROOT, 'edge', 'cli.ts'), '--model-dir', modelDir, '--port', '0', '--device', deviceId, ...extraArgs], {
     cwd: PROJECT_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -59,3 +68,18 @@ export async function memoryOf(pid: number): Promise<{ peakRssBytes: number; rss
   };
   return { peakRssBytes: kb('VmHWM'), rssBytes: kb('VmRSS') };
 }
+
+/**
+ * CPU time (user + system, all threads) a process has used, in ms, from /proc/<pid>/stat. Per
+ * request it is a figure that stays meaningful when other work shares the cores, unlike req/s.
+ */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node supports (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS_PER_S = 100;
