@@ -116,6 +116,10 @@ export function createRestoreBackup(device: DeviceSpec, options: EdgeActivityOpt
       const before = journal.backup?.releasePath ?? null;
       switch (journal.phase) {
         case 'prepared':
+          // The switch and the journal's `switched` are two steps: a worker killed between them
+          // leaves `prepared` with `current` already on this run's release. The device's lease
+          // (one deployment at a time) means nobody else put it there.
+          if (at === own && own !== before) return undo(journal);
           return untouched('nothing-switched', current, `${run} journaled its backup but never switched \`current\`: nothing of it went live`);
         case 'restored':
           // Finished earlier: re-proven only while the device still holds what that restore left.

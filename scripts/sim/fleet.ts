@@ -17,7 +17,7 @@ import { freePort } from './net';
 import { findSshd, startOpenSshd } from './opensshServer';
 import { killDeviceProcessesSync, stopDeviceProcesses, workerMarker } from './deviceProcesses';
 import { claimFleetDir, FLEET_MARKER, isSimDeviceDir, markDeviceDir, reclaimDeviceDir, reclaimStaleDevices, releaseFleetDir } from './leftovers';
-import { readPid, terminateFromPidfile } from './pidfile';
+import { commandLineContains, isAlive, readPid, terminateFromPidfile } from './pidfile';
 import { RESTART_SCRIPT, startDeviceRuntime, stopDeviceRuntime } from './runtime';
 
 export type SshServerKind = 'openssh' | 'embedded';
@@ -64,6 +64,10 @@ export interface SimulatedFleet {
   inventory: Inventory;
   devices: SimDevice[];
   sshServerKind: SshServerKind;
+  /** Fault hook: SIGKILL the device's edge worker (as a crash would); its pid, or undefined if none ran. */
+  killEdgeWorker(deviceId: string): number | undefined;
+  /** Starts the device's edge worker again (after killEdgeWorker). */
+  restartEdgeWorker(deviceId: string): void;
   stop(): Promise<void>;
 }
 
@@ -204,7 +208,23 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
     writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2) + '\n');
     claimFleetDir(baseDir, { devices: ids, sshServerKind: kind });
     if (opts.startEdgeWorkers) for (const d of devices) startEdgeWorker(d, inventoryPath, opts.startEdgeWorkers);
-    return { inventoryPath, inventory, devices, sshServerKind: kind, stop };
+    const device = (id: string): SimDevice => {
+      const found = devices.find((d) => d.id === id);
+      if (!found) throw new Error(`no simulated device ${id}`);
+      return found;
+    };
+    const killEdgeWorker = (id: string): number | undefined => {
+      const d = device(id);
+      const pid = readPid(d.layout.workerPid);
+      if (pid === undefined || !isAlive(pid) || !commandLineContains(pid, workerMarker(d.layout))) return undefined;
+      process.kill(pid, 'SIGKILL');
+      return pid;
+    };
+    const restartEdgeWorker = (id: string): void => {
+      if (!opts.startEdgeWorkers) throw new Error('this fleet runs no edge workers');
+      startEdgeWorker(device(id), inventoryPath, opts.startEdgeWorkers);
+    };
+    return { inventoryPath, inventory, devices, sshServerKind: kind, killEdgeWorker, restartEdgeWorker, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -11,7 +11,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createEdgeActivities } from '../../activities/edge';
 import { waitForServedSha } from '../../activities/edge/health';
 import { newJournal, readJournal, writeJournal } from '../../activities/edge/journal';
-import { backupPath, readCurrent, releasePath, sha256File } from '../../activities/edge/modelDir';
+import { backupPath, readCurrent, releasePath, sha256File, switchCurrent } from '../../activities/edge/modelDir';
+import { runRestartCommand } from '../../activities/edge/restart';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { EdgeActivities, ModelMetadata, SwapFailureDetails, SwapModelInput, SwapModelResult } from '../../common/contracts';
 import type { DeviceSpec } from '../../common/inventory';
@@ -338,6 +339,22 @@ describe('edge swap and restore on the real runtime', function () {
       assert.equal(prepared.outcome, 'nothing-switched');
       assert.match(String(prepared.reason), /never switched/);
       assert.equal((await readJournal(spec.modelDir, 'dep-prepared', R1))?.phase, 'prepared');
+    });
+
+    it('a worker killed between the switch and the journal write (`prepared`, current on the run\'s release) is restored', async () => {
+      assert.equal((await health(spec)).body.sha256, B.sha256);
+      const at = new Date();
+      const backup = { sha256: B.sha256, backupPath: backupPath(spec.modelDir, B.sha256, 'onnx', at), releasePath: releasePath(spec.modelDir, B.sha256, 'onnx') };
+      await writeJournal(spec.modelDir, newJournal({ deploymentId: 'dep-crash', runId: R1 }, spec.id, A.sha256, 'onnx', backup, at), 'prepared', at);
+      // The crash window: `current` moved to A, the runtime restarted on it, the journal never said so.
+      await switchCurrent(spec.modelDir, releasePath(spec.modelDir, A.sha256, 'onnx'));
+      await runRestartCommand(spec.restartCommand, { timeoutMs: 60_000, deviceId: spec.id });
+      await waitForServedSha({ healthUrl: spec.healthUrl, sha256: A.sha256, timeoutMs: 30_000 });
+      const restored = await acts.restoreBackup({ deploymentId: 'dep-crash', runId: R1, backup: null, healthTimeoutMs: 30_000 });
+      assert.equal(restored.outcome, 'restored');
+      assert.equal(restored.restoredSha256, B.sha256);
+      assert.equal((await health(spec)).body.sha256, B.sha256);
+      assert.equal((await readJournal(spec.modelDir, 'dep-crash', R1))?.phase, 'restored');
     });
 
     it('discardStaged removes an unclaimed staged artifact (pushed by an older edgeship) and its metadata, and is idempotent', async () => {
