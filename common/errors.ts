@@ -40,6 +40,13 @@ export const ErrorType = {
   DeviceStateCorrupt: 'DeviceStateCorrupt',
   ValidationGateFailed: 'ValidationGateFailed',
   ApprovalRejected: 'ApprovalRejected',
+  /** Another deployment holds the device and the request said onBusy: "fail" (or the queue wait ran out). */
+  DeviceBusy: 'DeviceBusy',
+  // How a deployment that did not deploy closes in Temporal (the report is in the details).
+  DeploymentRejected: 'DeploymentRejected',
+  DeploymentFailed: 'DeploymentFailed',
+  DeploymentRolledBack: 'DeploymentRolledBack',
+  RollbackFailed: 'RollbackFailed',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -71,4 +78,5 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.ValidationGateFailed,
   ErrorType.BackupMissing,
   ErrorType.DeviceStateCorrupt,
+  ErrorType.DeviceBusy,
 ];

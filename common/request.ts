@@ -1,11 +1,12 @@
 // The deployment request: what a user asks edgeship to do, validated before a workflow starts.
-// Pure zod (no Node built-ins), so clients, scripts and tests share one schema. Workflow code
-// imports only the type: zod is not bundled into the workflow sandbox.
+// Pure zod (no Node built-ins), so clients, scripts, tests and the workflow itself (which parses
+// its own input: a run may be started from the Temporal CLI or UI) share one schema.
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { canonicalJson } from './canonicalJson';
 import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS } from './contracts';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
+import { ON_BUSY } from './ownership';
 
 const idRule = '1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit';
 
@@ -106,6 +107,13 @@ export const DeployRequestSchema = z.strictObject({
       approvers: z.array(z.string().trim().min(1)).min(1).optional(),
     })
     .prefault({}),
+  /**
+   * When another deployment holds one of the devices: wait in that device's queue (default) or
+   * fail at once with DeviceBusy. Nothing is staged before every device's lease is held.
+   */
+  onBusy: z.enum(ON_BUSY).default('queue'),
+  /** How long to wait in device queues before failing with DeviceBusy (nothing touched). */
+  queueTimeout: duration.prefault('24h'),
   /** Deadlines of the device-side activities; shorten them for simulated fleets and tests. */
   edge: z
     .strictObject({
@@ -149,18 +157,23 @@ export function parseDeployRequest(raw: unknown): DeployRequest {
 }
 
 /**
- * Workflow id of a deployment: `deploy-<model>-<first 12 hex of the source sha256>`.
+ * Workflow id of a deployment: `deploy-<model>-<target>-<first 12 hex of the source sha256>`.
+ * The target is part of it: the same checkpoint compiled for cpu-int8 is another artifact, and
+ * so another deployment, than its cpu-fp32 build.
  *
  * Reuse policy (set by the client at start): WorkflowIdConflictPolicy.FAIL — while a deployment
- * of this model+source runs, starting it again is refused instead of racing it on the same
- * devices; WorkflowIdReusePolicy.ALLOW_DUPLICATE — once it has closed (completed, rolled back,
- * rejected, failed, cancelled) the same source may be deployed again on purpose, e.g. after a
- * rejection or to a different fleet; every run keeps its own history under the same id.
+ * of this model+target+source runs, starting it again is refused instead of running it twice;
+ * WorkflowIdReusePolicy.ALLOW_DUPLICATE — once it has closed (whatever the outcome) the same
+ * source may be deployed again on purpose, e.g. after a rejection or with other gates. Every run
+ * keeps its own history under the same id, and everything a run leaves on a device is keyed by
+ * workflow id + run id, so a re-run never reads an earlier run's swap journal. Two deployments
+ * with different ids never race either: each device has one owner at a time (common/ownership.ts).
  */
-export function deploymentWorkflowId(modelName: string, sourceSha256: string): string {
+export function deploymentWorkflowId(modelName: string, target: string, sourceSha256: string): string {
   if (!MODEL_NAME_PATTERN.test(modelName)) throw new InvalidDeployRequest([`modelName: ${idRule}`]);
+  if (!(COMPILE_TARGETS as readonly string[]).includes(target)) throw new InvalidDeployRequest([`target: one of ${COMPILE_TARGETS.join(', ')}`]);
   if (!SHA256_PATTERN.test(sourceSha256)) throw new InvalidDeployRequest(['sourceSha256: 64 lowercase hex characters']);
-  return `deploy-${modelName}-${sourceSha256.slice(0, 12)}`;
+  return `deploy-${modelName}-${target}-${sourceSha256.slice(0, 12)}`;
 }
 
 /**
