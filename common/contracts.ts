@@ -50,6 +50,20 @@ export interface ModelMetadata {
   probes: ProbeReference[];
   /** cpu-int8 only: how it was quantized and on which CPU its INT8-vs-FP32 figure was measured. */
   quantization?: QuantizationFigures;
+  /**
+   * Compiled artifacts: fixed raw windows with the FP32 ONNX's outputs on them. The device runs
+   * them on its own runtime and CPU (validateDeployment), so the quantized model's agreement is
+   * measured again where it serves.
+   */
+  binding?: BindingSet;
+}
+
+export interface BindingSet {
+  source: 'fp32-onnx';
+  fp32Sha256: string;
+  seed: number;
+  windows: number[][][]; // [N][100][9] raw sensor values, N ≥ 64
+  reference: number[][]; // [N][64]
 }
 
 /** onnxruntime QDQ formats, named activations+weights: S8S8 = QInt8 activations, QInt8 weights. */
@@ -258,7 +272,17 @@ export interface ResolveDevicesInput {
   deviceIds: string[];
 }
 
-export interface PushArtifactInput {
+/**
+ * A deployment run: the workflow id plus its run id. Everything a deployment leaves on a device
+ * (swap journal, staging claim) is keyed by both, so a re-run of the same workflow id never
+ * mistakes an earlier run's journal for its own.
+ */
+export interface DeploymentRun {
+  deploymentId: string; // the workflow id
+  runId: string; // the workflow run id
+}
+
+export interface PushArtifactInput extends DeploymentRun {
   deviceId: string;
   artifact: ArtifactRef;
   metadataPath: string;
@@ -274,8 +298,8 @@ export interface PushArtifactResult {
   durationMs: number;
 }
 
-export interface SwapModelInput {
-  deploymentId: string; // the workflow id: keys the swap journal so a retry reuses the swap
+/** The run's swap journal keys the swap, so a retry of the same run reuses it. */
+export interface SwapModelInput extends DeploymentRun {
   sha256: string;
   ext: 'onnx' | 'hef';
   healthTimeoutMs?: number; // default 60000
@@ -295,6 +319,18 @@ export interface SwapModelResult {
   restartMs: number;
   healthyAfterMs: number;
   reused: boolean;
+  /** Distinct model versions (sha256) held in backups/ after the swap, newest first. */
+  backupsOnDevice: string[];
+}
+
+/**
+ * Details of every ApplicationFailure swapModel throws: whether `current` had been switched to
+ * the new release when it failed. `switched: false` means the device is exactly as before, so
+ * the workflow registers no restore for it.
+ */
+export interface SwapFailureDetails {
+  switched: boolean;
+  [key: string]: unknown;
 }
 
 export interface ValidationGates {
@@ -303,6 +339,10 @@ export interface ValidationGates {
   minReferenceCosine: number; // default 0.98 (agreement with GPU-side reference embeddings)
   maxAbsValue: number; // default 100
   minOutputVariance: number; // default 1e-6
+  /** Binding windows (metadata `binding`): min cosine of the device's outputs with the FP32 ones. Default 0.99. */
+  deviceMinCosine: number;
+  /** Binding windows: max |device − FP32| / |FP32| over the windows (scale). Default 0.2. */
+  deviceMaxRelativeError: number;
 }
 
 export interface ValidateDeploymentInput {
@@ -339,6 +379,8 @@ export interface ValidationReport {
     minPairwiseDistance: number;
     referenceCosine: Array<{ probe: string; cosine: number }>;
     minReferenceCosine: number;
+    /** The artifact's binding windows run on the device against their FP32 outputs (absent: none shipped). */
+    binding?: { windows: number; answered: number; minCosine: number; meanCosine: number; maxRelativeError: number };
   };
   gates: ValidationGates;
   failures: string[]; // empty when every gate passed
@@ -346,20 +388,36 @@ export interface ValidationReport {
   durationMs: number;
 }
 
-export interface RestoreBackupInput {
-  deploymentId: string;
+export interface RestoreBackupInput extends DeploymentRun {
+  /** From the swap's result; null when the workflow never got it (the run's journal decides). */
   backup: BackupRecord | null;
   healthTimeoutMs?: number;
 }
 
+/**
+ * What a restore did. Only a run whose own journal says it switched `current`, while `current`
+ * still points at that run's release, changes the device:
+ * - restored: the backup is current again and /healthz names it;
+ * - first-install-removed: the run's swap was a first install; `current` removed, serves none;
+ * - already-restored: an earlier attempt finished the restore (nothing done again);
+ * - nothing-switched: no journal of this run, or it never got past `prepared`: device untouched;
+ * - superseded: `current` points at another release than this run's (someone swapped since):
+ *   device untouched, so a rollback never undoes another deployment's work.
+ */
+export type RestoreOutcome = 'restored' | 'first-install-removed' | 'already-restored' | 'nothing-switched' | 'superseded';
+
 export interface RestoreBackupResult {
   deviceId: string;
-  restoredSha256: string | null; // null: the device had no model before; it serves none again
+  outcome: RestoreOutcome;
+  /** Why the device was left alone (nothing-switched, superseded); absent otherwise. */
+  reason?: string;
+  restoredSha256: string | null; // the sha `current` names after the restore (null: none)
   servedSha256Prefix: string | null;
   durationMs: number;
 }
 
-export interface DiscardStagedInput {
+/** Drops this run's claim on a staged artifact; the file goes only when no run claims it. */
+export interface DiscardStagedInput extends DeploymentRun {
   sha256: string;
   ext: 'onnx' | 'hef';
 }
@@ -367,6 +425,8 @@ export interface DiscardStagedInput {
 export interface DiscardStagedResult {
   deviceId: string;
   removed: string[];
+  /** Other runs that still claim the staged artifact (it was kept for them). */
+  otherClaims: number;
 }
 
 /** Activities registered on the `gpu` task queue. */
