@@ -54,6 +54,9 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
       if (f.int8Similarity) lines.push(`    INT8 vs FP32: min cosine ${num(f.int8Similarity.minCosine)}, mean ${num(f.int8Similarity.meanCosine)} over ${f.int8Similarity.windows} windows (gate ${f.int8Similarity.gate})`);
       if (f.sizes) lines.push(`    size: ${bytes(f.sizes.fp32Bytes)} FP32 → ${bytes(f.sizes.artifactBytes)} ${f.artifact.target}`);
       if (f.gpuLatencyMs) lines.push(`    GPU-server CPU latency: ${ms(f.gpuLatencyMs.fp32)} FP32 → ${ms(f.gpuLatencyMs.artifact)}`);
+      if (f.quantization) lines.push(`    INT8 ${f.quantization.format} on ${f.quantization.cpu}${f.quantization.vnni ? ' (VNNI)' : ' (no VNNI)'}: ×${f.quantization.speedup.toFixed(2)} vs FP32${f.quantization.excludedNodes.length ? `, kept in FP32: ${f.quantization.excludedNodes.join(', ')}` : ''}`);
+      if (f.preflight) lines.push(`    pre-flight: ${f.preflight.map((c) => `${c.passed ? '✔' : '✘'} ${c.name} ${typeof c.value === 'number' ? c.value.toPrecision(4) : String(c.value)} (gate ${String(c.gate)})`).join(' · ')}`);
+      for (const w of f.warnings ?? []) lines.push(`    ⚠ ${w}`);
       lines.push(`    staged on: ${f.stagedDevices.join(', ') || '—'}`);
     }
     for (const how of awaiting.how) lines.push(`    $ ${how}`);

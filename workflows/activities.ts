@@ -29,6 +29,12 @@ const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
     heartbeatTimeout: '2m',
     retry: { initialInterval: '30s', backoffCoefficient: 2, maximumInterval: '5m', maximumAttempts: 2, nonRetryableErrorTypes },
   },
+  // The pre-flight sweep runs the artifact over ~1,200 windows on the GPU server's CPU.
+  preflightModel: {
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3, nonRetryableErrorTypes },
+  },
   resolveDevices: {
     startToCloseTimeout: '1m',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },

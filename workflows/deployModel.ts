@@ -17,7 +17,7 @@ import {
   upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, RestoreBackupResult, SwapFailureDetails } from '../common/contracts';
+import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, PreflightResult, RestoreBackupResult, SwapFailureDetails } from '../common/contracts';
 import { deviceAcceptsTarget } from '../common/contracts';
 import { deviceOwnerWorkflowId, type DeviceOutcome } from '../common/ownership';
 import type { DeployRequest } from '../common/request';
@@ -201,6 +201,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
         source: request.source,
         conv2d: request.conv2d,
         parityMinCosine: request.gates.parityMinCosine,
+        parityMaxRelativeError: request.gates.parityMaxRelativeError,
       }),
     );
     report.sourceSha256 = exported.sourceSha256;
@@ -242,6 +243,8 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
         metadataPath: exported.metadataPath,
         calibrationSet: calibration.calibrationSet,
         int8MinCosine: request.gates.int8MinCosine,
+        parityMinCosine: request.gates.parityMinCosine,
+        quantization: request.quantization,
       }),
     );
     end(compiled.target === request.target ? 'ok' : 'failed', {
@@ -253,12 +256,41 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       await step('compile', undefined, () => Promise.reject(deploymentFailure(ErrorType.TargetMismatch, `compileModel returned a ${compiled.target} artifact for a ${request.target} request`)));
     }
     progress.setArtifact({ ...compiled.artifact, format: compiled.format });
+
+    // Every model gate that needs no device runs here, before any device is asked for.
+    let preflight: PreflightResult | undefined;
+    if (ownership) {
+      end = progress.begin('preflight');
+      const g = request.gates;
+      preflight = await step('preflight', undefined, () =>
+        gpuActivity('preflightModel', `pre-flight ${short(compiled.artifact.sha256)}: sweep, scale, references`)({
+          modelName: request.modelName,
+          artifact: compiled.artifact,
+          metadataPath: compiled.metadataPath,
+          ...(compiled.format === 'hef' ? { sourceOnnx: exported.onnx } : {}),
+          gates: {
+            maxAbsValue: g.maxAbsValue,
+            maxAbsValueFullScale: g.maxAbsValueFullScale,
+            minOutputVariance: g.minOutputVariance,
+            minPairwiseDistance: g.minPairwiseDistance,
+            maxRelativeError: g.maxRelativeError,
+            minReferenceCosine: g.minReferenceCosine,
+            parityMaxAbsDiff: g.parityMaxAbsDiff,
+            minProbes: g.minProbes,
+          },
+        }),
+      );
+      end('ok', { activityMs: preflight.durationMs, reused: preflight.reused, figures: { windows: preflight.figures.windows, checks: preflight.checks } });
+    }
     report.decisionFigures = {
       artifact: { sha256: compiled.artifact.sha256, sizeBytes: compiled.artifact.sizeBytes, format: compiled.format, target: compiled.target },
       parity: { minCosine: exported.parity.minCosine, maxAbsDiff: exported.parity.maxAbsDiff, gate: exported.parity.gate },
       ...(compiled.similarity ? { int8Similarity: compiled.similarity } : {}),
       sizes: compiled.sizes,
       ...(compiled.latencyMs ? { gpuLatencyMs: compiled.latencyMs } : {}),
+      ...(compiled.quantization ? { quantization: { format: compiled.quantization.settings.format, excludedNodes: compiled.quantization.excludedNodes, speedup: compiled.quantization.speedup, cpu: compiled.quantization.cpu.model, vnni: compiled.quantization.cpu.vnni } } : {}),
+      ...(compiled.warnings?.length ? { warnings: compiled.warnings } : {}),
+      ...(preflight ? { preflight: preflight.checks } : {}),
       stagedDevices: [],
     };
     return { exported, compiled, devices };

@@ -5,6 +5,7 @@ import type {
   CompileResult,
   CompileTarget,
   ParityFigures,
+  PreflightCheck,
   RestoreBackupResult,
   ValidationReport,
 } from '../common/contracts';
@@ -34,6 +35,7 @@ export type StageName =
   | 'export'
   | 'calibrate'
   | 'compile'
+  | 'preflight'
   | 'lease'
   | 'stage'
   | 'approval'
@@ -130,6 +132,12 @@ export interface DecisionFigures {
   int8Similarity?: CompileResult['similarity'];
   sizes?: CompileResult['sizes'];
   gpuLatencyMs?: CompileResult['latencyMs'];
+  /** cpu-int8: how it was quantized, on which CPU its figure was measured, and the speed-up there. */
+  quantization?: { format: string; excludedNodes: string[]; speedup: number; cpu: string; vnni: boolean };
+  /** Things the person deciding should see (e.g. INT8 not faster than FP32 on the GPU server's CPU). */
+  warnings?: string[];
+  /** Every pre-flight check with its figure and gate. */
+  preflight?: PreflightCheck[];
   stagedDevices: string[];
 }
 

@@ -161,7 +161,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
       assert.equal(fleet.served.get(device.deviceId), artifact);
     }
     const stages = report.stages.map((s) => `${s.stage}${s.deviceId ? ` ${s.deviceId}` : ''}:${s.outcome}`);
-    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'lease:ok', 'stage:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
+    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'preflight:ok', 'lease:ok', 'stage:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
     assert.ok(report.stages.every((s) => typeof s.durationMs === 'number' && s.durationMs >= 0));
     assert.ok(report.timing && report.timing.wallMs >= report.timing.approvalWaitMs);
     const described = await handle.describe();
@@ -407,6 +407,17 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     const restores = fleet.callsOf(second.id).filter((c) => c.activity === 'restoreBackup').map((c) => (c.input as { runId: string }).runId);
     assert.deepEqual(restores, [r2.runId, r2.runId], 'restores name the run that swapped');
     await record('rerun-rolls-back-to-own-backup', second.handle);
+  });
+
+  it('a pre-flight gate that fails stops the run before any device is leased or staged', async () => {
+    const { handle, id } = await start('preflight-fails', { preflightFails: true }, { approval: { required: false } });
+    const report = await closed(handle, 'DeploymentFailed');
+    assert.equal(report.failure?.stage, 'preflight');
+    assert.equal(report.failure?.type, 'PreflightGateFailed');
+    assert.deepEqual(fleet.trace(id, ['preflightModel', 'pushArtifact', 'swapModel', 'discardStaged']), ['preflightModel']);
+    const records = await Promise.all(DEVICES.map((d) => readDeviceRecord(env.client, d)));
+    assert.ok(records.every((r) => !r || r.history.every((h) => h.deploymentId !== id)), 'no device was ever asked');
+    await record('preflight-fails', handle);
   });
 
   it('a swap that fails before switching registers no restore: the run fails with nothing live changed', async () => {

@@ -20,6 +20,8 @@ import { canonicalJson } from '../../common/request';
 export interface Scenario {
   /** Targets resolveDevices reports (default: every device is cpu-int8). */
   deviceTargets?: Record<string, CompileTarget>;
+  /** preflightModel finds embeddings far beyond maxAbsValue. */
+  preflightFails?: boolean;
   /** swapModel switches `current` on this device, then fails its health check for good. */
   swapFailsOn?: string;
   /** swapModel on this device fails verifying the staged artifact, before switching anything. */
@@ -92,7 +94,7 @@ export class ReplacedFleet {
         return {
           onnx: { path: `/replaced-store/${onnxSha}.onnx`, sha256: onnxSha, sizeBytes: 4_400_000 },
           metadataPath: `/replaced-store/${onnxSha}.onnx.meta.json`,
-          parity: { minCosine: 0.99999, maxAbsDiff: 2e-6, probes: [], gate: input.parityMinCosine ?? 0.9999 },
+          parity: { minCosine: 0.99999, maxAbsDiff: 2e-6, maxRelativeError: 1e-6, probes: [], gate: input.parityMinCosine ?? 0.9999 },
           sourceSha256,
           durationMs: 12,
           reused: false,
@@ -124,6 +126,31 @@ export class ReplacedFleet {
           similarity: { minCosine: 0.995, meanCosine: 0.998, windows: 256, gate: input.int8MinCosine ?? 0.99 },
           sizes: { fp32Bytes: input.onnx.sizeBytes, artifactBytes: 1_200_000 },
           durationMs: 20,
+          reused: false,
+        };
+      },
+      preflightModel: async (input) => {
+        const { scenario } = this.context('preflightModel', input);
+        const gates = { maxAbsValue: 100, maxAbsValueFullScale: 10_000, minOutputVariance: 1e-6, minPairwiseDistance: 1e-4, maxRelativeError: 0.25, minReferenceCosine: 0.98, parityMaxAbsDiff: 8, minProbes: 4, ...input.gates };
+        const maxAbs = scenario.preflightFails ? 190 : 4.2;
+        const checks = [
+          { name: 'allFinite' as const, value: true, gate: true, passed: true },
+          { name: 'maxAbsValue' as const, value: maxAbs, gate: gates.maxAbsValue, passed: maxAbs <= gates.maxAbsValue },
+        ];
+        if (scenario.preflightFails) {
+          throw ApplicationFailure.create({ type: ErrorType.PreflightGateFailed, message: `pre-flight: max |embedding| ${maxAbs} > ${gates.maxAbsValue}`, nonRetryable: true, details: [{ checks }] });
+        }
+        return {
+          checked: { path: input.artifact.path, sha256: input.artifact.sha256, role: 'artifact' as const },
+          figures: {
+            windows: 1200, categories: { walking: 200 }, allFinite: true, nonFinite: [], maxAbsValue: maxAbs, maxAbsCategory: 'running', maxAbsValueFullScale: 40, fullScaleCategory: 'saturated',
+            inRangeWindows: 1100, perCategoryMaxAbs: { running: maxAbs }, activityWindows: 600, minOutputVariance: 0.01, meanOutputVariance: 0.2, minPairwiseDistance: 0.3, identicalPairs: 0,
+            probes: [], minReferenceCosine: 0.9999, maxRelativeError: 0.001, normRatio: { min: 0.999, max: 1.001 }, maxAbsDiff: 0.002,
+          },
+          gates,
+          checks,
+          passed: true,
+          durationMs: 15,
           reused: false,
         };
       },
@@ -226,7 +253,7 @@ export class ReplacedFleet {
 
 function validationReport(deviceId: string, sha256: string, failing: boolean): ValidationReport {
   const p95 = failing ? 180 : 9;
-  const gates = { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, maxAbsValue: 100, minOutputVariance: 1e-6 };
+  const gates = { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, maxAbsValue: 100, minOutputVariance: 1e-6, deviceMinCosine: 0.99, deviceMaxRelativeError: 0.1 };
   const failures = failing ? [`p95 latency ${p95} ms > ${gates.p95LatencyMs} ms`] : [];
   return {
     deviceId,
