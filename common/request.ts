@@ -81,6 +81,10 @@ export const DeployRequestSchema = z.strictObject({
       p95LatencyMs: z.number().positive().default(50),
       minThroughputRps: z.number().nonnegative().default(250),
       minReferenceCosine: unitInterval.default(0.98),
+      /** Device: the artifact's binding windows on the device's runtime, cosine with their FP32 outputs. */
+      deviceMinCosine: unitInterval.default(0.99),
+      /** Device: the same windows in scale, max |device − FP32| / |FP32|. */
+      deviceMaxRelativeError: z.number().positive().default(0.2),
     })
     .prefault({}),
   /** cpu-int8 only: how onnxruntime quantizes (see common/contracts.ts QuantizationOptions). */

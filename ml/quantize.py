@@ -10,7 +10,7 @@ stdin:  {"fp32Path": str, "calibrationPath": str (z-scored float32 [N,100,9] .np
 stdout: {"int8Path", "similarity": {"minCosine", "meanCosine", "windows"}, "sizes": {"fp32Bytes",
          "int8Bytes"}, "latencyMs": {"fp32", "int8", "runs", "threads"}, "speedup", "settings": {...},
          "cpu": {...}, "excludedNodes": [...], "attempts": [...], "sensitivity": [...],
-         "bindingPath": str (npz: the fixed windows and their FP32 outputs), "warnings": [...]}
+         "bindingPath": str | null (JSON {windows: raw [N][100][9], reference: FP32 [N][64]}), "warnings": [...]}
 
 Why S8S8 by default: onnxruntime recommends S8S8 QDQ for CPU. U8S8 (unsigned activations) runs
 on x86-64 without VNNI through VPMADDUBSW, whose 16-bit intermediate sums saturate: on an AVX2
@@ -36,7 +36,7 @@ import time
 
 import numpy as np
 
-from common import CHANNELS, SEQ_LEN, ToolError, normalization_arrays, progress, require, run
+from common import CHANNELS, SEQ_LEN, ToolError, normalization_arrays, progress, require, run, save_json
 
 FORMATS = {"S8S8": ("QInt8", "QInt8"), "U8S8": ("QUInt8", "QInt8"), "U8U8": ("QUInt8", "QUInt8")}
 CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile")
@@ -230,30 +230,47 @@ def handle(req: dict) -> dict:
         cos = cosines(ref_held, out)
         return {"excludedNodes": list(excluded), "minCosine": float(cos.min()), "meanCosine": float(cos.mean())}, sess
 
-    attempt, int8 = measure([])
+    attempt, _ = measure([])
     attempts = [attempt]
     sensitivity: list[dict] = []
     if attempt["minCosine"] < gate and max_excluded > 0:
-        # Leave-one-out sensitivity on the selection windows: how much each node alone in FP32 helps.
+        # Leave-one-out sensitivity on the selection windows: how much each node alone in FP32
+        # helps. Then greedy forward selection, also on the selection windows: a node joins only
+        # if it improves on the nodes already kept (keeping a node in FP32 moves its neighbours'
+        # QDQ pairs too, so gains do not simply add up). Each step is then measured on the
+        # held-out windows, which alone decide the gate.
         progress("quantize", f"min cosine {attempt['minCosine']:.5f} < gate {gate}: ranking nodes by sensitivity")
         sel = zscored_windows(SELECTION_WINDOWS, SELECTION_SEED, mean, std)
         ref_sel = _run_all(fp32, sel)
-        quantizer.quantize(tmp, [])
-        base = float(cosines(ref_sel, _run_all(_session(tmp), sel)).min())
+
+        def selection_min(excluded: list[str]) -> float:
+            quantizer.quantize(tmp, excluded)
+            return float(cosines(ref_sel, _run_all(_session(tmp), sel)).min())
+
+        base = selection_min([])
         for node in _weighted_nodes(fp32_path):
-            quantizer.quantize(tmp, [node])
-            c = float(cosines(ref_sel, _run_all(_session(tmp), sel)).min())
+            c = selection_min([node])
             sensitivity.append({"node": node, "selectionMinCosine": c, "gain": c - base})
         sensitivity.sort(key=lambda s: -s["gain"])
-        excluded: list[str] = []
-        for s in sensitivity[:max_excluded]:
-            excluded.append(s["node"])
-            progress("quantize", f"keeping {excluded} in FP32")
-            attempt, int8 = measure(excluded)
+        chosen: list[str] = []
+        best = base
+        for s in sensitivity:
+            if len(chosen) >= max_excluded or s["gain"] <= 0:
+                break
+            c = selection_min(chosen + [s["node"]])
+            if c <= best:
+                continue
+            chosen, best = chosen + [s["node"]], c
+            progress("quantize", f"keeping {chosen} in FP32 (selection min cosine {c:.5f})")
+            attempt, _ = measure(chosen)
             attempts.append(attempt)
             if attempt["minCosine"] >= gate:
                 break
+        # tmp holds the last model tried; the result is the last one measured on held-out windows.
+        quantizer.quantize(tmp, attempt["excludedNodes"])
     os.replace(tmp, out_path)
+    if os.path.exists(quantizer.cache):
+        os.unlink(quantizer.cache)
     int8 = _session(out_path)
 
     progress("quantize", f"latency: {runs} single-window runs each")
@@ -263,9 +280,10 @@ def handle(req: dict) -> dict:
     warnings = []
     if speedup <= 1.0:
         warnings.append(f"INT8 is not faster than FP32 on this CPU ({cpu['model']}): {lat8:.3f} ms vs {lat32:.3f} ms "
-                        f"per window ({settings['format']}, vnni={cpu['vnni']})")
+                        f"per window ({settings['format']}, vnni={str(cpu['vnni']).lower()})")
     if attempt["excludedNodes"]:
-        warnings.append(f"mixed precision: {len(attempt['excludedNodes'])} node(s) kept in FP32 to hold the gate: "
+        outcome = "to hold the gate" if attempt["minCosine"] >= gate else "and the gate still fails"
+        warnings.append(f"mixed precision: {len(attempt['excludedNodes'])} node(s) kept in FP32 {outcome}: "
                         f"{', '.join(attempt['excludedNodes'])}")
 
     binding_path = None
@@ -276,8 +294,8 @@ def handle(req: dict) -> dict:
         raw, _ = generate(binding_n, BINDING_SEED)
         raw = np.round(raw.astype(np.float64), 4)
         z = ((raw - mean) / std).astype(np.float32)
-        binding_path = os.path.join(work, "binding.npz")
-        np.savez(binding_path, windows=raw, reference=_run_all(fp32, z))
+        binding_path = os.path.join(work, "binding.json")
+        save_json(binding_path, {"seed": BINDING_SEED, "windows": raw.tolist(), "reference": _run_all(fp32, z).tolist()})
 
     return {
         "int8Path": out_path,

@@ -11,7 +11,9 @@ import { assertSha256 } from '../../common/ids';
 import { summarizeLatencies } from '../../common/percentiles';
 import { MetadataError, readModelMetadata } from '../../edge/metadata';
 import { isNetworkError, LoadClient, measureConcurrent, measureSequential } from './loadTest';
-import { evaluateOutputs, evaluatePerformance, resolveGates, type ProbeOutcome } from './validationGates';
+import { readFile } from 'node:fs/promises';
+import type { BindingSet } from '../../common/contracts';
+import { evaluateBinding, evaluateOutputs, evaluatePerformance, resolveGates, type BindingOutcome, type ProbeOutcome } from './validationGates';
 
 export interface ValidationDevice {
   id: string;
@@ -120,6 +122,41 @@ async function runProbes(client: LoadClient, url: string, meta: ModelMetadata): 
   return outcomes;
 }
 
+/**
+ * The metadata's binding windows, if it ships them. Read from the raw file: the runtime's
+ * metadata schema (edge/metadata.ts) keeps only what the runtime needs. A malformed set is the
+ * artifact's fault, not a reason to retry.
+ */
+async function loadBinding(device: ValidationDevice, sha256: string, ext: string): Promise<BindingSet | undefined> {
+  const file = path.join(device.modelDir, 'releases', `${sha256}.${ext}.meta.json`);
+  const raw = (JSON.parse(await readFile(file, 'utf8')) as { binding?: BindingSet }).binding;
+  if (raw === undefined) return undefined;
+  const ok = Array.isArray(raw.windows) && Array.isArray(raw.reference) && raw.windows.length === raw.reference.length && raw.windows.length > 0 &&
+    raw.windows.every((w) => Array.isArray(w) && w.length === 100 && w.every((r) => Array.isArray(r) && r.length === 9));
+  if (!ok) throw ApplicationFailure.nonRetryable(`${file}: binding is not {windows [N][100][9], reference [N][64]}`, ErrorType.InvalidRequest);
+  return raw;
+}
+
+async function runBinding(client: LoadClient, url: string, binding: BindingSet): Promise<BindingOutcome[]> {
+  const outcomes: BindingOutcome[] = [];
+  for (let i = 0; i < binding.windows.length; i++) {
+    const outcome: BindingOutcome = { reference: binding.reference[i] };
+    try {
+      const res = await client.send('POST', url, Buffer.from(JSON.stringify({ x: binding.windows[i] })));
+      if (res.status !== 200) outcome.error = `HTTP ${res.status}: ${res.body.slice(0, 200)}`;
+      else {
+        const latent = (JSON.parse(res.body) as { latent?: unknown }).latent;
+        if (Array.isArray(latent)) outcome.latent = latent as number[];
+        else outcome.error = 'response has no "latent" array';
+      }
+    } catch (err) {
+      outcome.error = (err as Error).message;
+    }
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 
 export function createValidateDeployment(device: ValidationDevice): (input: ValidateDeploymentInput) => Promise<ValidationReport> {
@@ -139,6 +176,7 @@ export function createValidateDeployment(device: ValidationDevice): (input: Vali
       throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.InvalidRequest);
     }
     const meta = await loadProbes(device, input.sha256, input.ext);
+    const binding = await loadBinding(device, input.sha256, input.ext);
     const signal = activityContext()?.cancellationSignal;
     const client = new LoadClient(settings.concurrency);
     try {
@@ -155,6 +193,12 @@ export function createValidateDeployment(device: ValidationDevice): (input: Vali
 
       progress(device.id, 'outputs');
       const { outputs, failures: outputFailures } = evaluateOutputs(await runProbes(client, device.inferenceUrl, meta), gates);
+      if (binding) {
+        progress(device.id, 'binding', { windows: binding.windows.length });
+        const checked = evaluateBinding(await runBinding(client, device.inferenceUrl, binding), gates);
+        outputs.binding = checked.binding;
+        outputFailures.push(...checked.failures);
+      }
 
       progress(device.id, 'latency', { requests: settings.latencyRequests });
       const seq = await measureSequential(client, device.inferenceUrl, bodies, settings.latencyRequests, {

@@ -10,6 +10,10 @@ export const DEFAULT_GATES: ValidationGates = {
   minReferenceCosine: 0.98,
   maxAbsValue: 100,
   minOutputVariance: 1e-6,
+  // The INT8 gate on the GPU server is 0.99; the same figure must hold on the device's CPU.
+  deviceMinCosine: 0.99,
+  // S8S8 demo model: 0.078 on 200 windows under an emulated AVX2 CPU; a 2× scale error is 0.5.
+  deviceMaxRelativeError: 0.2,
 };
 
 /** Two latents closer than this (L2) count as the same embedding: float32 noise, not information. */
@@ -27,6 +31,8 @@ export function resolveGates(partial: Partial<ValidationGates> | undefined): Val
   if (gates.minReferenceCosine < -1 || gates.minReferenceCosine > 1) throw new RangeError('gate minReferenceCosine must be in [-1, 1]');
   if (gates.maxAbsValue <= 0) throw new RangeError('gate maxAbsValue must be > 0');
   if (gates.minOutputVariance < 0) throw new RangeError('gate minOutputVariance must be ≥ 0');
+  if (gates.deviceMinCosine < -1 || gates.deviceMinCosine > 1) throw new RangeError('gate deviceMinCosine must be in [-1, 1]');
+  if (gates.deviceMaxRelativeError <= 0) throw new RangeError('gate deviceMaxRelativeError must be > 0');
   return gates;
 }
 
@@ -106,6 +112,57 @@ export function evaluateOutputs(outcomes: ProbeOutcome[], gates: ValidationGates
     outputs: { allFinite, maxAbs, minVariance, distinctInputsDistinctOutputs: distinct, minPairwiseDistance, referenceCosine, minReferenceCosine },
     failures,
   };
+}
+
+/** What one binding window gave on the device, against the FP32 output the GPU server computed. */
+export interface BindingOutcome {
+  reference: number[];
+  latent?: number[];
+  error?: string;
+}
+
+function l2(a: number[]): number {
+  return Math.sqrt(a.reduce((s, v) => s + v * v, 0));
+}
+
+/**
+ * The device-side binding check: the artifact's fixed windows, run by the device's own runtime,
+ * against the FP32 outputs. Direction (cosine) and scale (relative error) are both gated, so an
+ * INT8 kernel that saturates on this CPU, or a runtime that scales outputs, fails here.
+ */
+export function evaluateBinding(outcomes: BindingOutcome[], gates: ValidationGates): { binding: NonNullable<OutputFigures['binding']>; failures: string[] } {
+  const failures: string[] = [];
+  const cos: number[] = [];
+  const rel: number[] = [];
+  let firstError: string | undefined;
+  for (const o of outcomes) {
+    const ok = o.latent && o.latent.length === o.reference.length && o.latent.every((v) => typeof v === 'number' && Number.isFinite(v));
+    if (!ok) {
+      firstError ??= o.error ?? (o.latent ? `latent of ${o.latent.length} values or non-finite` : 'no latent returned');
+      continue;
+    }
+    const y = o.latent as number[];
+    cos.push(cosineSimilarity(y, o.reference));
+    const r = l2(o.reference);
+    const d = l2(y.map((v, i) => v - o.reference[i]));
+    rel.push(d === 0 ? 0 : r === 0 ? Number.POSITIVE_INFINITY : d / r);
+  }
+  const answered = cos.length;
+  const binding = {
+    windows: outcomes.length,
+    answered,
+    minCosine: answered ? Math.min(...cos) : 0,
+    meanCosine: answered ? cos.reduce((a, b) => a + b, 0) / answered : 0,
+    maxRelativeError: answered ? Math.max(...rel) : Number.POSITIVE_INFINITY,
+  };
+  if (answered < outcomes.length) failures.push(`binding: ${outcomes.length - answered} of ${outcomes.length} windows gave no usable latent (first: ${firstError})`);
+  if (answered > 0 && binding.minCosine < gates.deviceMinCosine) {
+    failures.push(`binding: cosine with the FP32 outputs on this device ${binding.minCosine.toFixed(5)} < gate ${gates.deviceMinCosine} (${outcomes.length} fixed windows)`);
+  }
+  if (answered > 0 && !(binding.maxRelativeError <= gates.deviceMaxRelativeError)) {
+    failures.push(`binding: relative error against the FP32 outputs on this device ${binding.maxRelativeError.toFixed(4)} > gate ${gates.deviceMaxRelativeError}`);
+  }
+  return { binding, failures };
 }
 
 export function evaluatePerformance(

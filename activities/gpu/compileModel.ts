@@ -4,10 +4,10 @@
 //             (held-out windows); mixed precision when the gate fails; the CPU it was measured on is recorded
 //   hailo8/8l the Hailo DFC (parse -> optimize -> compile); absent DFC is a typed failure, no file
 import { statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { ApplicationFailure } from '@temporalio/common';
-import { COMPILE_TARGETS, type ArtifactRef, type CompileInput, type CompileResult, type CompileTarget, type ModelMetadata, type QuantizationFigures, type QuantizationOptions } from '../../common/contracts';
+import { COMPILE_TARGETS, type ArtifactRef, type CompileInput, type CompileResult, type BindingSet, type CompileTarget, type ModelMetadata, type QuantizationFigures, type QuantizationOptions } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
 import { cancellationSignal, withHeartbeat } from './activityContext';
 import { ArtifactStore, jobKey, sha256File } from './artifactStore';
@@ -24,7 +24,11 @@ const COMPILER_VERSION = 'edgeship-compile/2';
 
 export const DEFAULT_QUANTIZATION: Required<QuantizationOptions> = { format: 'S8S8', calibrationMethod: 'MinMax', reduceRange: false, maxExcludedNodes: 4 };
 
+/** Fixed windows with FP32 outputs shipped in the INT8 artifact's metadata for the device-side check. */
+export const BINDING_WINDOWS = 64;
+
 interface QuantizeToolAnswer extends QuantizationFigures {
+  bindingPath: string | null;
   int8Path: string;
   similarity: { minCosine: number; meanCosine: number; windows: number };
   sizes: { fp32Bytes: number; int8Bytes: number };
@@ -100,6 +104,7 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
         sourceCheckpointSha256: meta.sourceCheckpointSha256,
         exportedFromOnnxSha256: input.onnx.sha256,
         quantization: out.quantization,
+        binding: out.binding,
       }));
       const result: CompileResult = {
         target,
@@ -159,6 +164,7 @@ interface CompiledOutput {
   preflight?: { ops: Record<string, number>; warnings: string[] };
   quantization?: QuantizationFigures;
   warnings?: string[];
+  binding?: BindingSet;
 }
 
 async function quantizeInt8(input: CompileInput, q: Required<QuantizationOptions>, meta: ModelMetadata, work: string, progress: (line: string) => void): Promise<CompiledOutput> {
@@ -173,8 +179,13 @@ async function quantizeInt8(input: CompileInput, q: Required<QuantizationOptions
     reduceRange: q.reduceRange,
     maxExcludedNodes: q.maxExcludedNodes,
     minCosine: gate,
-    bindingWindows: 0,
+    bindingWindows: BINDING_WINDOWS,
   }, { onProgress: progress, signal: cancellationSignal() });
+  let binding: BindingSet | undefined;
+  if (answer.bindingPath) {
+    const b = JSON.parse(await readFile(answer.bindingPath, 'utf8')) as { seed: number; windows: number[][][]; reference: number[][] };
+    binding = { source: 'fp32-onnx', fp32Sha256: input.onnx.sha256, seed: b.seed, windows: b.windows, reference: b.reference };
+  }
   const quantization: QuantizationFigures = { settings: answer.settings, cpu: answer.cpu, excludedNodes: answer.excludedNodes, attempts: answer.attempts, speedup: answer.speedup };
   const similarity = gateInt8(answer.similarity, gate, quantization);
   // Same interface and finite outputs as the FP32 model; the probe agreement is for the log,
@@ -190,6 +201,7 @@ async function quantizeInt8(input: CompileInput, q: Required<QuantizationOptions
     latencyMs: { fp32: answer.latencyMs.fp32, artifact: answer.latencyMs.int8 },
     quantization,
     warnings: answer.warnings,
+    binding,
   };
 }
 

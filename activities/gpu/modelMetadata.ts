@@ -2,7 +2,7 @@
 // (ours or a user's command) writes: {normalization, probes:[{name, window, reference}]}.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { MODEL_INPUT, MODEL_OUTPUT, type ArtifactRef, type CompileTarget, type ModelMetadata, type Normalization, type ProbeReference, type QuantizationFigures } from '../../common/contracts';
+import { MODEL_INPUT, MODEL_OUTPUT, type ArtifactRef, type CompileTarget, type ModelMetadata, type Normalization, type BindingSet, type ProbeReference, type QuantizationFigures } from '../../common/contracts';
 import { ErrorType, type ErrorTypeName } from '../../common/errors';
 import { parseModelMetadata } from '../../edge/metadata';
 import { writeFileAtomic } from './artifactStore';
@@ -90,6 +90,7 @@ export interface MetadataFields {
   sourceCheckpointSha256?: string;
   exportedFromOnnxSha256?: string;
   quantization?: QuantizationFigures;
+  binding?: BindingSet;
 }
 
 export function buildMetadata(f: MetadataFields): ModelMetadata {
@@ -110,6 +111,7 @@ export function buildMetadata(f: MetadataFields): ModelMetadata {
     versions: f.versions,
     probes: f.reference.probes,
     ...(f.quantization ? { quantization: f.quantization } : {}),
+    ...(f.binding ? { binding: f.binding } : {}),
   };
 }
 

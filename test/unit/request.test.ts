@@ -22,6 +22,7 @@ describe('deployment request schema', () => {
       parityMinCosine: 0.9999, parityMaxRelativeError: 1e-3, int8MinCosine: 0.99, p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98,
       // pre-flight (issue 8)
       maxAbsValue: 100, maxAbsValueFullScale: 10_000, minOutputVariance: 1e-6, minPairwiseDistance: 1e-4, maxRelativeError: 0.25, parityMaxAbsDiff: 8, minProbes: 4,
+      deviceMinCosine: 0.99, deviceMaxRelativeError: 0.2,
     });
     assert.deepEqual(r.quantization, { format: 'S8S8', calibrationMethod: 'MinMax', reduceRange: false, maxExcludedNodes: 4 });
     assert.deepEqual(r.validation, { latencyRequests: 200, concurrency: 8, throughputDurationMs: 3000 });
