@@ -20,13 +20,16 @@ async function main(): Promise<void> {
     return;
   }
   const encoder = new Encoder(session, init.inputName, init.outputName, init.latentSize);
+  let last: Promise<unknown> = Promise.resolve();
   port.on('message', (msg: ToWorker) => {
     if (msg.type === 'release') {
-      // Closing the port lets the thread end once the session is released.
-      void session.release().finally(() => port.close());
+      // After the runs already queued (never release a session under a run), then close the port
+      // so the thread ends. The pool never terminate()s a busy worker: a thread torn down inside
+      // a native run aborts the whole process.
+      void last.finally(() => session.release()).finally(() => port.close());
       return;
     }
-    encoder.runTimed(msg.input, msg.count).then(
+    last = encoder.runTimed(msg.input, msg.count).then(
       ({ latents, runSeconds }) => {
         // One contiguous buffer, transferred (not copied) back to the HTTP thread.
         const flat = new Float32Array(latents.length * init.latentSize);
