@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { DeploymentStatus } from '../../workflows/report';
 import { readDeployment } from '../deploymentState';
 import { readDeviceRecord } from '../deviceRecords';
+import { decisionSenders } from '../decisionSenders';
 import { renderStatus } from '../format';
 import { workflowUiUrl } from '../connection';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
@@ -14,14 +15,18 @@ export function statusCommand(): Command {
     .argument('<workflow-id>', 'deployment workflow id')
     .action(async (id: string, opts: CommonOptions) => {
       await withClient(opts, async (client) => {
-        const { status, server, queryError } = await readDeployment(client, id);
+        const { status, server, queryError, source } = await readDeployment(client, id);
+        const senders = await decisionSenders(client, id, server.runId).catch(() => []);
         if (opts.json) {
-          printJson({ server, status: status ?? null, ...(queryError ? { queryError } : {}) });
+          printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, ...(queryError ? { queryError } : {}) });
           return;
         }
         if (status) {
           const queues = status.stage === 'lease' ? await liveQueues(client, status) : '';
-          process.stdout.write(`${renderStatus(status)}${queues}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
+          const sent = senders.length
+            ? `\n\n  decisions as Temporal recorded them ("by" is what the sender typed; the identity is the client that sent it):\n${senders.map((d) => `    ${d.at ?? ''} ${d.via} ${d.name}${d.by ? ` by "${d.by}"` : ''} from ${d.identity || '(no identity)'}`).join('\n')}`
+            : '';
+          process.stdout.write(`${renderStatus(status)}${queues}${sent}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
           return;
         }
         process.stdout.write(

@@ -17,6 +17,7 @@ import { SA_STATUS } from '../../common/searchAttributes';
 import type { deployModel } from '../../workflows';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
+import { decisionSenders } from '../../clients/decisionSenders';
 import { readDeployment } from '../../clients/deploymentState';
 import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
 import { startTestTemporal } from '../helpers/temporalEnv';
@@ -195,6 +196,11 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     assert.equal(report.status, 'completed');
     assert.equal(report.approval?.by, 'carol');
     assert.equal(report.approval?.via, 'update');
+    // Who sent each decision, as the server recorded it (the `by` is only a claim).
+    const senders = await decisionSenders(env.client, id);
+    // Updates the validator refused never reach the history; the ignored signal does.
+    assert.deepEqual(senders.map((d) => `${d.via} ${d.name} ${d.by}`), ['signal approve mallory', 'update decide carol']);
+    assert.ok(senders.every((d) => d.identity.length > 0), 'every decision names the sending client');
     assert.deepEqual(fleet.trace(id, ['swapModel']), ['swapModel pi-01', 'swapModel pi-02']);
     await record('approve-update', handle);
   });
