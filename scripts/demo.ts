@@ -13,12 +13,14 @@ import { buildDemoRequest } from './demo/request';
 import { demoWorkDir, startDemoStack } from './demo/stack';
 import { renderStatus } from '../clients/format';
 import { servedModels } from './demo/narrate';
+import { ROLLBACK_DEMO_P95_MS } from './demo/request';
 import { ensureDemoSystemPackages } from './lib/toolchain';
 
 interface DemoOptions {
   autoApprove: boolean;
   keepRunning: boolean;
   rollback: boolean;
+  degenerate: boolean;
   devices: number;
   ssh: 'auto' | 'openssh' | 'embedded';
   minRps: number;
@@ -30,7 +32,8 @@ function parseArgs(argv: string[]): DemoOptions {
     .description('Run the edgeship pipeline end to end on this machine: Temporal dev server (UI on :8233), 2 simulated devices (sshd, runtime, edge worker each), GPU worker, one deployment.')
     .option('--auto-approve', 'approve the production swap as "demo" once it waits for approval (default: wait for a person)', false)
     .option('--keep-running', 'leave the dev server, devices and workers up to explore in the UI (Ctrl-C stops them)', false)
-    .option('--rollback', 'the compensation demo: deploy a degenerate candidate that fails validation; every device ends serving its backed-up model', false)
+    .option('--rollback', `the compensation demo: the demo model with a device p95 gate of ${ROLLBACK_DEMO_P95_MS} ms that no device meets; validation fails after the swap and every device ends serving its backed-up model`, false)
+    .option('--degenerate', 'the pre-flight demo: a candidate whose embeddings collapsed to one point; it fails on the GPU server before any device is touched', false)
     .option('--devices <n>', 'number of simulated devices', (v) => Number.parseInt(v, 10), 2)
     .addOption(new Option('--ssh <kind>', 'SSH server of the simulated devices').choices(['auto', 'openssh', 'embedded']).default('auto'))
     .option('--min-rps <n>', 'throughput gate of the validation (req/s)', Number, 250)
@@ -72,7 +75,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   try {
-    const request = buildDemoRequest(stack, { rollback: opts.rollback, minRps: opts.minRps, p95Ms: opts.p95Ms });
+    if (opts.rollback && opts.degenerate) throw new Error('choose --rollback or --degenerate, not both');
+    const mode = opts.rollback ? 'rollback' : opts.degenerate ? 'degenerate' : 'deploy';
+    const request = buildDemoRequest(stack, { mode, minRps: opts.minRps, p95Ms: opts.p95Ms });
     const started = await startDeployment(stack.client, request);
     const uiLink = stack.uiUrl ? `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${encodeURIComponent(started.workflowId)}` : undefined;
     log(`\ndeployment started: ${started.workflowId}`);
@@ -113,7 +118,7 @@ async function main(): Promise<void> {
       log(`\n--keep-running: the stack stays up. Temporal UI: ${stack.uiUrl ?? stack.address}. Ctrl-C tears it down.`);
       await new Promise<void>(() => undefined);
     }
-    const expected = opts.rollback ? 'rolled-back' : 'completed';
+    const expected = mode === 'rollback' ? 'rolled-back' : mode === 'degenerate' ? 'failed' : 'completed';
     process.exitCode = report.status === expected ? 0 : 1;
     if (report.status !== expected) log(`the demo expected status ${expected}, got ${report.status}`);
   } finally {

@@ -466,7 +466,14 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
           validate({
             sha256,
             ext,
-            gates: { p95LatencyMs: request.gates.p95LatencyMs, minThroughputRps: request.gates.minThroughputRps, minReferenceCosine: request.gates.minReferenceCosine },
+            gates: {
+              p95LatencyMs: request.gates.p95LatencyMs,
+              minThroughputRps: request.gates.minThroughputRps,
+              minReferenceCosine: request.gates.minReferenceCosine,
+              // The compiled artifact's agreement with FP32, measured again on this device's CPU.
+              deviceMinCosine: request.gates.deviceMinCosine,
+              deviceMaxRelativeError: request.gates.deviceMaxRelativeError,
+            },
             latencyRequests: request.validation.latencyRequests,
             concurrency: request.validation.concurrency,
             throughputDurationMs: request.validation.throughputDurationMs,

@@ -1,12 +1,22 @@
-// The deployment the demo (and the end-to-end tests) ask for: the demo model compiled to INT8,
-// or in rollback mode the degenerate candidate as FP32 ONNX. Its embeddings have collapsed to one
-// point: export parity cannot see that (PyTorch and ONNX agree perfectly), the INT8 gate would
-// stop it before any device, so it goes out as FP32 and the edge validation has to catch it.
+// The deployment the demo (and the end-to-end tests) ask for.
+// - default: the demo model compiled to INT8, gates the simulated devices clear;
+// - rollback: the demo model as FP32 with a device latency gate (p95 ≤ 0.05 ms) that no device
+//   meets. Every gate the GPU server can check passes, so it is approved and swapped; the first
+//   device's validation measures its real p95 and fails it, and the compensation restores the
+//   backup. (A broken model no longer makes a rollback demo: the pre-flight stops it before any
+//   device is touched — `degenerate` below shows that.)
+// - degenerate: a checkpoint whose embeddings have collapsed to one point; the pre-flight finds
+//   distinct windows giving one embedding and the run fails before staging.
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DemoStack } from './stack';
 
+export type DemoMode = 'deploy' | 'rollback' | 'degenerate';
+
+/** The device p95 the rollback demo asks for: far below what any simulated device serves. */
+export const ROLLBACK_DEMO_P95_MS = 0.05;
+
 export interface DemoRequestOptions {
-  rollback: boolean;
+  mode: DemoMode;
   minRps: number;
   p95Ms: number;
   throughputDurationMs?: number;
@@ -14,13 +24,14 @@ export interface DemoRequestOptions {
 }
 
 export function buildDemoRequest(stack: DemoStack, opts: DemoRequestOptions): DeployRequest {
+  const degenerate = opts.mode === 'degenerate';
   return parseDeployRequest({
-    modelName: opts.rollback ? 'tcn-vae-degenerate' : 'tcn-vae-demo',
-    source: { kind: 'checkpoint', checkpointPath: opts.rollback ? stack.checkpoints.degenerate : stack.checkpoints.good },
-    target: opts.rollback ? 'cpu-fp32' : 'cpu-int8',
+    modelName: degenerate ? 'tcn-vae-degenerate' : 'tcn-vae-demo',
+    source: { kind: 'checkpoint', checkpointPath: degenerate ? stack.checkpoints.degenerate : stack.checkpoints.good },
+    target: opts.mode === 'deploy' ? 'cpu-int8' : 'cpu-fp32',
     devices: stack.fleet.devices.map((d) => d.id),
     calibration: { samples: opts.calibrationSamples ?? 2000 },
-    gates: { minThroughputRps: opts.minRps, p95LatencyMs: opts.p95Ms },
+    gates: { minThroughputRps: opts.minRps, p95LatencyMs: opts.mode === 'rollback' ? ROLLBACK_DEMO_P95_MS : opts.p95Ms },
     validation: { throughputDurationMs: opts.throughputDurationMs ?? 3000 },
     approval: { required: true, timeout: '1h' },
     // Simulated devices restart in about a second; a minute of health wait is plenty.

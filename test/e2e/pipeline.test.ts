@@ -1,8 +1,10 @@
 // The whole pipeline with everything real: Temporal dev server (with its Web UI), the GPU worker
 // running the Python export and INT8 quantization, simulated devices each with OpenSSH sshd,
-// inference runtime and edge worker, approval by signal. Then the compensation path: a
-// degenerate candidate fails validation and every device serves its backup again.
+// inference runtime and edge worker, approval by signal. Then a degenerate candidate that the
+// pre-flight stops before any device, and the compensation path: a candidate that fails its
+// device validation after the swap, after which every device serves its backup again.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDeployment } from '../../clients/startDeployment';
@@ -65,7 +67,7 @@ describe('e2e: the whole pipeline on simulated devices', function () {
   it('deploys after approval by signal; each device serves the new sha; the UI finds the run by its search attributes', async () => {
     // This machine's 2 cores also run Temporal, both workers and both runtimes: the throughput
     // gate is lowered so the test checks the pipeline, not the machine (bench:edge measures it).
-    const request = buildDemoRequest(stack, { rollback: false, minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
+    const request = buildDemoRequest(stack, { mode: 'deploy', minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
     const { handle, workflowId } = await startDeployment(stack.client, request);
     await waitForApprovalStage(handle);
 
@@ -92,10 +94,29 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     }
   });
 
-  it('rolls back a candidate that fails validation: each device serves its backup sha again', async () => {
+  it('stops a degenerate candidate in the pre-flight, before any device is leased or staged', async () => {
     const before = new Map<string, string | undefined>();
     for (const d of stack.fleet.devices) before.set(d.id, await servedSha(d.spec.healthUrl));
-    const request = buildDemoRequest(stack, { rollback: true, minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
+    const request = buildDemoRequest(stack, { mode: 'degenerate', minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
+    const { workflowId } = await startDeployment(stack.client, request);
+    const { report, executionStatus } = await awaitFinalReport(stack.client, workflowId);
+    assert.equal(executionStatus, 'FAILED');
+    assert.equal(report.status, 'failed');
+    assert.equal(report.failure?.stage, 'preflight');
+    assert.equal(report.failure?.type, 'PreflightGateFailed');
+    assert.match(report.failure?.message ?? '', /minPairwiseDistance|minOutputVariance/);
+    assert.deepEqual(report.compensations, [], 'nothing was staged, so nothing to undo');
+    for (const d of stack.fleet.devices) {
+      assert.equal(await servedSha(d.spec.healthUrl), before.get(d.id), `${d.id} untouched`);
+      assert.deepEqual(readdirSync(path.join(d.spec.modelDir, 'staging')).filter((f) => f.includes(report.artifact?.sha256 ?? '-')), [], `${d.id} has nothing staged`);
+    }
+  });
+
+  it('rolls back a candidate that fails its device validation: each device serves its backup sha again', async () => {
+    const before = new Map<string, string | undefined>();
+    for (const d of stack.fleet.devices) before.set(d.id, await servedSha(d.spec.healthUrl));
+    // Passes every GPU-side gate; fails the device latency gate (p95 ≤ 0.05 ms) after the swap.
+    const request = buildDemoRequest(stack, { mode: 'rollback', minRps: 20, p95Ms: 250, throughputDurationMs: 1000, calibrationSamples: 512 });
     const { handle, workflowId } = await startDeployment(stack.client, request);
     await waitForApprovalStage(handle);
     await handle.signal(approveSignal, { by: 'e2e-test' });
@@ -104,6 +125,7 @@ describe('e2e: the whole pipeline on simulated devices', function () {
     assert.equal(executionStatus, 'FAILED');
     assert.equal(report.status, 'rolled-back');
     assert.equal(report.failure?.type, 'ValidationGateFailed');
+    assert.match(report.failure?.message ?? '', /p95/);
     assert.ok(report.compensations.some((c) => c.action === 'restore' && c.ok), 'a restore ran');
     assert.deepEqual(report.compensations.filter((c) => !c.ok), [], 'every compensation succeeded');
     for (const d of stack.fleet.devices) {
