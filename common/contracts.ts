@@ -257,6 +257,53 @@ export interface PreflightResult {
   reused: boolean;
 }
 
+/**
+ * Champion vs challenger: the candidate against each model the target devices serve now, on the
+ * same held-out windows (ml/compare_served.py). The served artifact is looked up by its sha256 in
+ * the GPU server's artifact store; one that is not there (or cannot run here: a HEF) is reported
+ * `missing` with the reason, never with made-up figures.
+ */
+export interface CompareWithServedInput {
+  modelName: string;
+  /** The ONNX that will be deployed (for a HEF target, the FP32 ONNX it was compiled from). */
+  candidate: ArtifactRef;
+  candidateMetadataPath: string; // ModelMetadata of the candidate (its normalization)
+  /** What the devices serve now, grouped by sha256 (from each device's owner record). */
+  served: Array<{ sha256: string; deviceIds: string[] }>;
+  windows?: number; // held-out synthetic activity windows, default 512 (16..20000)
+  seed?: number; // default 80021: not the calibration, training or quantizer windows
+  /** Recorded windows, one folder per class (the format buildCalibrationSet reads): adds the task figure. */
+  dataDir?: string;
+  /** 1 − min cosine allowed against any served model found; absent = report only. */
+  maxDriftFromServed?: number;
+}
+
+export interface ServedComparison {
+  servedSha256: string;
+  deviceIds: string[];
+  found: 'store' | 'missing';
+  reason?: string; // why it is missing
+  windows?: number;
+  /** cos(candidate, served) per window. */
+  cosine?: { min: number; p05: number; mean: number };
+  /** |candidate| / |served| per window. */
+  normRatio?: { min: number; median: number; max: number };
+  /** With a labelled dataDir: nearest-class-centroid activity accuracy (centroids from half the windows, scored on the other half). */
+  task?: { labelledWindows: number; candidateAccuracy: number; servedAccuracy: number; agreement: number };
+  drift?: number; // 1 − min cosine
+  /** Measured and within the gate (or no gate). A missing comparison has no figures: false, and it never fails the gate. */
+  passed: boolean;
+}
+
+export interface CompareWithServedResult {
+  comparisons: ServedComparison[];
+  gate?: number; // maxDriftFromServed, when given
+  /** A dataDir was given but yields no task figure (e.g. no class folders): why. */
+  taskSkipped?: string;
+  durationMs: number;
+  reused: boolean; // every comparison made came from a finished job record
+}
+
 /** Public facts about a device from the inventory (no private key material). */
 export interface DeviceInfo {
   id: string;
@@ -292,6 +339,11 @@ export interface PushArtifactResult {
   deviceId: string;
   stagedPath: string; // on the device: <modelDir>/staging/<sha256>.<ext>
   stagedMetadataPath: string; // <modelDir>/staging/<sha256>.<ext>.meta.json
+  /**
+   * The release `current` names on the device, read while this run holds the device's lease:
+   * what the candidate replaces (the champion). null: serves nothing; absent: not a release name.
+   */
+  servedSha256?: string | null;
   sha256: string;
   bytesSent: number;
   reused: boolean;
@@ -435,6 +487,7 @@ export interface GpuActivities {
   buildCalibrationSet(input: CalibrationInput): Promise<CalibrationResult>;
   compileModel(input: CompileInput): Promise<CompileResult>;
   preflightModel(input: PreflightInput): Promise<PreflightResult>;
+  compareWithServed(input: CompareWithServedInput): Promise<CompareWithServedResult>;
   resolveDevices(input: ResolveDevicesInput): Promise<DeviceInfo[]>;
   pushArtifact(input: PushArtifactInput): Promise<PushArtifactResult>;
 }

@@ -172,11 +172,12 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
 
       const first = await stageOnce();
       await writeClaim(sftp, staged, input);
-      if (await stillThere(sftp, first, sizeBytes)) return first;
+      const servedSha256 = await currentRelease(sftp, device.modelDir);
+      if (await stillThere(sftp, first, sizeBytes)) return { ...first, servedSha256 };
       // Another run's discardStaged removed the unclaimed file between our staging and our claim;
       // the claim keeps it now, so staging once more is final.
       const again = await stageOnce();
-      return { ...again, bytesSent: first.bytesSent + again.bytesSent };
+      return { ...again, bytesSent: first.bytesSent + again.bytesSent, servedSha256 };
     } catch (err) {
       if (err instanceof ApplicationFailure) throw err;
       if (ctx?.cancellationSignal.aborted) throw ctx.cancellationSignal.reason;
@@ -188,6 +189,18 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       ssh.dispose();
     }
   };
+}
+
+/**
+ * Which release `current` names on the device (releases/<sha256>.<ext>): what it is set to serve
+ * while this run holds its lease. null: no link (serves nothing); undefined: a link edgeship did
+ * not make (not a release name), so unknown.
+ */
+async function currentRelease(sftp: Sftp, modelDir: string): Promise<string | null | undefined> {
+  const link = await sftp.readlink(`${modelDir}/current`);
+  if (link === null) return null;
+  const m = /(?:^|\/)releases\/([0-9a-f]{64})\.(?:onnx|hef)$/.exec(link);
+  return m ? m[1] : undefined;
 }
 
 /**

@@ -37,6 +37,16 @@ export class Sftp {
     return this.guard(call(fn));
   }
 
+  /** The target a symlink names, or null when there is no such link. */
+  async readlink(p: string): Promise<string | null> {
+    try {
+      return await this.op<string>((cb) => this.sftp.readlink(p, cb));
+    } catch (err) {
+      if (isNoSuchFile(err)) return null;
+      throw err;
+    }
+  }
+
   /** stat, or null when the path does not exist. */
   async stat(p: string): Promise<Stats | null> {
     try {

@@ -2,7 +2,7 @@
 // embedded-server suite so both servers are held to exactly the same behaviour.
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -101,6 +101,7 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       assert.deepEqual({ ...r, durationMs: 0 }, {
         deviceId: device.id, stagedPath: `${device.modelDir}/staging/${name}`, stagedMetadataPath: `${device.modelDir}/staging/${name}.meta.json`,
         sha256: artifact.sha256, bytesSent: artifact.sizeBytes + statSync(artifact.metadataPath).size, reused: false, durationMs: 0,
+        servedSha256: null, // no `current` link: the device serves nothing
       } satisfies PushArtifactResult);
       assert.ok(r.durationMs > 0);
       assert.equal(sha256Of(r.stagedPath), artifact.sha256);
@@ -113,6 +114,21 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
       const uploads = beats.filter((b) => (b as { phase?: string }).phase === 'upload') as Array<{ bytes: number; total: number }>;
       assert.ok(uploads.length >= 1, 'upload progress heartbeats');
       assert.equal(uploads.at(-1)?.bytes, artifact.sizeBytes);
+    });
+
+    it('reports which release `current` names (what the candidate replaces), and unknown for a link edgeship did not make', async function () {
+      const push = createPushArtifact(fleet.inventory);
+      const champion = 'c'.repeat(64);
+      const link = path.join(device.modelDir, 'current');
+      try {
+        symlinkSync(`releases/${champion}.onnx`, link);
+        assert.equal((await runActivity(() => push(pushInput(device.id, artifact)))).servedSha256, champion);
+        rmSync(link);
+        symlinkSync('/opt/models/whatever.onnx', link);
+        assert.equal((await runActivity(() => push(pushInput(device.id, artifact)))).servedSha256, undefined);
+      } finally {
+        rmSync(link, { force: true });
+      }
     });
 
     it('does not send an artifact again that is already staged, or already released', async function () {
