@@ -1,40 +1,80 @@
-// The edge worker process, one per device:
+// The edge worker process, for one device (on the device itself) or for several (a simulated fleet):
 //   tsx workers/edge.ts --device <id> [--inventory <file>] [--address host:port] [--namespace ns] [--profile name] [--tls-* …]
-// Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE;
-// else the temporal.toml profile (common/connectionConfig.ts). SIGINT/SIGTERM drain and exit 0.
+//   tsx workers/edge.ts --device a --device b …   or   --devices a,b,c
+// With several devices the process runs one Temporal Worker per device, each polling that
+// device's `edge.<id>` queue with that device's activities, over one shared connection. The
+// devices share the process's fate: a crash or a kill takes all of them off their queues.
+// Env: EDGESHIP_DEVICE (one id), EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE;
+// else the temporal.toml profile (common/connectionConfig.ts). SIGINT/SIGTERM drain every worker and exit 0.
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
 import { Command, Option } from 'commander';
-import { findDevice, loadInventory } from '../common/inventory';
+import { findDevice, loadInventory, type DeviceSpec } from '../common/inventory';
 import { edgeTaskQueue } from '../common/queues';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
-import { createEdgeWorker } from './edgeWorker';
+import { createEdgeWorker, type WorkerHandle } from './edgeWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';
 import { addMetricsFlags, metricsBindAddress, type MetricsFlags } from './metrics';
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function splitList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s.length > 0)];
+}
+
 async function main(): Promise<void> {
   const program = addMetricsFlags(addConnectionFlags(new Command('edge-worker')))
-    .description('edgeship edge worker: runs swapModel, validateDeployment, restoreBackup and discardStaged for one device')
-    .addOption(new Option('--device <id>', 'device id from the inventory').env('EDGESHIP_DEVICE').makeOptionMandatory())
+    .description('edgeship edge worker: runs swapModel, validateDeployment, restoreBackup and discardStaged for one device (or, one worker each, for several)')
+    .addOption(new Option('--device <id>', 'device id from the inventory; repeat it to serve several devices from this process').env('EDGESHIP_DEVICE').argParser(collect))
+    .addOption(new Option('--devices <a,b,…>', 'several device ids, comma-separated (with or instead of --device)').argParser(splitList))
     .showHelpAfterError();
   program.parse();
-  const flags = program.opts<ConnectionFlags & MetricsFlags & { device: string }>();
-  const log = createProcessLogger('edgeship-edge-worker', { device: flags.device });
-  let device;
+  const flags = program.opts<ConnectionFlags & MetricsFlags & { device?: string[]; devices?: string[] }>();
+  const ids = [...(flags.device ?? []), ...(flags.devices ?? [])];
+  if (ids.length === 0) program.error("error: required option '--device <id>' not specified");
+  if (new Set(ids).size !== ids.length) program.error(`error: a device is named twice: ${ids.join(', ')}`);
+  const log = createProcessLogger('edgeship-edge-worker', ids.length === 1 ? { device: ids[0] } : { devices: ids });
+  const devices: DeviceSpec[] = [];
   try {
-    device = findDevice(loadInventory(flags.inventory), flags.device);
-    if (!device) throw new Error(`device ${JSON.stringify(flags.device)} is not in ${flags.inventory}`);
-    edgeTaskQueue(device.id);
+    const inventory = loadInventory(flags.inventory);
+    for (const id of ids) {
+      const device = findDevice(inventory, id);
+      if (!device) throw new Error(`device ${JSON.stringify(id)} is not in ${flags.inventory}`);
+      edgeTaskQueue(device.id);
+      devices.push(device);
+    }
   } catch (err) {
     log.fatal({ inventory: flags.inventory }, (err as Error).message);
     process.exit(2);
   }
   installWorkerRuntime(log, { metricsBindAddress: metricsBindAddress(flags) });
   const { resolved, connection } = await connectTemporal(flags, log);
-  const handle = await createEdgeWorker({ device, connection, namespace: resolved.namespace });
-  log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, modelDir: device.modelDir }, 'edge worker polling');
-  await handle.run();
+  const handles: WorkerHandle[] = [];
+  try {
+    for (const device of devices) handles.push(await createEdgeWorker({ device, connection, namespace: resolved.namespace }));
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  for (const [i, handle] of handles.entries()) {
+    const device = devices[i];
+    log.info({ ...(devices.length > 1 ? { device: device.id } : {}), taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, modelDir: device.modelDir }, 'edge worker polling');
+  }
+  // One worker failing ends the process (as it would with one device): the others drain first,
+  // so whoever supervises the process sees it exit and restarts all of its devices together.
+  const results = await Promise.allSettled(
+    handles.map((h) =>
+      h.run().catch((err: unknown) => {
+        for (const other of handles) if (other !== h && other.worker.getState() === 'RUNNING') other.worker.shutdown();
+        throw err;
+      }),
+    ),
+  );
   await connection.close();
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   log.info('edge worker stopped');
 }
 
