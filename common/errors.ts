@@ -21,6 +21,8 @@ export const ErrorType = {
   QuantizationGateFailed: 'QuantizationGateFailed',
   /** The artifact failed a pre-flight gate on the GPU server (non-finite, unbounded, degenerate, wrong scale): nothing was staged. */
   PreflightGateFailed: 'PreflightGateFailed',
+  /** The candidate drifts from a model a device serves now by more than gates.maxDriftFromServed (1 − min cosine). */
+  DriftGateFailed: 'DriftGateFailed',
   HailoCompilerUnavailable: 'HailoCompilerUnavailable',
   HailoCompileFailed: 'HailoCompileFailed',
   PythonEnvironmentMissing: 'PythonEnvironmentMissing',
@@ -70,6 +72,7 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.TargetMismatch,
   ErrorType.QuantizationGateFailed,
   ErrorType.PreflightGateFailed,
+  ErrorType.DriftGateFailed,
   ErrorType.HailoCompilerUnavailable,
   ErrorType.HailoCompileFailed,
   ErrorType.PythonEnvironmentMissing,

@@ -85,6 +85,7 @@ export const DeployRequestSchema = z.strictObject({
       deviceMinCosine: unitInterval.default(0.99),
       /** Device: the same windows in scale, max |device − FP32| / |FP32|. */
       deviceMaxRelativeError: z.number().positive().default(0.2),
+      maxDriftFromServed: z.number().gt(0).max(2).optional(),
     })
     .prefault({}),
   /** cpu-int8 only: how onnxruntime quantizes (see common/contracts.ts QuantizationOptions). */

@@ -77,6 +77,38 @@ export class ArtifactStore {
     }
   }
 
+  /**
+   * The blob with this content, wherever a stage committed it (`<root>/<sha256>/<filename>`),
+   * verified by hashing, with its `.meta.json` sidecar when there is one (a model file's
+   * ModelMetadata). Among several names for the same bytes, one with a sidecar is preferred.
+   * undefined when no file there has this content.
+   */
+  async findBySha256(sha256: string): Promise<{ model: ArtifactRef; metadataPath?: string } | undefined> {
+    if (!SHA256_PATTERN.test(sha256)) throw new Error(`not a sha256: ${sha256}`);
+    let names: string[];
+    try {
+      names = await readdir(path.join(this.root, sha256));
+    } catch {
+      return undefined;
+    }
+    const sidecars = new Set(names.filter((n) => n.endsWith('.meta.json')));
+    const blobs = names
+      .filter((n) => FILENAME.test(n) && !n.startsWith('.tmp-') && !n.endsWith('.meta.json'))
+      .sort((a, b) => Number(sidecars.has(`${b}.meta.json`)) - Number(sidecars.has(`${a}.meta.json`)) || a.localeCompare(b));
+    for (const name of blobs) {
+      const file = this.blobPath(sha256, name);
+      try {
+        const st = await stat(file);
+        if (!st.isFile() || (await sha256File(file)) !== sha256) continue;
+        const model: ArtifactRef = { path: file, sha256, sizeBytes: st.size };
+        return sidecars.has(`${name}.meta.json`) ? { model, metadataPath: `${file}.meta.json` } : { model };
+      } catch {
+        // Removed while we looked.
+      }
+    }
+    return undefined;
+  }
+
   private jobPath(key: string): string {
     if (!SHA256_PATTERN.test(key)) throw new Error(`not a job key: ${key}`);
     return path.join(this.root, 'jobs', `${key}.json`);

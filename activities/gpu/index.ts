@@ -1,13 +1,14 @@
 // The model activities of the `gpu` task queue. resolveDevices and pushArtifact live with the
 // fleet code; the GPU worker merges both sets.
-import type { CalibrationInput, CompileInput, ExportModelInput, GpuActivities, PreflightInput } from '../../common/contracts';
+import type { CalibrationInput, CompareWithServedInput, CompileInput, ExportModelInput, GpuActivities, PreflightInput } from '../../common/contracts';
 import { ArtifactStore } from './artifactStore';
 import { buildCalibrationSet } from './buildCalibrationSet';
+import { compareWithServed } from './compareWithServed';
 import { compileModel } from './compileModel';
 import { exportModel } from './exportModel';
 import { preflightModel } from './preflightModel';
 
-export type GpuModelActivities = Pick<GpuActivities, 'exportModel' | 'buildCalibrationSet' | 'compileModel' | 'preflightModel'>;
+export type GpuModelActivities = Pick<GpuActivities, 'exportModel' | 'buildCalibrationSet' | 'compileModel' | 'preflightModel' | 'compareWithServed'>;
 
 export interface GpuModelActivityOptions {
   /** Artifact store root; default artifactStoreDir() (EDGESHIP_ARTIFACT_STORE or .state/artifacts). */
@@ -21,5 +22,6 @@ export function createGpuModelActivities(opts: GpuModelActivityOptions = {}): Gp
     buildCalibrationSet: (input: CalibrationInput) => buildCalibrationSet(input, store),
     compileModel: (input: CompileInput) => compileModel(input, store),
     preflightModel: (input: PreflightInput) => preflightModel(input, store),
+    compareWithServed: (input: CompareWithServedInput) => compareWithServed(input, store),
   };
 }
