@@ -2,7 +2,16 @@
 // dir with releases/ staging/ backups/, keys, logs), its own SSH server (OpenSSH sshd, or the
 // embedded ssh2 server where sshd is missing) with a generated host key pinned in the
 // inventory, its own inference runtime, and optionally its own edge worker.
+//
+// Edge workers of larger fleets share processes: `devicesPerWorker` devices (default 10 once the
+// fleet has more than 10 devices, else 1) run in one workers/edge.ts process, one Temporal Worker
+// per device on its own `edge.<id>` queue with that device's activities, one connection. Every
+// device of the group has the process's pid in its run/edge-worker.pid. A group shares its fate:
+// killEdgeWorker(id) SIGKILLs the process, so every device of id's group stops polling, and
+// restartEdgeWorker(id) brings the whole group back (a no-op while the group's process runs).
+// Model directory, SSH server and runtime stay per device.
 import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CompileTarget } from '../../common/contracts';
@@ -14,6 +23,7 @@ import { startEmbeddedSshServer } from './embeddedSshServer';
 import { ensureKeyPair } from './keys';
 import { deviceLayout, writeDeviceRecord, type DeviceLayout } from './layout';
 import { freePort } from './net';
+import { fleetMemory, type FleetMemory } from './memory';
 import { findSshd, startOpenSshd } from './opensshServer';
 import { killDeviceProcessesSync, stopDeviceProcesses, workerMarker } from './deviceProcesses';
 import { claimFleetDir, FLEET_MARKER, isSimDeviceDir, markDeviceDir, reclaimDeviceDir, reclaimStaleDevices, releaseFleetDir } from './leftovers';
@@ -34,6 +44,21 @@ export interface SimulatedFleetOptions {
   startEdgeWorkers?: { temporalAddress: string; namespace?: string };
   /** Start each device's inference runtime (default true); SSH-only tests turn it off. */
   startRuntimes?: boolean;
+  /**
+   * Devices per edge-worker process (default: 10 when the fleet has more than 10 devices, else 1:
+   * small fleets run one process per device).
+   */
+  devicesPerWorker?: number;
+  /**
+   * Lean runtimes: `--inference-workers 0` (the session on the runtime's event loop instead of a
+   * worker thread with its own copy; ~7 MiB less per runtime, less throughput under load) and
+   * node's `--max-semi-space-size=1` (a 1 MiB young generation, more frequent scavenges; ~10 MiB
+   * less). Measured with scripts/sim/runtime-memory.ts. Default: on when the fleet has more than
+   * 10 devices.
+   */
+  leanRuntimes?: boolean;
+  /** Runtimes started at once (default 2 × cores): 50 Node processes booting together on 2 cores miss their start bound. */
+  startConcurrency?: number;
   /** Embedded server only: refuse exec, so verification must read files back over SFTP. */
   embeddedExec?: boolean;
   /**
@@ -64,14 +89,47 @@ export interface SimulatedFleet {
   inventory: Inventory;
   devices: SimDevice[];
   sshServerKind: SshServerKind;
-  /** Fault hook: SIGKILL the device's edge worker (as a crash would); its pid, or undefined if none ran. */
+  /** Device ids per edge-worker process (empty without edge workers). */
+  workerGroups: string[][];
+  /** The devices whose edge workers share deviceId's process (deviceId included). */
+  workerGroupOf(deviceId: string): string[];
+  /**
+   * Fault hook: SIGKILL the device's edge-worker process (as a crash would): with shared
+   * processes every device of its group goes off its queue. Its pid, or undefined if none ran.
+   */
   killEdgeWorker(deviceId: string): number | undefined;
-  /** Starts the device's edge worker again (after killEdgeWorker). */
-  restartEdgeWorker(deviceId: string): void;
+  /**
+   * Starts the edge-worker process of the device's group again (after killEdgeWorker): all its
+   * devices poll again. A no-op (returns undefined) while that process still runs, so restarting
+   * two devices of one killed group starts one process. Returns the new pid.
+   */
+  restartEdgeWorker(deviceId: string): number | undefined;
+  /** Memory of every process the fleet started (sshd, runtime, edge-worker), per kind and total. */
+  memory(): FleetMemory;
   stop(): Promise<void>;
 }
 
 const TSX_LOADER = require.resolve('tsx');
+
+/** At most `limit` of the calls run at once. */
+function limiter(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+export function defaultDevicesPerWorker(count: number): number {
+  return count > 10 ? 10 : 1;
+}
 
 export function chooseSshServer(requested: SshServerKind | 'auto' = 'auto'): SshServerKind {
   if (requested !== 'auto') return requested;
@@ -84,7 +142,7 @@ async function startSshServer(kind: SshServerKind, layout: DeviceLayout, port: n
   return startEmbeddedSshServer({ rootDir: layout.dir, hostKeyPath: layout.hostKey, authorizedKey: clientPublicKey, port, exec });
 }
 
-async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>): Promise<SimDevice> {
+async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>, limit: <T>(fn: () => Promise<T>) => Promise<T>): Promise<SimDevice> {
   const layout = deviceLayout(path.join(opts.baseDir, id));
   await reclaimDeviceDir(layout.dir, opts.disposableRoot);
   mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
@@ -115,10 +173,11 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
     await ssh?.stop();
     ssh = undefined;
   });
-  writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT });
+  const lean = opts.leanRuntimes ?? opts.count > 10;
+  writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT, ...(lean ? { runtimeArgs: ['--inference-workers', '0'], runtimeNodeArgs: ['--max-semi-space-size=1'] } : {}) });
   if (opts.startRuntimes !== false) {
     cleanups.push(async () => void (await stopDeviceRuntime(layout.dir)));
-    await startDeviceRuntime(layout.dir);
+    await limit(() => startDeviceRuntime(layout.dir));
   }
 
   const spec: DeviceSpec = {
@@ -144,16 +203,34 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
   };
 }
 
-function startEdgeWorker(device: SimDevice, inventoryPath: string, w: NonNullable<SimulatedFleetOptions['startEdgeWorkers']>): void {
-  const log = openSync(device.layout.workerLog, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/edge.ts', '--inventory', inventoryPath, '--device', device.id, '--address', w.temporalAddress, '--namespace', w.namespace ?? 'default'], {
+/**
+ * One workers/edge.ts process for the group's devices (`--device a --device b …`), logging to the
+ * first device's logs/edge-worker.log; its pid goes into every member's pidfile. The process is
+ * recognised as ours by its --inventory argument (workerMarker: the fleet directory).
+ */
+function startEdgeWorkerProcess(group: SimDevice[], inventoryPath: string, w: NonNullable<SimulatedFleetOptions['startEdgeWorkers']>): number | undefined {
+  const log = openSync(group[0].layout.workerLog, 'a');
+  const deviceArgs = group.flatMap((d) => ['--device', d.id]);
+  // tsx's CommonJS hook rather than `--import tsx` (no ESM loader thread): less RSS per process.
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'workers/edge.ts', '--inventory', inventoryPath, ...deviceArgs, '--address', w.temporalAddress, '--namespace', w.namespace ?? 'default'], {
     cwd: PROJECT_ROOT,
     detached: true,
     stdio: ['ignore', log, log],
   });
   closeSync(log);
   child.unref();
-  if (child.pid !== undefined) writeFileSync(device.layout.workerPid, `${child.pid}\n`);
+  if (child.pid === undefined) return undefined;
+  for (const d of group) {
+    writeFileSync(d.layout.workerPid, `${child.pid}\n`);
+    if (d !== group[0]) writeFileSync(d.layout.workerLog, `(edge worker shared with ${group.map((g) => g.id).join(', ')}: see ${group[0].layout.workerLog})\n`, { flag: 'a' });
+  }
+  return child.pid;
+}
+
+/** The live edge-worker process of this device (pidfile and command line agree), if any. */
+function liveWorkerPid(d: SimDevice): number | undefined {
+  const pid = readPid(d.layout.workerPid);
+  return pid !== undefined && isAlive(pid) && commandLineContains(pid, workerMarker(d.layout)) ? pid : undefined;
 }
 
 export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<SimulatedFleet> {
@@ -189,7 +266,13 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);
       const layouts = ours();
-      for (const layout of layouts) await terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined);
+      // Shared worker processes appear in several pidfiles: each process is stopped once, all at once.
+      const byPid = new Map<number, (typeof layouts)[number]>();
+      for (const layout of layouts) {
+        const pid = readPid(layout.workerPid);
+        if (pid !== undefined && !byPid.has(pid)) byPid.set(pid, layout);
+      }
+      await Promise.all([...byPid.values()].map((layout) => terminateFromPidfile(layout.workerPid, workerMarker(layout), 5000).catch(() => undefined)));
       await Promise.all(cleanups.map((c) => c().catch(() => undefined)));
       await Promise.all(layouts.map((l) => stopDeviceProcesses(l)));
       releaseFleetDir(baseDir);
@@ -199,7 +282,8 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
 
   try {
     await reclaimStaleDevices(baseDir, ids);
-    const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups)));
+    const limit = limiter(Math.max(1, opts.startConcurrency ?? 2 * cpus().length));
+    const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups, limit)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const devices = results.map((r) => (r as PromiseFulfilledResult<SimDevice>).value);
@@ -207,24 +291,42 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
     const inventoryPath = path.join(baseDir, 'inventory.json');
     writeFileSync(inventoryPath, JSON.stringify(inventory, null, 2) + '\n');
     claimFleetDir(baseDir, { devices: ids, sshServerKind: kind });
-    if (opts.startEdgeWorkers) for (const d of devices) startEdgeWorker(d, inventoryPath, opts.startEdgeWorkers);
+    const perWorker = opts.devicesPerWorker ?? defaultDevicesPerWorker(devices.length);
+    if (!Number.isInteger(perWorker) || perWorker < 1) throw new Error(`devicesPerWorker must be a positive integer, got ${perWorker}`);
+    const groups: SimDevice[][] = [];
+    if (opts.startEdgeWorkers) for (let i = 0; i < devices.length; i += perWorker) groups.push(devices.slice(i, i + perWorker));
+    for (const g of groups) startEdgeWorkerProcess(g, inventoryPath, opts.startEdgeWorkers!);
     const device = (id: string): SimDevice => {
       const found = devices.find((d) => d.id === id);
       if (!found) throw new Error(`no simulated device ${id}`);
       return found;
     };
+    const groupOf = (id: string): SimDevice[] => groups.find((g) => g.some((d) => d.id === id)) ?? [device(id)];
     const killEdgeWorker = (id: string): number | undefined => {
-      const d = device(id);
-      const pid = readPid(d.layout.workerPid);
-      if (pid === undefined || !isAlive(pid) || !commandLineContains(pid, workerMarker(d.layout))) return undefined;
+      const pid = liveWorkerPid(device(id));
+      if (pid === undefined) return undefined;
       process.kill(pid, 'SIGKILL');
       return pid;
     };
-    const restartEdgeWorker = (id: string): void => {
+    const restartEdgeWorker = (id: string): number | undefined => {
       if (!opts.startEdgeWorkers) throw new Error('this fleet runs no edge workers');
-      startEdgeWorker(device(id), inventoryPath, opts.startEdgeWorkers);
+      const group = groupOf(id);
+      if (group.some((d) => liveWorkerPid(d) !== undefined)) return undefined;
+      return startEdgeWorkerProcess(group, inventoryPath, opts.startEdgeWorkers);
     };
-    return { inventoryPath, inventory, devices, sshServerKind: kind, killEdgeWorker, restartEdgeWorker, stop };
+    const memory = (): FleetMemory => {
+      const pids = (file: (d: SimDevice) => string) => devices.map((d) => readPid(file(d))).filter((p): p is number => p !== undefined);
+      return fleetMemory({
+        sshd: kind === 'openssh' ? pids((d) => d.layout.sshdPid) : [],
+        runtime: pids((d) => d.layout.runtimePid),
+        'edge-worker': [...new Set(devices.map(liveWorkerPid).filter((p): p is number => p !== undefined))],
+      });
+    };
+    return {
+      inventoryPath, inventory, devices, sshServerKind: kind, workerGroups: groups.map((g) => g.map((d) => d.id)),
+      workerGroupOf: (id) => groupOf(id).map((d) => d.id),
+      killEdgeWorker, restartEdgeWorker, memory, stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -51,6 +51,10 @@ export interface DeviceRecord {
   runtimePort: number;
   sshPort: number;
   projectRoot: string;
+  /** Extra edge/cli.ts flags of this device's runtime (e.g. --inference-workers 0), kept by restarts too. */
+  runtimeArgs?: string[];
+  /** Extra node flags of this device's runtime (e.g. --max-semi-space-size=1). */
+  runtimeNodeArgs?: string[];
 }
 
 export function writeDeviceRecord(layout: DeviceLayout, record: DeviceRecord): void {

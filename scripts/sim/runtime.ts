@@ -27,15 +27,17 @@ function runtimeMarker(modelDir: string): string {
 }
 
 /**
- * Starts the device's runtime, exactly `node --import tsx edge/cli.ts --model-dir … --port …
- * --host 127.0.0.1 --device <id>`, detached, logging to logs/runtime.log. Waits (bounded) until
- * it accepts connections; throws if it exits first.
+ * Starts the device's runtime, exactly `node [record.runtimeNodeArgs…] --require tsx/cjs edge/cli.ts --model-dir … --port …
+ * --host 127.0.0.1 --device <id> [record.runtimeArgs…]`, detached, logging to logs/runtime.log.
+ * Waits (bounded) until it accepts connections; throws if it exits first. tsx's CommonJS hook
+ * rather than `--import tsx`: the runtime is CommonJS either way, and the ESM loader's extra
+ * thread measured ~24 MiB more RSS per runtime (scripts/sim/runtime-memory.ts).
  */
 export async function startDeviceRuntime(deviceDir: string, waitMs = 30_000): Promise<RuntimeStart> {
   const layout = deviceLayout(deviceDir);
   const record = readDeviceRecord(deviceDir);
   const log = openSync(layout.runtimeLog, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'edge/cli.ts', '--model-dir', layout.modelDir, '--port', String(record.runtimePort), '--host', '127.0.0.1', '--device', record.id], {
+  const child = spawn(process.execPath, [...(record.runtimeNodeArgs ?? []), '--require', 'tsx/cjs', 'edge/cli.ts', '--model-dir', layout.modelDir, '--port', String(record.runtimePort), '--host', '127.0.0.1', '--device', record.id, ...(record.runtimeArgs ?? [])], {
     cwd: record.projectRoot,
     detached: true,
     stdio: ['ignore', log, log],
