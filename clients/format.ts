@@ -8,7 +8,8 @@ const bytes = (n: number | undefined): string => (n === undefined ? '—' : n >=
 export function stageLine(s: StageRecord): string {
   const where = s.deviceId ? ` ${s.deviceId}` : '';
   const mark = s.outcome === 'ok' ? '✔' : s.outcome === 'failed' ? '✘' : '…';
-  const activity = s.activityMs !== undefined ? ` (activity ${ms(s.activityMs)}${s.reused ? ', reused' : ''})` : '';
+  // A reused result did no work this time: its stage time is the lookup (and any wait), not a run.
+  const activity = s.reused ? ' (reused: done by an earlier attempt or run)' : s.activityMs !== undefined ? ` (activity ${ms(s.activityMs)})` : '';
   return `${mark} ${s.stage}${where}  ${ms(s.durationMs)}${activity}${figuresSummary(s)}`;
 }
 
@@ -56,6 +57,11 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
       if (f.gpuLatencyMs) lines.push(`    GPU-server CPU latency: ${ms(f.gpuLatencyMs.fp32)} FP32 → ${ms(f.gpuLatencyMs.artifact)}`);
       if (f.quantization) lines.push(`    INT8 ${f.quantization.format} on ${f.quantization.cpu}${f.quantization.vnni ? ' (VNNI)' : ' (no VNNI)'}: ×${f.quantization.speedup.toFixed(2)} vs FP32${f.quantization.excludedNodes.length ? `, kept in FP32: ${f.quantization.excludedNodes.join(', ')}` : ''}`);
       if (f.preflight) lines.push(`    pre-flight: ${f.preflight.map((c) => `${c.passed ? '✔' : '✘'} ${c.name} ${typeof c.value === 'number' ? c.value.toPrecision(4) : String(c.value)} (gate ${String(c.gate)})`).join(' · ')}`);
+      for (const c of f.servedComparison ?? []) {
+        const on = c.deviceIds.join(', ');
+        if (c.found === 'missing') lines.push(`    vs served ${c.servedSha256.slice(0, 12)} (${on}): not compared — ${c.reason ?? 'not available'}`);
+        else lines.push(`    vs served ${c.servedSha256.slice(0, 12)} (${on}): cosine min ${num(c.cosine?.min)} / mean ${num(c.cosine?.mean)}, norm ratio ${num(c.normRatio?.min, 3)}–${num(c.normRatio?.max, 3)} over ${c.windows} windows${c.task ? `, activity accuracy ${(c.task.candidateAccuracy * 100).toFixed(1)} % vs ${(c.task.servedAccuracy * 100).toFixed(1)} %` : ''}${c.passed ? '' : ' ✘ drift gate'}`);
+      }
       for (const w of f.warnings ?? []) lines.push(`    ⚠ ${w}`);
       lines.push(`    staged on: ${f.stagedDevices.join(', ') || '—'}`);
     }
@@ -81,6 +87,9 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
   }
   if (s.failure) lines.push('', `  failure at ${s.failure.stage}${s.failure.deviceId ? ` on ${s.failure.deviceId}` : ''}: ${s.failure.type}: ${s.failure.message}`);
   for (const m of s.ignoredMessages) lines.push(`  ignored ${m.name}${m.by ? ` from ${m.by}` : ''} at ${m.at}: ${m.reason}`);
-  if (s.timing) lines.push('', `  wall ${ms(s.timing.wallMs)} · approval wait ${ms(s.timing.approvalWaitMs)} · activities ${ms(s.timing.activityMs)} · orchestration overhead ${ms(s.timing.overheadMs)}`);
+  if (s.timing) {
+    const t = s.timing;
+    lines.push('', `  wall ${ms(t.wallMs)} · approval wait ${ms(t.approvalWaitMs)} · device leases ${ms(t.leaseMs)} · in activities ${ms(t.inActivitiesMs)} (of it measured as work ${ms(t.selfMeasuredMs)}) · orchestration overhead ${ms(t.overheadMs)}`);
+  }
   return lines.join('\n');
 }

@@ -35,6 +35,12 @@ const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
     heartbeatTimeout: '2m',
     retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3, nonRetryableErrorTypes },
   },
+  // Champion vs challenger: both models over a few hundred held-out windows.
+  compareWithServed: {
+    startToCloseTimeout: '30m',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '10s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 3, nonRetryableErrorTypes },
+  },
   resolveDevices: {
     startToCloseTimeout: '1m',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },

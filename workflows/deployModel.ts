@@ -373,7 +373,10 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
         progress.device(deviceId).phase = 'staging';
         saga.push(discardLabel(deviceId), () => discard(deviceId, sha256, ext));
         const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...run });
-        Object.assign(progress.device(deviceId), { phase: 'staged', staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused } });
+        Object.assign(progress.device(deviceId), {
+          phase: 'staged',
+          staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused, ...(pushed.servedSha256 !== undefined ? { servedSha256: pushed.servedSha256 } : {}) },
+        });
         // Listed in request order, whichever push finished first.
         if (report.decisionFigures) report.decisionFigures.stagedDevices = request.devices.filter((id) => progress.device(id).phase === 'staged');
         progress.publish();
@@ -391,6 +394,34 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       await step('stage', request.devices[failedAt], () => Promise.reject((results[failedAt] as PromiseRejectedResult).reason));
     }
     end('ok', { activityMs, figures: { bytesSent: Object.fromEntries(ok.map((r) => [r.deviceId, r.bytesSent])) } });
+  }
+
+  /**
+   * Champion vs challenger: the candidate against what each device serves now (read while this
+   * run holds the lease), on the same held-out windows, for the person deciding; an optional
+   * drift gate. Devices that already serve the candidate, or serve nothing, need no comparison.
+   */
+  async function compareWithServed(exported: ExportModelResult, compiled: CompileResult): Promise<void> {
+    const served = new Map<string, string[]>();
+    for (const id of request.devices) {
+      const sha = progress.device(id).staged?.servedSha256;
+      if (sha && sha !== compiled.artifact.sha256) served.set(sha, [...(served.get(sha) ?? []), id]);
+    }
+    if (served.size === 0) return;
+    const end = progress.begin('compare');
+    const hef = compiled.format === 'hef';
+    const result = await step('compare', undefined, () =>
+      gpuActivity('compareWithServed', `compare ${short(compiled.artifact.sha256)} with what ${served.size === 1 ? 'the devices serve' : `${served.size} served models`}`)({
+        modelName: request.modelName,
+        candidate: hef ? exported.onnx : compiled.artifact,
+        candidateMetadataPath: hef ? exported.metadataPath : compiled.metadataPath,
+        served: [...served.entries()].map(([sha256, deviceIds]) => ({ sha256, deviceIds })),
+        ...(request.calibration.dataDir ? { dataDir: request.calibration.dataDir } : {}),
+        ...(request.gates.maxDriftFromServed !== undefined ? { maxDriftFromServed: request.gates.maxDriftFromServed } : {}),
+      }),
+    );
+    if (report.decisionFigures) report.decisionFigures.servedComparison = result.comparisons;
+    end('ok', { activityMs: result.durationMs, reused: result.reused, figures: { comparisons: result.comparisons.map((c) => ({ served: c.servedSha256.slice(0, 12), found: c.found, drift: c.drift })) } });
   }
 
   /** Resolves to true when approved (or not required), false when rejected or timed out. */
@@ -498,10 +529,11 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
   let status: DeploymentStatusName;
   let cancellation: unknown;
   try {
-    const { compiled } = await gpuStages();
+    const { exported, compiled } = await gpuStages();
     const ext = compiled.format;
     if (ownership) await acquireLeases();
     await stageEverywhere(compiled, ext);
+    if (ownership) await compareWithServed(exported, compiled);
     if (await awaitApproval()) {
       await rollOut(compiled, ext);
       status = 'completed';

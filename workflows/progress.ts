@@ -3,6 +3,8 @@
 import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import type { DeployRequest } from '../common/request';
+import { escapeText } from './escapeText';
+import { deploymentTiming } from './timing';
 import type { AwaitedDecision, DeploymentReport, DeploymentStatus, DeploymentStatusName, DeviceState, StageName, StageRecord } from './report';
 
 /** Workflow time: replay-safe (the SDK pins Date to the time of the current workflow task). */
@@ -92,11 +94,7 @@ export class Progress {
       if (s.outcome === 'running') Object.assign(s, { outcome: 'failed', durationMs: finished - Date.parse(s.startedAt) });
     }
     this.awaiting = undefined;
-    const wallMs = finished - this.startedMs;
-    const approvalWaitMs = this.report.approval?.waitedMs ?? 0;
-    const activityMs = this.report.stages.reduce((sum, s) => sum + (s.activityMs ?? 0), 0)
-      + this.report.compensations.reduce((sum, c) => sum + c.durationMs, 0);
-    this.report.timing = { wallMs, approvalWaitMs, activityMs: Math.round(activityMs), overheadMs: Math.round(wallMs - approvalWaitMs - activityMs) };
+    this.report.timing = deploymentTiming(finished - this.startedMs, this.report.stages, this.report.compensations, this.report.approval?.waitedMs ?? 0);
     this.setStage('done');
     this.publish();
     return this.report;
@@ -134,12 +132,20 @@ export class Progress {
   }
 
   private details(): string {
+    // The UI renders this as Markdown/HTML: everything that is not our own fixed text is escaped
+    // (a reason or comment typed by a person, ids, the copy-paste commands).
     const r = this.report;
-    const lines = [`**${r.status}** · stage \`${r.stage}\` · ${r.modelName} → ${r.target}`];
+    const t = escapeText;
+    const lines = [`**${r.status}** · stage \`${r.stage}\` · ${t(r.modelName)} → ${r.target}`];
     if (r.artifact) lines.push(`artifact \`${r.artifact.sha256.slice(0, 16)}\` (${r.artifact.format}, ${r.artifact.sizeBytes} bytes)`);
-    if (this.awaiting) lines.push(`awaiting approval until ${this.awaiting.deadline}: ${this.awaiting.how[0]}`);
-    for (const d of r.devices) lines.push(`- ${d.deviceId}: ${d.phase}${d.servedSha256Prefix ? ` (serves ${d.servedSha256Prefix})` : ''}`);
-    if (r.failure) lines.push(`failure: ${r.failure.stage}: ${r.failure.type}: ${r.failure.message}`);
+    if (this.awaiting) {
+      // A fenced block shows the commands literally (`--by <you>` would otherwise vanish as HTML).
+      lines.push(`awaiting approval until ${this.awaiting.deadline}:`, '```text', ...this.awaiting.how, '```');
+    }
+    for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}`);
+    if (r.approval?.decision === 'rejected') lines.push(`rejected by ${t(r.approval.by ?? '?')}: ${t(r.approval.reason ?? '')}`);
+    else if (r.approval?.comment) lines.push(`${r.approval.decision} by ${t(r.approval.by ?? '?')}: ${t(r.approval.comment)}`);
+    if (r.failure) lines.push(`failure: ${r.failure.stage}: ${t(r.failure.type)}: ${t(r.failure.message)}`);
     return lines.join('\n');
   }
 }

@@ -6,9 +6,11 @@ import type {
   CompileTarget,
   ParityFigures,
   PreflightCheck,
+  ServedComparison,
   RestoreBackupResult,
   ValidationReport,
 } from '../common/contracts';
+import type { DeploymentTiming } from './timing';
 
 /**
  * Final statuses: completed · rolled-back (every touched device restored) · rollback-failed (a
@@ -38,6 +40,7 @@ export type StageName =
   | 'preflight'
   | 'lease'
   | 'stage'
+  | 'compare'
   | 'approval'
   | 'swap'
   | 'validate'
@@ -89,7 +92,8 @@ export interface DeviceState {
   deviceId: string;
   target?: CompileTarget;
   phase: DevicePhase;
-  staged?: { path: string; sha256: string; bytesSent: number; reused: boolean };
+  /** servedSha256: the release `current` named when staging (what the candidate replaces). */
+  staged?: { path: string; sha256: string; bytesSent: number; reused: boolean; servedSha256?: string | null };
   /** The device lease: waiting at a position behind a holder, or held since grantedAt. */
   lease?: { position: number; holder?: string; requestedAt: string; grantedAt?: string };
   /** What the swap backed up: null for a first install; absent when no swap succeeded. */
@@ -138,6 +142,8 @@ export interface DecisionFigures {
   warnings?: string[];
   /** Every pre-flight check with its figure and gate. */
   preflight?: PreflightCheck[];
+  /** Champion vs challenger: the candidate against what the devices serve now. */
+  servedComparison?: ServedComparison[];
   stagedDevices: string[];
 }
 
@@ -177,11 +183,8 @@ export interface DeploymentReport {
   failure?: FailureSummary;
   decisionFigures?: DecisionFigures;
   ignoredMessages: IgnoredMessage[];
-  /**
-   * wallMs − approvalWaitMs − activityMs: the time spent orchestrating (task dispatch, queueing,
-   * history round trips) rather than working or waiting for a person. Only when finished.
-   */
-  timing?: { wallMs: number; approvalWaitMs: number; activityMs: number; overheadMs: number };
+  /** Where the wall time went (workflows/timing.ts defines each figure). Only when finished. */
+  timing?: DeploymentTiming;
 }
 
 /** The `status` query: the report so far plus what the workflow is waiting for. */

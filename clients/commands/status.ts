@@ -5,6 +5,7 @@ import type { DeploymentStatus } from '../../workflows/report';
 import { readDeployment } from '../deploymentState';
 import { readDeviceRecord } from '../deviceRecords';
 import { decisionSenders } from '../decisionSenders';
+import { activityTimings, renderActivityTimings } from '../activityTimings';
 import { renderStatus } from '../format';
 import { workflowUiUrl } from '../connection';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
@@ -17,8 +18,9 @@ export function statusCommand(): Command {
       await withClient(opts, async (client) => {
         const { status, server, queryError, source } = await readDeployment(client, id);
         const senders = await decisionSenders(client, id, server.runId).catch(() => []);
+        const timings = await activityTimings(client, id, server.runId).catch(() => []);
         if (opts.json) {
-          printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, ...(queryError ? { queryError } : {}) });
+          printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, activityTimings: timings, ...(queryError ? { queryError } : {}) });
           return;
         }
         if (status) {
@@ -26,7 +28,8 @@ export function statusCommand(): Command {
           const sent = senders.length
             ? `\n\n  decisions as Temporal recorded them ("by" is what the sender typed; the identity is the client that sent it):\n${senders.map((d) => `    ${d.at ?? ''} ${d.via} ${d.name}${d.by ? ` by "${d.by}"` : ''} from ${d.identity || '(no identity)'}`).join('\n')}`
             : '';
-          process.stdout.write(`${renderStatus(status)}${queues}${sent}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
+          const attempts = timings.length ? `\n\n  activities, from the run's history (last attempt's run, and what came before it):\n${renderActivityTimings(timings)}` : '';
+          process.stdout.write(`${renderStatus(status)}${queues}${sent}${attempts}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
           return;
         }
         process.stdout.write(

@@ -135,6 +135,8 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     assert.deepEqual(waiting.decisionFigures?.stagedDevices, DEVICES);
     assert.equal(waiting.decisionFigures?.parity?.minCosine, 0.99999);
     assert.equal(waiting.decisionFigures?.int8Similarity?.minCosine, 0.995);
+    // Champion vs challenger: what each device served when it was staged, compared.
+    assert.deepEqual(waiting.decisionFigures?.servedComparison?.map((c) => c.deviceIds).flat().sort(), DEVICES);
     assert.match(waiting.awaiting?.how.join('\n') ?? '', /--name approve/);
     assert.deepEqual(fleet.trace(id, ['swapModel']), [], 'nothing live before approval');
 
@@ -162,7 +164,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
       assert.equal(fleet.served.get(device.deviceId), artifact);
     }
     const stages = report.stages.map((s) => `${s.stage}${s.deviceId ? ` ${s.deviceId}` : ''}:${s.outcome}`);
-    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'preflight:ok', 'lease:ok', 'stage:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
+    assert.deepEqual(stages, ['resolve-devices:ok', 'export:ok', 'calibrate:ok', 'compile:ok', 'preflight:ok', 'lease:ok', 'stage:ok', 'compare:ok', 'approval:ok', 'swap pi-01:ok', 'validate pi-01:ok', 'swap pi-02:ok', 'validate pi-02:ok']);
     assert.ok(report.stages.every((s) => typeof s.durationMs === 'number' && s.durationMs >= 0));
     assert.ok(report.timing && report.timing.wallMs >= report.timing.approvalWaitMs);
     const described = await handle.describe();
@@ -424,6 +426,16 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     const records = await Promise.all(DEVICES.map((d) => readDeviceRecord(env.client, d)));
     assert.ok(records.every((r) => !r || r.history.every((h) => h.deploymentId !== id)), 'no device was ever asked');
     await record('preflight-fails', handle);
+  });
+
+  it('a candidate that drifts too far from what the devices serve fails before approval; staged copies are discarded', async () => {
+    const { handle, id } = await start('drift-fails', { driftFromServed: 0.3 }, { gates: { maxDriftFromServed: 0.1 } });
+    const report = await closed(handle, 'DeploymentFailed');
+    assert.equal(report.failure?.stage, 'compare');
+    assert.equal(report.failure?.type, 'DriftGateFailed');
+    assert.equal(report.approval, undefined, 'nobody was asked to approve');
+    assert.deepEqual(fleet.trace(id, ['swapModel', 'discardStaged']), ['discardStaged pi-02', 'discardStaged pi-01']);
+    await record('drift-fails', handle);
   });
 
   it('a swap that fails before switching registers no restore: the run fails with nothing live changed', async () => {

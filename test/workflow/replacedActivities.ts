@@ -20,6 +20,8 @@ import { canonicalJson } from '../../common/request';
 export interface Scenario {
   /** Targets resolveDevices reports (default: every device is cpu-int8). */
   deviceTargets?: Record<string, CompileTarget>;
+  /** compareWithServed measures this drift (1 − min cosine) from every served model. */
+  driftFromServed?: number;
   /** preflightModel finds embeddings far beyond maxAbsValue. */
   preflightFails?: boolean;
   /** swapModel switches `current` on this device, then fails its health check for good. */
@@ -154,6 +156,20 @@ export class ReplacedFleet {
           reused: false,
         };
       },
+      compareWithServed: async (input) => {
+        const { scenario } = this.context('compareWithServed', input);
+        const gate = input.maxDriftFromServed;
+        const drift = scenario.driftFromServed ?? 0.004;
+        const comparisons = input.served.map((s) => ({
+          servedSha256: s.sha256, deviceIds: s.deviceIds, found: 'store' as const, windows: 512,
+          cosine: { min: 1 - drift, p05: 1 - drift / 2, mean: 1 - drift / 4 }, normRatio: { min: 0.97, median: 1, max: 1.03 }, drift,
+          passed: gate === undefined || drift <= gate,
+        }));
+        if (comparisons.some((c) => !c.passed)) {
+          throw ApplicationFailure.create({ type: ErrorType.DriftGateFailed, message: `drift ${drift} from the served model > ${gate}`, nonRetryable: true, details: [{ comparisons, gate }] });
+        }
+        return { comparisons, ...(gate !== undefined ? { gate } : {}), durationMs: 9, reused: false };
+      },
       resolveDevices: async (input) => {
         const { scenario } = this.context('resolveDevices', input);
         return input.deviceIds.map((id) => ({
@@ -176,6 +192,7 @@ export class ReplacedFleet {
           bytesSent: input.artifact.sizeBytes,
           reused: false,
           durationMs: 5,
+          servedSha256: this.served.get(input.deviceId) ?? null,
         };
       },
     };

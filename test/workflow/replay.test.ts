@@ -17,7 +17,7 @@ const HISTORY_ROOT = path.resolve(__dirname, '..', 'histories');
 const PATHS = ['approve-signal', 'approve-update', 'reject', 'approval-timeout', 'target-mismatch', 'swap-fails', 'validation-fails', 'worker-lost', 'cancel-awaiting', 'cancel-after-swap'];
 const EXPECTED: Record<string, string[]> = {
   v1: PATHS,
-  v2: [...PATHS, 'queued-behind-holder', 'rerun-rolls-back-to-own-backup', 'swap-fails-before-switch', 'preflight-fails'],
+  v2: [...PATHS, 'queued-behind-holder', 'rerun-rolls-back-to-own-backup', 'swap-fails-before-switch', 'preflight-fails', 'drift-fails'],
 };
 
 function loadHistories(version: string): Array<{ workflowId: string; history: ReturnType<typeof historyFromJSON> }> {
