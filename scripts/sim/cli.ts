@@ -1,8 +1,10 @@
 // Simulated edge devices on this machine.
-//   npx tsx scripts/sim/cli.ts up --count 2 --dir .state/sim [--ssh openssh|embedded|auto] …
+//   npx tsx scripts/sim/cli.ts up --devices 2 --dir .state/sim [--ssh openssh|embedded|auto] …   (--count is the same)
+//   npx tsx scripts/sim/cli.ts up --devices 50 --edge-workers [--devices-per-worker 10] …
 //   npx tsx scripts/sim/cli.ts down --dir .state/sim
-// `up` prints the inventory path and stays in the foreground until Ctrl-C (or `down`), then
-// tears every device down.
+// `up` prints the inventory path, how long the start took and the fleet's memory, and stays in
+// the foreground until Ctrl-C (or `down`); then it prints the fleet's peak memory (per kind: the
+// sum of VmHWM of the sshd, runtime and edge-worker processes it started) and tears every device down.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,6 +13,12 @@ import { deviceLayout } from './layout';
 import { FLEET_MARKER, startSimulatedFleet, stopDeviceProcesses } from './fleet';
 import { isSimDeviceDir } from './leftovers';
 import { commandLineContains, terminate } from './pidfile';
+import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { edgeTaskQueue } from '../../common/queues';
+import { formatFleetMemory, mib, readProcMemory, type FleetMemory, type ProcMemory } from './memory';
+import { readPid } from './pidfile';
+import type { SimulatedFleet } from './fleet';
 
 function positiveInt(max: number) {
   return (value: string) => {
@@ -19,13 +27,34 @@ function positiveInt(max: number) {
   };
 }
 
+/** Waits (bounded) until every device's queue has a poller from its current worker process; how many do. */
+async function waitForEdgePollers(client: Client, namespace: string, fleet: SimulatedFleet, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const polled = await Promise.all(fleet.devices.map(async (d) => {
+    for (;;) {
+      const pid = readPid(d.layout.workerPid);
+      const res = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: edgeTaskQueue(d.id) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY });
+      if ((res.pollers ?? []).some((p) => pid !== undefined && (p.identity ?? '').endsWith(`:${pid}`))) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }));
+  return polled.filter(Boolean).length;
+}
+
 async function up(o: {
-  count: number; dir: string; ssh: 'openssh' | 'embedded' | 'auto'; ids?: string; target: CompileTarget; runtimePortBase?: number;
+  count?: number; devices?: number; devicesPerWorker?: number; leanRuntimes?: boolean; dir: string; ssh: 'openssh' | 'embedded' | 'auto'; ids?: string; target: CompileTarget; runtimePortBase?: number;
   baselineModel?: string; baselineMeta?: string; runtimes: boolean; edgeWorkers: boolean; temporalAddress: string; namespace: string;
 }): Promise<void> {
   if (!!o.baselineModel !== !!o.baselineMeta) throw new InvalidArgumentError('--baseline-model and --baseline-meta go together');
+  if (o.count !== undefined && o.devices !== undefined && o.count !== o.devices) throw new InvalidArgumentError('--devices and --count are the same option; give one');
+  const count = o.devices ?? o.count;
+  if (count === undefined) throw new InvalidArgumentError('--devices <n> is required');
+  const startedAt = Date.now();
   const fleet = await startSimulatedFleet({
-    count: o.count,
+    count,
+    devicesPerWorker: o.devicesPerWorker,
+    leanRuntimes: o.leanRuntimes,
     baseDir: o.dir,
     ids: o.ids?.split(',').map((s) => s.trim()),
     target: o.target,
@@ -42,11 +71,66 @@ async function up(o: {
     const runtime = o.runtimes ? `runtime ${d.spec.healthUrl}` : 'no runtime';
     process.stdout.write(`  ${d.id}  ssh 127.0.0.1:${d.sshPort}  ${runtime}  dir ${d.dir}\n`);
   }
+  if (fleet.workerGroups.length > 0) {
+    process.stdout.write(`edge workers: ${fleet.workerGroups.length} process(es): ${fleet.workerGroups.map((g) => (g.length > 1 ? `[${g[0]}…${g[g.length - 1]}]` : g[0])).join(' ')}\n`);
+  }
+  process.stdout.write(`started in ${((Date.now() - startedAt) / 1000).toFixed(1)} s (runtimes accept connections; models load in the background)\n`);
   process.stdout.write(`inventory: ${fleet.inventoryPath}\n(Ctrl-C to stop)\n`);
+  if (o.edgeWorkers) {
+    const connection = await Connection.connect({ address: o.temporalAddress });
+    try {
+      const polled = await waitForEdgePollers(new Client({ connection, namespace: o.namespace }), o.namespace, fleet, 180_000);
+      process.stdout.write(`${polled}/${fleet.devices.length} edge.<id> queues polled by their worker process ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start\n`);
+    } finally {
+      await connection.close();
+    }
+  }
+  // Sampled every 5 s: on Ctrl-C the fleet's own signal handler stops its processes before this
+  // one can read them, so the peak report uses the last sample (VmHWM only grows).
+  let peakRssKiB = 0;
+  let peakPssKiB = 0;
+  let last: { m: FleetMemory; self: ProcMemory | undefined } | undefined;
+  const sample = () => {
+    const m = fleet.memory();
+    const self = readProcMemory(process.pid);
+    peakRssKiB = Math.max(peakRssKiB, m.total.rssKiB);
+    peakPssKiB = Math.max(peakPssKiB, m.total.pssKiB);
+    last = { m, self };
+    return last;
+  };
+  const report = (title: string, useLast = false) => {
+    const { m, self } = useLast && last ? last : sample();
+    process.stdout.write(`${title}\n${formatFleetMemory(m).join('\n')}\n`);
+    process.stdout.write(`  sampled concurrent peak: ΣVmRSS ${mib(peakRssKiB)}, ΣPss ${mib(peakPssKiB)}; this simulator process${fleet.sshServerKind === 'embedded' ? ' (hosts the embedded SSH servers)' : ''}: VmHWM ${self ? mib(self.hwmKiB) : '?'}\n`);
+  };
+  if (o.runtimes && o.baselineModel) {
+    // With a baseline every runtime loads a model: wait (bounded) until each /healthz says so.
+    const deadline = Date.now() + 180_000;
+    const ready = await Promise.all(fleet.devices.map(async (d) => {
+      while (Date.now() < deadline) {
+        try {
+          if ((await fetch(d.spec.healthUrl, { signal: AbortSignal.timeout(2000) })).ok) return true;
+        } catch {
+          // not yet
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return false;
+    }));
+    const n = ready.filter(Boolean).length;
+    process.stdout.write(`${n}/${ready.length} runtimes serve the baseline ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start\n`);
+  } else {
+    // Let the runtimes settle before the first figures.
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  report('memory of the processes the fleet started:');
+  const sampler = setInterval(sample, 5000);
   // Signal listeners do not keep Node running, and with OpenSSH nothing else in this process does.
   const keepAlive = setInterval(() => undefined, 1 << 30);
   await new Promise<void>((resolve) => {
     const onSignal = () => {
+      clearInterval(sampler);
+      report('peak memory of the processes the fleet started (last sample, ≤ 5 s before the stop):', true);
       process.stdout.write('stopping simulated devices…\n');
       fleet.stop().then(resolve, resolve);
     };
@@ -78,7 +162,11 @@ async function down(o: { dir: string }): Promise<void> {
 const program = new Command('sim').description('Simulated edgeship edge devices: each with its own sshd, model directory, runtime and (optionally) edge worker');
 program.command('up')
   .description('start N simulated devices and write their inventory; stays in the foreground')
-  .requiredOption('--count <n>', 'number of devices', positiveInt(64))
+  .option('--devices <n>', 'number of devices', positiveInt(200))
+  .option('--count <n>', 'number of devices (same as --devices)', positiveInt(200))
+  .option('--devices-per-worker <k>', 'edge workers per worker process (default 10 when --devices > 10, else 1); a kill takes the whole process', positiveInt(200))
+  .option('--lean-runtimes', 'runtimes with --inference-workers 0 and node --max-semi-space-size=1 (default when --devices > 10)')
+  .option('--no-lean-runtimes', 'runtimes as on a real device, also in large fleets')
   .option('--dir <dir>', 'fleet directory (device dirs + inventory.json)', '.state/sim')
   .addOption(new Option('--ssh <kind>', 'SSH server: real OpenSSH sshd, the embedded ssh2 server, or auto (sshd when installed)').choices(['openssh', 'embedded', 'auto']).default('auto'))
   .option('--ids <a,b,…>', 'device ids (default sim-1..sim-N)')
@@ -87,7 +175,7 @@ program.command('up')
   .option('--baseline-model <file>', 'model installed as every device\'s initial release')
   .option('--baseline-meta <file>', 'its metadata (.meta.json)')
   .option('--no-runtimes', 'do not start inference runtimes')
-  .option('--edge-workers', 'also start one edge worker per device (workers/edge.ts)', false)
+  .option('--edge-workers', 'also start each device\'s edge worker (workers/edge.ts; --devices-per-worker per process)', false)
   .option('--temporal-address <addr>', 'Temporal frontend for the edge workers', 'localhost:7233')
   .option('--namespace <ns>', 'Temporal namespace for the edge workers', 'default')
   .action(up);
