@@ -3,7 +3,7 @@
 // (or approves with --auto-approve), prints the report and writes it as JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stateDir } from '../common/paths';
 import { startDeployment } from '../clients/startDeployment';
@@ -34,13 +34,18 @@ function parseArgs(argv: string[]): DemoOptions {
     .option('--keep-running', 'leave the dev server, devices and workers up to explore in the UI (Ctrl-C stops them)', false)
     .option('--rollback', `the compensation demo: the demo model with a device p95 gate of ${ROLLBACK_DEMO_P95_MS} ms that no device meets; validation fails after the swap and every device ends serving its backed-up model`, false)
     .option('--degenerate', 'the pre-flight demo: a candidate whose embeddings collapsed to one point; it fails on the GPU server before any device is touched', false)
-    .option('--devices <n>', 'number of simulated devices', (v) => Number.parseInt(v, 10), 2)
+    .option('--devices <n>', 'number of simulated devices (1-64; above 10 their edge workers run 10 to a process and their runtimes lean, see scripts/sim/fleet.ts)', parseDeviceCount, 2)
     .addOption(new Option('--ssh <kind>', 'SSH server of the simulated devices').choices(['auto', 'openssh', 'embedded']).default('auto'))
     .option('--min-rps <n>', 'throughput gate of the validation (req/s)', Number, 250)
     .option('--p95-ms <n>', 'p95 latency gate of the validation (ms)', Number, 50)
     .showHelpAfterError();
   program.parse(argv, { from: 'user' });
   return program.opts<DemoOptions>();
+}
+
+function parseDeviceCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) throw new InvalidArgumentError('expected an integer 1..64');
+  return Number(value);
 }
 
 function log(line: string): void {
@@ -64,6 +69,9 @@ async function main(): Promise<void> {
     devServer: { dbFile: path.join(stateDir(), 'temporal', 'dev.sqlite'), port: 7233, uiPort: 8233 },
     log,
   });
+  const { fleet } = stack;
+  const mem = fleet.memory().total;
+  log(`fleet: ${fleet.devices.length} devices started in ${(fleet.startedInMs / 1000).toFixed(1)} s; edge workers in ${fleet.workerGroups.length} process(es) of up to ${Math.max(...fleet.workerGroups.map((g) => g.length))} devices; memory of its ${mem.processes} processes: peak ΣVmHWM ${(mem.hwmKiB / 1024).toFixed(0)} MiB, ΣPss ${(mem.pssKiB / 1024).toFixed(0)} MiB`);
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);

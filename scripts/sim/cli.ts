@@ -14,32 +14,14 @@ import { FLEET_MARKER, startSimulatedFleet, stopDeviceProcesses } from './fleet'
 import { isSimDeviceDir } from './leftovers';
 import { commandLineContains, terminate } from './pidfile';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { edgeTaskQueue } from '../../common/queues';
 import { formatFleetMemory, mib, readProcMemory, type FleetMemory, type ProcMemory } from './memory';
-import { readPid } from './pidfile';
-import type { SimulatedFleet } from './fleet';
+import { waitForEdgePollers, waitForRuntimesServing } from './readiness';
 
 function positiveInt(max: number) {
   return (value: string) => {
     if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) throw new InvalidArgumentError(`expected an integer 1..${max}`);
     return Number(value);
   };
-}
-
-/** Waits (bounded) until every device's queue has a poller from its current worker process; how many do. */
-async function waitForEdgePollers(client: Client, namespace: string, fleet: SimulatedFleet, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  const polled = await Promise.all(fleet.devices.map(async (d) => {
-    for (;;) {
-      const pid = readPid(d.layout.workerPid);
-      const res = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name: edgeTaskQueue(d.id) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY });
-      if ((res.pollers ?? []).some((p) => pid !== undefined && (p.identity ?? '').endsWith(`:${pid}`))) return true;
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }));
-  return polled.filter(Boolean).length;
 }
 
 async function up(o: {
@@ -105,20 +87,8 @@ async function up(o: {
   };
   if (o.runtimes && o.baselineModel) {
     // With a baseline every runtime loads a model: wait (bounded) until each /healthz says so.
-    const deadline = Date.now() + 180_000;
-    const ready = await Promise.all(fleet.devices.map(async (d) => {
-      while (Date.now() < deadline) {
-        try {
-          if ((await fetch(d.spec.healthUrl, { signal: AbortSignal.timeout(2000) })).ok) return true;
-        } catch {
-          // not yet
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      return false;
-    }));
-    const n = ready.filter(Boolean).length;
-    process.stdout.write(`${n}/${ready.length} runtimes serve the baseline ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start\n`);
+    const n = await waitForRuntimesServing(fleet, 180_000);
+    process.stdout.write(`${n}/${fleet.devices.length} runtimes serve the baseline ${((Date.now() - startedAt) / 1000).toFixed(1)} s after the start\n`);
   } else {
     // Let the runtimes settle before the first figures.
     await new Promise((r) => setTimeout(r, 5000));

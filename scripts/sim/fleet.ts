@@ -89,6 +89,8 @@ export interface SimulatedFleet {
   inventory: Inventory;
   devices: SimDevice[];
   sshServerKind: SshServerKind;
+  /** Wall time of startSimulatedFleet (devices up, runtimes listening, worker processes spawned). */
+  startedInMs: number;
   /** Device ids per edge-worker process (empty without edge workers). */
   workerGroups: string[][];
   /** The devices whose edge workers share deviceId's process (deviceId included). */
@@ -234,6 +236,7 @@ function liveWorkerPid(d: SimDevice): number | undefined {
 }
 
 export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<SimulatedFleet> {
+  const startedAt = Date.now();
   const ids = opts.ids ?? Array.from({ length: opts.count }, (_, i) => `sim-${i + 1}`);
   if (ids.length !== opts.count || opts.count < 1) throw new Error(`count ${opts.count} does not match ${ids.length} ids`);
   ids.forEach((id) => assertDeviceId(id));
@@ -323,7 +326,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       });
     };
     return {
-      inventoryPath, inventory, devices, sshServerKind: kind, workerGroups: groups.map((g) => g.map((d) => d.id)),
+      inventoryPath, inventory, devices, sshServerKind: kind, startedInMs: Date.now() - startedAt, workerGroups: groups.map((g) => g.map((d) => d.id)),
       workerGroupOf: (id) => groupOf(id).map((d) => d.id),
       killEdgeWorker, restartEdgeWorker, memory, stop,
     };

@@ -2,7 +2,8 @@
 //   npx tsx scripts/sim/runtime-memory.ts --model <file.onnx> [--requests 50] [--repeat 2]
 // Starts each variant alone (the model installed in a scratch model directory, its .meta.json
 // beside it), waits for the model to be ready, sends --requests single-window /infer requests,
-// then reads VmRSS / VmHWM / Pss from /proc. Variants: the tsx loader (`--import tsx`, an ESM
+// then 3 s of requests at concurrency 8 (validateDeployment's throughput check; the machine's
+// other load shows in it), then reads VmRSS / VmHWM / Pss from /proc. Variants: the tsx loader (`--import tsx`, an ESM
 // loader thread, vs `--require tsx/cjs`), inference workers (1 = the default pool of one worker
 // thread with its own session; 0 = the session on the event loop), and onnxruntime's CPU memory
 // arena off (a preload wraps InferenceSession.create; measured here only, the runtime does not
@@ -59,7 +60,21 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
   throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
-async function measure(v: Variant, modelDir: string, requests: number, preload: string): Promise<{ rss: number; hwm: number; pss: number }> {
+/** Requests per second over `ms` with `concurrency` requests in flight (as validateDeployment's throughput check). */
+async function throughput(url: string, body: string, concurrency: number, ms: number): Promise<number> {
+  const end = Date.now() + ms;
+  let done = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < end) {
+      const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      await res.arrayBuffer();
+      if (res.ok) done++;
+    }
+  }));
+  return done / (ms / 1000);
+}
+
+async function measure(v: Variant, modelDir: string, requests: number, preload: string): Promise<{ rss: number; hwm: number; pss: number; rps: number }> {
   const port = await freePort();
   const args = [...v.loader, ...(v.noArena ? ['--require', preload] : []), 'edge/cli.ts', '--model-dir', modelDir, '--port', String(port), ...v.runtimeArgs];
   const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...v.env } });
@@ -75,10 +90,11 @@ async function measure(v: Variant, modelDir: string, requests: number, preload: 
       if (!res.ok) throw new Error(`infer ${res.status}: ${await res.text()}`);
       await res.arrayBuffer();
     }
+    const rps = await throughput(`http://127.0.0.1:${port}/infer`, body, 8, 3000);
     await new Promise((r) => setTimeout(r, 500));
     const m = readProcMemory(child.pid!);
     if (!m) throw new Error('runtime gone');
-    return { rss: m.rssKiB, hwm: m.hwmKiB, pss: m.pssKiB ?? m.rssKiB };
+    return { rss: m.rssKiB, hwm: m.hwmKiB, pss: m.pssKiB ?? m.rssKiB, rps };
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
@@ -97,12 +113,12 @@ async function main(): Promise<void> {
     writeFileSync(preload, NO_ARENA_PRELOAD);
     process.stdout.write(`model ${values.model}; ${values.requests} requests each; best of ${values.repeat} runs (lowest VmHWM)\n`);
     for (const v of VARIANTS) {
-      let best: { rss: number; hwm: number; pss: number } | undefined;
+      let best: { rss: number; hwm: number; pss: number; rps: number } | undefined;
       for (let i = 0; i < Number(values.repeat); i++) {
         const m = await measure(v, modelDir, Number(values.requests), preload);
         if (!best || m.hwm < best.hwm) best = m;
       }
-      process.stdout.write(`  ${v.name.padEnd(56)} VmHWM ${mib(best!.hwm).padStart(8)}  VmRSS ${mib(best!.rss).padStart(8)}  Pss ${mib(best!.pss).padStart(8)}\n`);
+      process.stdout.write(`  ${v.name.padEnd(56)} VmHWM ${mib(best!.hwm).padStart(8)}  VmRSS ${mib(best!.rss).padStart(8)}  Pss ${mib(best!.pss).padStart(8)}  ${best!.rps.toFixed(0).padStart(5)} req/s at concurrency 8\n`);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
