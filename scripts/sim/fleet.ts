@@ -144,7 +144,25 @@ async function startSshServer(kind: SshServerKind, layout: DeviceLayout, port: n
   return startEmbeddedSshServer({ rootDir: layout.dir, hostKeyPath: layout.hostKey, authorizedKey: clientPublicKey, port, exec });
 }
 
-async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>, limit: <T>(fn: () => Promise<T>) => Promise<T>): Promise<SimDevice> {
+/**
+ * Free ports, each handed out once per fleet: the OS may offer the port it just gave one device
+ * (probed, then closed) to the next device's probe too, before either binds it. With 100 ports
+ * probed at once that happened (a runtime and another device's sshd on one port).
+ */
+function portAllocator(): () => Promise<number> {
+  const handedOut = new Set<number>();
+  return async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!handedOut.has(port)) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  };
+}
+
+async function startDevice(id: string, index: number, opts: SimulatedFleetOptions, kind: SshServerKind, cleanups: Array<() => Promise<void>>, limit: <T>(fn: () => Promise<T>) => Promise<T>, nextPort: () => Promise<number>): Promise<SimDevice> {
   const layout = deviceLayout(path.join(opts.baseDir, id));
   await reclaimDeviceDir(layout.dir, opts.disposableRoot);
   mkdirSync(layout.dir, { recursive: true, mode: 0o700 });
@@ -158,12 +176,12 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
   let baselineSha256: string | undefined;
   if (opts.baseline) baselineSha256 = installBaseline(layout.modelDir, opts.baseline).sha256;
 
-  const runtimePort = opts.runtimePortBase ? opts.runtimePortBase + index : await freePort();
+  let runtimePort = opts.runtimePortBase ? opts.runtimePortBase + index : await nextPort();
   // A free port can be taken between the probe and sshd's bind: retry with another one.
   let server: { port: number; stop(): Promise<void> } | undefined;
   let sshPort = 0;
   for (let attempt = 1; !server; attempt++) {
-    sshPort = await freePort();
+    sshPort = await nextPort();
     try {
       server = await startSshServer(kind, layout, sshPort, clientKey.publicKey, opts.embeddedExec);
     } catch (err) {
@@ -176,10 +194,21 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
     ssh = undefined;
   });
   const lean = opts.leanRuntimes ?? opts.count > 10;
-  writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT, ...(lean ? { runtimeArgs: ['--inference-workers', '0'], runtimeNodeArgs: ['--max-semi-space-size=1'] } : {}) });
+  const record = () => writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT, ...(lean ? { runtimeArgs: ['--inference-workers', '0'], runtimeNodeArgs: ['--max-semi-space-size=1'] } : {}) });
+  record();
   if (opts.startRuntimes !== false) {
     cleanups.push(async () => void (await stopDeviceRuntime(layout.dir)));
-    await limit(() => startDeviceRuntime(layout.dir));
+    // A port taken by something outside the fleet between probe and bind: another free port.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await limit(() => startDeviceRuntime(layout.dir));
+        break;
+      } catch (err) {
+        if (attempt >= 3 || opts.runtimePortBase || !/EADDRINUSE/.test((err as Error).message)) throw err;
+        runtimePort = await nextPort();
+        record();
+      }
+    }
   }
 
   const spec: DeviceSpec = {
@@ -286,7 +315,8 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
   try {
     await reclaimStaleDevices(baseDir, ids);
     const limit = limiter(Math.max(1, opts.startConcurrency ?? 2 * cpus().length));
-    const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups, limit)));
+    const nextPort = portAllocator();
+    const results = await Promise.allSettled(ids.map((id, i) => startDevice(id, i, { ...opts, baseDir }, kind, cleanups, limit, nextPort)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const devices = results.map((r) => (r as PromiseFulfilledResult<SimDevice>).value);

@@ -1,7 +1,7 @@
 // The inference runtime of a simulated device: a detached process supervised by a pidfile, so
 // the device's restart command (a separate process) can really stop and start it.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isAlive, terminateFromPidfile } from './pidfile';
 import { deviceLayout, readDeviceRecord } from './layout';
@@ -37,6 +37,7 @@ export async function startDeviceRuntime(deviceDir: string, waitMs = 30_000): Pr
   const layout = deviceLayout(deviceDir);
   const record = readDeviceRecord(deviceDir);
   const log = openSync(layout.runtimeLog, 'a');
+  const logOffset = statSync(layout.runtimeLog).size;
   const child = spawn(process.execPath, [...(record.runtimeNodeArgs ?? []), '--require', 'tsx/cjs', 'edge/cli.ts', '--model-dir', layout.modelDir, '--port', String(record.runtimePort), '--host', '127.0.0.1', '--device', record.id, ...(record.runtimeArgs ?? [])], {
     cwd: record.projectRoot,
     detached: true,
@@ -49,8 +50,36 @@ export async function startDeviceRuntime(deviceDir: string, waitMs = 30_000): Pr
   let exited: number | null | undefined;
   child.once('exit', (code) => (exited = code));
   child.unref();
-  const listening = await waitForPort(record.runtimePort, waitMs, () => exited === undefined && isAlive(pid));
-  if (!listening && exited !== undefined) {
+  // Listening means this runtime said so (its stdout line in the log): a connection to the port
+  // alone may reach whatever else holds it (then this runtime dies with EADDRINUSE).
+  const said = `edgeship-runtime listening on http://127.0.0.1:${record.runtimePort}`;
+  const saidSo = () => {
+    try {
+      const size = statSync(layout.runtimeLog).size;
+      if (size <= logOffset) return false;
+      const fd = openSync(layout.runtimeLog, 'r');
+      try {
+        const buf = Buffer.alloc(size - logOffset);
+        readSync(fd, buf, 0, buf.length, logOffset);
+        return buf.toString('utf8').includes(said);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + waitMs;
+  let listening = false;
+  while (Date.now() < deadline) {
+    if (saidSo()) {
+      listening = await waitForPort(record.runtimePort, Math.max(0, deadline - Date.now()), () => exited === undefined && isAlive(pid));
+      break;
+    }
+    if (exited !== undefined || !isAlive(pid)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!listening && (exited !== undefined || !isAlive(pid))) {
     throw new Error(`runtime of ${record.id} exited (code ${exited}) before listening; log ${layout.runtimeLog}:\n${logTail(layout.runtimeLog)}`);
   }
   return { pid, listening };
