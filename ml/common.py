@@ -92,6 +92,19 @@ def normalization_arrays(norm: dict | None) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
+def onnx_session(path: str):
+    """A single-threaded CPU session (measurements stay comparable); an unloadable file is final."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises several unrelated types for a bad file
+        raise ToolError("OnnxShapeMismatch", f"{path} is not a loadable ONNX model: {e}") from e
+
+
 def require(req: dict, key: str, kind: type) -> Any:
     value = req.get(key)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:

@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from common import LATENT, ToolError, normalization_arrays, progress, require, run
+from common import LATENT, ToolError, normalization_arrays, onnx_session, progress, require, run
 
 MIN_WINDOWS, MAX_WINDOWS = 16, 20_000
 DEFAULT_SEED = 80021
@@ -44,23 +44,11 @@ def _meta(path: str) -> dict:
         raise ToolError("InvalidRequest", f"model metadata {path} cannot be read: {e}") from e
 
 
-def _session(path: str):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - onnxruntime raises several unrelated types for a bad file
-        raise ToolError("OnnxShapeMismatch", f"{path} is not a loadable ONNX model: {e}") from e
-
-
 class Model:
     def __init__(self, model_path: str, meta_path: str, label: str):
         meta = _meta(meta_path)
         self.mean, self.std = (a.astype(np.float64) for a in normalization_arrays(meta.get("normalization")))
-        self.sess = _session(model_path)
+        self.sess = onnx_session(model_path)
         self.input = self.sess.get_inputs()[0].name
         self.label = label
 

@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from common import CHANNELS, LATENT, SEQ_LEN, ToolError, normalization_arrays, progress, require, run
+from common import CHANNELS, LATENT, SEQ_LEN, ToolError, normalization_arrays, onnx_session, progress, require, run
 
 # Full scale of a typical 9-axis IMU (ICM-20948 class): +-16 g, +-2000 dps, +-4900 uT.
 FULL_SCALE = np.array([16 * 9.80665] * 3 + [2000 * np.pi / 180] * 3 + [4900.0] * 3)
@@ -105,18 +105,6 @@ def sweep(n: int, seed: int, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndar
     return np.clip(np.stack(windows), -FULL_SCALE, FULL_SCALE), cats
 
 
-def _session(path: str):
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    try:
-        return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - onnxruntime raises several unrelated types for a bad file
-        raise ToolError("OnnxShapeMismatch", f"{path} is not a loadable ONNX model: {e}") from e
-
-
 def _run(sess, z: np.ndarray) -> np.ndarray:
     name = sess.get_inputs()[0].name
     out = []
@@ -152,7 +140,7 @@ def handle(req: dict) -> dict:
         raise ToolError("InvalidRequest", f"model metadata {meta_path} cannot be read: {e}") from e
     mean, std = normalization_arrays(meta.get("normalization"))
     mean64, std64 = mean.astype(np.float64), std.astype(np.float64)
-    sess = _session(model_path)
+    sess = onnx_session(model_path)
 
     raw, cats = sweep(n, seed, mean64, std64)
     progress("preflight", f"{len(raw)} sweep windows: " + ", ".join(f"{c} {cats.count(c)}" for c in dict.fromkeys(cats)))

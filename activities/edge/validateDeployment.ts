@@ -102,23 +102,21 @@ async function servedShaPrefix(client: LoadClient, device: ValidationDevice, sha
   return prefix;
 }
 
+/** One window through the device's /infer: its latent, or why there is none. */
+async function inferLatent(client: LoadClient, url: string, window: number[][]): Promise<{ latent?: number[]; error?: string }> {
+  try {
+    const res = await client.send('POST', url, Buffer.from(JSON.stringify({ x: window })));
+    if (res.status !== 200) return { error: `HTTP ${res.status}: ${res.body.slice(0, 200)}` };
+    const latent = (JSON.parse(res.body) as { latent?: unknown }).latent;
+    return Array.isArray(latent) ? { latent: latent as number[] } : { error: 'response has no "latent" array' };
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
 async function runProbes(client: LoadClient, url: string, meta: ModelMetadata): Promise<ProbeOutcome[]> {
   const outcomes: ProbeOutcome[] = [];
-  for (const p of meta.probes) {
-    const outcome: ProbeOutcome = { probe: p.name, window: p.window, reference: p.reference };
-    try {
-      const res = await client.send('POST', url, Buffer.from(JSON.stringify({ x: p.window })));
-      if (res.status !== 200) outcome.error = `HTTP ${res.status}: ${res.body.slice(0, 200)}`;
-      else {
-        const latent = (JSON.parse(res.body) as { latent?: unknown }).latent;
-        if (Array.isArray(latent)) outcome.latent = latent as number[];
-        else outcome.error = 'response has no "latent" array';
-      }
-    } catch (err) {
-      outcome.error = (err as Error).message;
-    }
-    outcomes.push(outcome);
-  }
+  for (const p of meta.probes) outcomes.push({ probe: p.name, window: p.window, reference: p.reference, ...(await inferLatent(client, url, p.window)) });
   return outcomes;
 }
 
@@ -139,21 +137,7 @@ async function loadBinding(device: ValidationDevice, sha256: string, ext: string
 
 async function runBinding(client: LoadClient, url: string, binding: BindingSet): Promise<BindingOutcome[]> {
   const outcomes: BindingOutcome[] = [];
-  for (let i = 0; i < binding.windows.length; i++) {
-    const outcome: BindingOutcome = { reference: binding.reference[i] };
-    try {
-      const res = await client.send('POST', url, Buffer.from(JSON.stringify({ x: binding.windows[i] })));
-      if (res.status !== 200) outcome.error = `HTTP ${res.status}: ${res.body.slice(0, 200)}`;
-      else {
-        const latent = (JSON.parse(res.body) as { latent?: unknown }).latent;
-        if (Array.isArray(latent)) outcome.latent = latent as number[];
-        else outcome.error = 'response has no "latent" array';
-      }
-    } catch (err) {
-      outcome.error = (err as Error).message;
-    }
-    outcomes.push(outcome);
-  }
+  for (let i = 0; i < binding.windows.length; i++) outcomes.push({ reference: binding.reference[i], ...(await inferLatent(client, url, binding.windows[i])) });
   return outcomes;
 }
 

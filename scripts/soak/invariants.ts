@@ -88,9 +88,23 @@ function backupVersions(modelDir: string): { shas: Set<string>; corrupt: string[
   return { shas, corrupt };
 }
 
+/**
+ * A run's release is a signal its device's owner applies in its next workflow task; with the GPU
+ * worker just killed that task waits for a worker. Give the owners that long before judging.
+ */
+async function ownersSettled(client: Client, deviceIds: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const records = await Promise.all(deviceIds.map((id) => readDeviceRecord(client, id)));
+    if (records.every((r) => !r || (r.holder === null && r.queue.length === 0))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /** Violations after a batch, each a sentence naming the device and the runs involved. */
 export async function checkInvariants(client: Client, ledger: Ledger, batchReports: DeploymentReport[]): Promise<string[]> {
   const violations: string[] = [];
+  await ownersSettled(client, ledger.devices.map((d) => d.id), 60_000);
   for (const r of batchReports) {
     if (r.status === 'rollback-failed') violations.push(`${r.deploymentId} (${r.runId}) ended rollback-failed: ${r.failure?.type}: ${r.failure?.message}`);
     const lost = [r.failure, ...r.devices.map((d) => d.error)].find((f) => f?.type === 'ArtifactNotStaged');
@@ -111,8 +125,8 @@ export async function checkInvariants(client: Client, ledger: Ledger, batchRepor
 
     const record = await readDeviceRecord(client, device.id);
     if (record) {
-      if (record.holder) violations.push(`${device.id} is still held by ${record.holder.deploymentId} after every run closed`);
-      if (record.queue.length) violations.push(`${device.id} still has ${record.queue.length} waiting after every run closed`);
+      if (record.holder) violations.push(`${device.id} is still held by ${record.holder.deploymentId} 60 s after every run closed`);
+      if (record.queue.length) violations.push(`${device.id} still has ${record.queue.length} waiting 60 s after every run closed`);
       if (record.serves?.verified && record.serves.sha256 !== null && record.serves.sha256.slice(0, 16) !== served) {
         violations.push(`${device.id}'s owner record says it serves ${record.serves.sha256.slice(0, 16)}, /healthz says ${served ?? 'nothing'}`);
       }
