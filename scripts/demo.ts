@@ -4,16 +4,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { stateDir } from '../common/paths';
-import { startDeployment } from '../clients/startDeployment';
+import { deploymentWorkflowId, type DeployRequest } from '../common/request';
+import { sourceSha256, startDeployment } from '../clients/startDeployment';
 import { approveSignal, statusQuery } from '../workflows/messages';
 import { awaitFinalReport } from '../clients/deploymentState';
-import { buildDemoRequest } from './demo/request';
+import { buildDemoRequest, ROLLBACK_DEMO_P95_MS } from './demo/request';
 import { demoWorkDir, startDemoStack } from './demo/stack';
 import { renderStatus } from '../clients/format';
 import { servedModels } from './demo/narrate';
-import { ROLLBACK_DEMO_P95_MS } from './demo/request';
 import { ensureDemoSystemPackages } from './lib/toolchain';
 
 interface DemoOptions {
@@ -73,11 +74,15 @@ async function main(): Promise<void> {
   const mem = fleet.memory().total;
   log(`fleet: ${fleet.devices.length} devices started in ${(fleet.startedInMs / 1000).toFixed(1)} s; edge workers in ${fleet.workerGroups.length} process(es) of up to ${Math.max(...fleet.workerGroups.map((g) => g.length))} devices; memory of its ${mem.processes} processes: peak ΣVmHWM ${(mem.hwmKiB / 1024).toFixed(0)} MiB, ΣPss ${(mem.pssKiB / 1024).toFixed(0)} MiB`);
   let interrupted = false;
+  let running: { workflowId: string; runId: string } | undefined;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
     interrupted = true;
     log('\ninterrupted: tearing down what the demo started (Ctrl-C again to exit at once)');
-    void stack.stop().then(() => process.exit(130));
+    // The deployment's devices go away with the stack: end its run too, or it would wait in the
+    // dev server's database (and refuse the next demo's start of the same id).
+    const ending = running ? terminateDemoRun(stack.client, running, 'the demo was interrupted; its simulated devices were torn down') : Promise.resolve();
+    void ending.then(() => stack.stop()).then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -86,7 +91,9 @@ async function main(): Promise<void> {
     if (opts.rollback && opts.degenerate) throw new Error('choose --rollback or --degenerate, not both');
     const mode = opts.rollback ? 'rollback' : opts.degenerate ? 'degenerate' : 'deploy';
     const request = buildDemoRequest(stack, { mode, minRps: opts.minRps, p95Ms: opts.p95Ms });
+    await terminateLeftoverDemoRuns(stack.client, request, log);
     const started = await startDeployment(stack.client, request);
+    running = { workflowId: started.workflowId, runId: started.runId };
     const uiLink = stack.uiUrl ? `${stack.uiUrl}/namespaces/${stack.namespace}/workflows/${encodeURIComponent(started.workflowId)}` : undefined;
     log(`\ndeployment started: ${started.workflowId}`);
     if (uiLink) log(`Temporal UI: ${uiLink}`);
@@ -129,8 +136,33 @@ async function main(): Promise<void> {
     const expected = mode === 'rollback' ? 'rolled-back' : mode === 'degenerate' ? 'failed' : 'completed';
     process.exitCode = report.status === expected ? 0 : 1;
     if (report.status !== expected) log(`the demo expected status ${expected}, got ${report.status}`);
+  } catch (err) {
+    // Ctrl-C closes the client under the waiting code: the teardown in onSignal exits, quietly.
+    if (interrupted) return new Promise<never>(() => undefined);
+    throw err;
   } finally {
-    if (!opts.keepRunning || process.exitCode) await stack.stop();
+    if (!interrupted && (!opts.keepRunning || process.exitCode)) await stack.stop();
+  }
+}
+
+/** Ends one demo run (Terminated in the UI, with the reason); nothing to do if it has closed. */
+async function terminateDemoRun(client: Client, run: { workflowId: string; runId: string }, reason: string): Promise<void> {
+  await client.workflow.getHandle(run.workflowId, run.runId).terminate(reason).catch(() => undefined);
+}
+
+/**
+ * A demo killed before it could clean up (kill -9, a closed terminal) leaves its run open in the
+ * persistent dev server, waiting for devices that no longer exist: end it, saying so.
+ */
+async function terminateLeftoverDemoRuns(client: Client, request: DeployRequest, say: (line: string) => void): Promise<void> {
+  const workflowId = deploymentWorkflowId(request.modelName, request.target, request.sourceSha256 ?? (await sourceSha256(request.source)));
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    if (d.status.name !== 'RUNNING') return;
+    await terminateDemoRun(client, { workflowId, runId: d.runId }, 'left open by an earlier demo that was interrupted; its simulated devices are gone');
+    say(`terminated ${workflowId}: an earlier demo left it open (its devices are gone)`);
+  } catch {
+    // No such workflow yet: nothing left over.
   }
 }
 
