@@ -1,7 +1,8 @@
 // The deployment the demo (and the end-to-end tests) ask for.
 // - default: the demo model compiled to INT8, gates the simulated devices clear;
-// - rollback: the demo model as FP32 with a device latency gate (p95 ≤ 0.05 ms) that no device
-//   meets. Every gate the GPU server can check passes, so it is approved and swapped; the first
+// - rollback: the demo model as FP32 in its Conv2d form (another graph, so another artifact than
+//   the FP32 baseline the devices serve) with a device latency gate (p95 ≤ 0.05 ms) that no
+//   device meets. Every gate the GPU server can check passes, so it is approved and swapped; the first
 //   device's validation measures its real p95 and fails it, and the compensation restores the
 //   backup. (A broken model no longer makes a rollback demo: the pre-flight stops it before any
 //   device is touched — `degenerate` below shows that.)
@@ -29,6 +30,7 @@ export function buildDemoRequest(stack: DemoStack, opts: DemoRequestOptions): De
     modelName: degenerate ? 'tcn-vae-degenerate' : 'tcn-vae-demo',
     source: { kind: 'checkpoint', checkpointPath: degenerate ? stack.checkpoints.degenerate : stack.checkpoints.good },
     target: opts.mode === 'deploy' ? 'cpu-int8' : 'cpu-fp32',
+    ...(opts.mode === 'rollback' ? { conv2d: true } : {}),
     devices: stack.fleet.devices.map((d) => d.id),
     calibration: { samples: opts.calibrationSamples ?? 2000 },
     gates: { minThroughputRps: opts.minRps, p95LatencyMs: opts.mode === 'rollback' ? ROLLBACK_DEMO_P95_MS : opts.p95Ms },
