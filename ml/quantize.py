@@ -36,12 +36,12 @@ import time
 
 import numpy as np
 
-from common import CHANNELS, SEQ_LEN, ToolError, normalization_arrays, progress, require, run, save_json
+from binding import write_binding
+from common import CHANNELS, SEQ_LEN, ToolError, normalization_arrays, progress, require, run
 
 FORMATS = {"S8S8": ("QInt8", "QInt8"), "U8S8": ("QUInt8", "QInt8"), "U8U8": ("QUInt8", "QUInt8")}
 CALIBRATION_METHODS = ("MinMax", "Entropy", "Percentile")
 SELECTION_SEED, SELECTION_WINDOWS = 424242, 128
-BINDING_SEED = 777
 WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 # /proc/cpuinfo flags that decide which INT8 kernels onnxruntime's MLAS picks.
 CPU_FLAGS = ("sse4_1", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
@@ -289,13 +289,8 @@ def handle(req: dict) -> dict:
     binding_path = None
     if binding_n > 0:
         # Fixed windows with their FP32 outputs: the device runs them on its own CPU and compares.
-        from synthetic import generate
-
-        raw, _ = generate(binding_n, BINDING_SEED)
-        raw = np.round(raw.astype(np.float64), 4)
-        z = ((raw - mean) / std).astype(np.float32)
         binding_path = os.path.join(work, "binding.json")
-        save_json(binding_path, {"seed": BINDING_SEED, "windows": raw.tolist(), "reference": _run_all(fp32, z).tolist()})
+        write_binding(fp32, mean, std, binding_n, binding_path)
 
     return {
         "int8Path": out_path,

@@ -90,7 +90,7 @@ export async function compileModel(rawInput: CompileInput, store = new ArtifactS
     return await withHeartbeat(`compile ${target}`, async (progress) => {
       const out = target === 'cpu-int8'
         ? await quantizeInt8(input, quantization, meta, work, progress)
-        : await compileHailo(input, target as HailoTarget, work, progress);
+        : await compileHailo(input, meta, target as HailoTarget, work, progress);
       const artifact = await store.commitFile(out.file, out.filename);
       const metadataPath = await writeMetadata(artifact, buildMetadata({
         modelName: input.modelName,
@@ -205,7 +205,17 @@ async function quantizeInt8(input: CompileInput, q: Required<QuantizationOptions
   };
 }
 
-async function compileHailo(input: CompileInput, target: HailoTarget, work: string, progress: (line: string) => void): Promise<CompiledOutput> {
+/**
+ * The binding set (fixed windows with the FP32 ONNX's outputs) for an artifact no quantizer here
+ * produced: a HEF runs only on the NPU, so the device is where its agreement is measured.
+ */
+export async function fp32Binding(onnx: CompileInput['onnx'], meta: ModelMetadata, work: string): Promise<BindingSet> {
+  const out = await runPythonTool<{ bindingPath: string }>('binding.py', { fp32Path: onnx.path, normalization: meta.normalization, windows: BINDING_WINDOWS, outPath: `${work}/binding.json` }, { signal: cancellationSignal() });
+  const b = JSON.parse(await readFile(out.bindingPath, 'utf8')) as { seed: number; windows: number[][][]; reference: number[][] };
+  return { source: 'fp32-onnx', fp32Sha256: onnx.sha256, seed: b.seed, windows: b.windows, reference: b.reference };
+}
+
+async function compileHailo(input: CompileInput, meta: ModelMetadata, target: HailoTarget, work: string, progress: (line: string) => void): Promise<CompiledOutput> {
   const req = buildHailoCompileRequest({ onnxPath: input.onnx.path, calibrationPath: input.calibrationSet.path, target, modelName: input.modelName, workDir: work });
   let answer: HailoToolAnswer;
   try {
@@ -229,5 +239,6 @@ async function compileHailo(input: CompileInput, target: HailoTarget, work: stri
     format: 'hef',
     versions: { dfc: answer.dfcVersion },
     preflight: { ops: answer.preflight.ops, warnings: answer.preflight.warnings },
+    binding: await fp32Binding(input.onnx, meta, work),
   };
 }

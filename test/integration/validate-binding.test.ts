@@ -6,7 +6,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ModelMetadata, ValidationReport } from '../../common/contracts';
 import { buildCalibrationSet } from '../../activities/gpu/buildCalibrationSet';
-import { BINDING_WINDOWS, compileModel } from '../../activities/gpu/compileModel';
+import { BINDING_WINDOWS, compileModel, fp32Binding } from '../../activities/gpu/compileModel';
 import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { createValidateDeployment, type ValidationDevice } from '../../activities/edge/validateDeployment';
@@ -20,6 +20,7 @@ describe('validateDeployment: binding windows on the device', function () {
   this.timeout(600_000);
   let root: string;
   let int8: { path: string; metadataPath: string; sha256: string };
+  let fp32: Awaited<ReturnType<typeof exportModel>>;
   const dirs: string[] = [];
   const runtimes: RuntimeHandle[] = [];
 
@@ -37,6 +38,7 @@ describe('validateDeployment: binding windows on the device', function () {
     const store = new ArtifactStore(root);
     const ckpt = await demoCheckpoint();
     const exp = await exportModel({ modelName: 'tcn-vae-demo', source: { kind: 'checkpoint', checkpointPath: ckpt.path } }, store);
+    fp32 = exp;
     const cal = await buildCalibrationSet({ modelName: 'tcn-vae-demo', metadataPath: exp.metadataPath, samples: 2000 }, store);
     const r = await compileModel({ modelName: 'tcn-vae-demo', target: 'cpu-int8', onnx: exp.onnx, metadataPath: exp.metadataPath, calibrationSet: cal.calibrationSet }, store);
     int8 = { path: r.artifact.path, metadataPath: r.metadataPath, sha256: r.artifact.sha256 };
@@ -56,6 +58,20 @@ describe('validateDeployment: binding windows on the device', function () {
     assert.equal(report.passed, true, report.failures.join('\n'));
     assert.equal(b.answered, BINDING_WINDOWS);
     assert.ok(b.minCosine >= 0.99);
+  });
+
+  it('a HEF gets the same binding set from the FP32 ONNX (ml/binding.py), since only its device can run it', async () => {
+    const meta = JSON.parse(readFileSync(int8.metadataPath, 'utf8')) as ModelMetadata;
+    const work = tempDir('hef-binding');
+    dirs.push(work);
+    const binding = await fp32Binding(fp32.onnx, JSON.parse(readFileSync(fp32.metadataPath, 'utf8')) as ModelMetadata, work);
+    assert.equal(binding.fp32Sha256, fp32.onnx.sha256);
+    assert.equal(binding.windows.length, BINDING_WINDOWS);
+    // The quantizer's set and this one: same windows, same FP32 model, same references.
+    // (=== on the numbers: the metadata file went through JSON.stringify, which writes -0 as 0.)
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    assert.ok(same(binding.windows, meta.binding?.windows), 'the same windows');
+    assert.ok(same(binding.reference, meta.binding?.reference), 'the same FP32 references');
   });
 
   it('FP32 outputs that disagree in scale on the device fail ValidationGateFailed', async () => {
