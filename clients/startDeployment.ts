@@ -10,11 +10,19 @@ import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../comm
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import type { deployModel } from '../workflows';
 
+/** The checkpoint a request names cannot be read: the user's to fix, before anything starts. */
+export class CheckpointUnreadable extends Error {
+  constructor(readonly file: string, cause: NodeJS.ErrnoException) {
+    super(cause.code === 'ENOENT' ? `checkpoint ${file} does not exist` : `cannot read checkpoint ${file}: ${cause.message}`);
+    this.name = 'CheckpointNotFound';
+  }
+}
+
 async function sha256Checkpoint(file: string): Promise<string> {
   try {
     return await sha256File(file);
   } catch (err) {
-    throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
+    throw new CheckpointUnreadable(file, err as NodeJS.ErrnoException);
   }
 }
 

@@ -7,7 +7,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { COMPILE_TARGETS } from '../../common/contracts';
 import { InvalidDeployRequest, parseDeployRequest, deploymentWorkflowId } from '../../common/request';
 import { workflowUiLink, workflowUiUrl } from '../connection';
-import { absolutizeSource, sourceSha256, startDeployment } from '../startDeployment';
+import { absolutizeSource, CheckpointUnreadable, sourceSha256, startDeployment } from '../startDeployment';
 import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
 
 interface StartOptions extends CommonOptions {
@@ -160,5 +160,12 @@ once with DeviceBusy with --on-busy fail. Nothing is staged before every lease i
 Examples:
   edgeship start --model tcn-vae --checkpoint ckpt/tcn_vae.pt --target cpu-int8 --devices pi-01,pi-02
   edgeship start --request deploy.json --approver alice --approver bob`)
-    .action(run);
+    .action(async (opts: StartOptions) => {
+      try {
+        await run(opts);
+      } catch (err) {
+        if (err instanceof CheckpointUnreadable) throw new UserError(`${err.message} (--checkpoint, or source.checkpointPath in the request file)`, 2);
+        throw err;
+      }
+    });
 }
