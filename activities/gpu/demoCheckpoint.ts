@@ -12,6 +12,8 @@ import { pythonMissing } from './python';
 export interface DemoCheckpointOptions {
   /** The "bad candidate": fc_mu zeroed, every input gives the same embedding. */
   degenerate?: boolean;
+  /** Training seed (the script's default, 7, makes the demo checkpoint). */
+  seed?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -20,7 +22,7 @@ export async function ensureDemoCheckpoint(outPath: string, opts: DemoCheckpoint
   if (!existsSync(out)) {
     const python = pythonExecutable();
     if (!existsSync(python)) throw pythonMissing(python);
-    const argv = [path.join(ML_DIR, 'make_demo_checkpoint.py'), '--out', out, ...(opts.degenerate ? ['--degenerate'] : [])];
+    const argv = [path.join(ML_DIR, 'make_demo_checkpoint.py'), '--out', out, ...(opts.degenerate ? ['--degenerate'] : []), ...(opts.seed !== undefined ? ['--seed', String(opts.seed)] : [])];
     const child = spawn(python, argv, { cwd: ML_DIR, stdio: ['ignore', 'inherit', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
     const tail: string[] = [];
     child.stderr.setEncoding('utf8');
