@@ -13,6 +13,7 @@
 //   - peak RSS (VmHWM of the runtime process from /proc/<pid>/status, after all of the above).
 // Then the per-body parse cost (JSON.parse path vs the byte scanner) and SFTP push vs scp.
 // Loopback only; bounded: every phase has a fixed count or duration, printed up front.
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -139,8 +140,15 @@ async function main(): Promise<void> {
       'latency-requests': { type: 'string' },
       'transfer-runs': { type: 'string' },
       launch: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
+  if (values.help) {
+    // The header comment of this file is the usage: print it.
+    const text = readFileSync(__filename, 'utf8').split('\n');
+    console.log(text.slice(0, text.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    return;
+  }
   const durationMs = intArg(values['duration-ms'], 5000, 'duration-ms');
   const concurrency = intArg(values.concurrency, 8, 'concurrency');
   const rounds = intArg(values.rounds, 3, 'rounds');
