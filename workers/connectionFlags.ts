@@ -3,7 +3,8 @@
 // the temporal CLI's temporal.toml profile, then the local dev server.
 import { Command, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
-import { ConnectionConfigError, DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
+import { addTemporalConnectionOptions } from '../common/connectionOptions';
+import { ConnectionConfigError, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
 import { defaultInventoryPath } from '../common/inventory';
 import { stateDir } from '../common/paths';
 import type { ProcessLogger } from './logging';
@@ -13,17 +14,7 @@ export interface ConnectionFlags extends ConnectionFlagValues {
 }
 
 export function addConnectionFlags(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--inventory <file>', 'device inventory (JSON)').env('EDGESHIP_INVENTORY').default(defaultInventoryPath(stateDir())))
-    .addOption(new Option('--address <host:port>', `Temporal frontend (default: the profile's, else ${DEFAULT_ADDRESS})`).env('TEMPORAL_ADDRESS'))
-    .addOption(new Option('--namespace <ns>', `Temporal namespace (default: the profile's, else "${DEFAULT_NAMESPACE}")`).env('TEMPORAL_NAMESPACE'))
-    .addOption(new Option('--profile <name>', 'profile of the Temporal config file, as for the temporal CLI (default "default")').env('TEMPORAL_PROFILE'))
-    .addOption(new Option('--config-file <file>', 'Temporal config file (default ~/.config/temporalio/temporal.toml)').env('TEMPORAL_CONFIG_FILE'))
-    .addOption(new Option('--tls-cert <file>', 'client certificate (PEM) for mTLS').env('TEMPORAL_TLS_CERT'))
-    .addOption(new Option('--tls-key <file>', 'client private key (PEM) for mTLS').env('TEMPORAL_TLS_KEY'))
-    .addOption(new Option('--tls-ca <file>', 'CA certificate (PEM) that signed the server, if not a public CA').env('TEMPORAL_TLS_CA'))
-    .addOption(new Option('--tls-server-name <name>', 'server name to verify (SNI), if it differs from the address host').env('TEMPORAL_TLS_SERVER_NAME'))
-    .addOption(new Option('--api-key <key>', 'API key (Temporal Cloud); implies TLS').env('TEMPORAL_API_KEY'));
+  return addTemporalConnectionOptions(cmd.addOption(new Option('--inventory <file>', 'device inventory (JSON)').env('EDGESHIP_INVENTORY').default(defaultInventoryPath(stateDir()))));
 }
 
 /**
