@@ -6,7 +6,6 @@
 //   for later attempts, the earlier attempts, retry backoff and any wait for a worker — e.g. a
 //   worker lost mid-attempt is only noticed at its heartbeat timeout;
 // - never started at all: waiting for a worker the whole time (a schedule-to-start timeout).
-import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
 export interface ActivityTiming {
@@ -95,11 +94,6 @@ export function activityTimingsFromHistory(events: readonly Ev[], nowMs = Date.n
     });
   }
   return out;
-}
-
-export async function activityTimings(client: Client, workflowId: string, runId?: string): Promise<ActivityTiming[]> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  return activityTimingsFromHistory(history.events ?? []);
 }
 
 export function renderActivityTimings(timings: readonly ActivityTiming[]): string {

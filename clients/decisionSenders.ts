@@ -34,9 +34,12 @@ const timeOf = (t: temporal.api.history.v1.IHistoryEvent['eventTime']): string |
   t?.seconds !== undefined && t.seconds !== null ? new Date(Number(t.seconds) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString() : undefined;
 
 export async function decisionSenders(client: Client, workflowId: string, runId?: string): Promise<DecisionSender[]> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  return decisionSendersFromHistory((await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? []);
+}
+
+export function decisionSendersFromHistory(events: readonly temporal.api.history.v1.IHistoryEvent[]): DecisionSender[] {
   const out: DecisionSender[] = [];
-  for (const e of history.events ?? []) {
+  for (const e of events) {
     if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
       const a = e.workflowExecutionSignaledEventAttributes;
       if (a?.signalName === APPROVE_SIGNAL || a?.signalName === REJECT_SIGNAL) {

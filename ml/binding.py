@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import normalization_arrays, onnx_session, require, run, save_json
+from common import normalization_arrays, onnx_session, require, run, run_windows, save_json
 
 BINDING_SEED = 777
 
@@ -23,8 +23,7 @@ def write_binding(sess, mean: np.ndarray, std: np.ndarray, n: int, path: str) ->
     raw, _ = generate(n, BINDING_SEED)
     raw = np.round(raw.astype(np.float64), 4)
     z = ((raw - mean) / std).astype(np.float32)
-    name = sess.get_inputs()[0].name
-    reference = np.concatenate([sess.run(None, {name: w[None]})[0] for w in z]).astype(np.float64)
+    reference = run_windows(sess, z, "binding", "the FP32 model", every=0)
     save_json(path, {"seed": BINDING_SEED, "windows": raw.tolist(), "reference": reference.tolist()})
 
 

@@ -105,6 +105,20 @@ def onnx_session(path: str):
         raise ToolError("OnnxShapeMismatch", f"{path} is not a loadable ONNX model: {e}") from e
 
 
+def run_windows(sess, z: np.ndarray, stage: str, label: str = "the model", every: int = 400) -> np.ndarray:
+    """One z-scored window at a time (batch-1 static shapes) -> float64 [N, LATENT]; progress every N windows."""
+    name = sess.get_inputs()[0].name
+    out = []
+    for i, w in enumerate(z):
+        y = sess.run(None, {name: w[None].astype(np.float32)})[0]
+        if y.size != LATENT:
+            raise ToolError("OnnxShapeMismatch", f"{label} outputs {y.size} values, expected {LATENT}")
+        out.append(y.reshape(LATENT))
+        if every and (i + 1) % every == 0:
+            progress(stage, f"{label}: {i + 1}/{len(z)} windows")
+    return np.stack(out).astype(np.float64)
+
+
 def require(req: dict, key: str, kind: type) -> Any:
     value = req.get(key)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:

@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from common import LATENT, ToolError, normalization_arrays, onnx_session, progress, require, run
+from common import ToolError, normalization_arrays, onnx_session, progress, require, run, run_windows
 
 MIN_WINDOWS, MAX_WINDOWS = 16, 20_000
 DEFAULT_SEED = 80021
@@ -49,21 +49,11 @@ class Model:
         meta = _meta(meta_path)
         self.mean, self.std = (a.astype(np.float64) for a in normalization_arrays(meta.get("normalization")))
         self.sess = onnx_session(model_path)
-        self.input = self.sess.get_inputs()[0].name
         self.label = label
 
     def embed(self, raw: np.ndarray, what: str) -> np.ndarray:
         z = ((raw.astype(np.float64) - self.mean) / self.std).astype(np.float32)
-        out = []
-        with np.errstate(all="ignore"):
-            for i, w in enumerate(z):
-                y = self.sess.run(None, {self.input: w[None]})[0]
-                if y.size != LATENT:
-                    raise ToolError("OnnxShapeMismatch", f"{self.label} outputs {y.size} values, expected {LATENT}")
-                out.append(y.reshape(LATENT))
-                if (i + 1) % 256 == 0:
-                    progress("compare-served", f"{self.label}: {i + 1}/{len(z)} {what} windows")
-        return np.stack(out).astype(np.float64)
+        return run_windows(self.sess, z, "compare-served", f"{self.label} ({what})", every=256)
 
 
 def pair_figures(cand: np.ndarray, served: np.ndarray) -> dict:

@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from common import CHANNELS, LATENT, SEQ_LEN, ToolError, normalization_arrays, onnx_session, progress, require, run
+from common import CHANNELS, LATENT, SEQ_LEN, ToolError, normalization_arrays, onnx_session, progress, require, run, run_windows
 
 # Full scale of a typical 9-axis IMU (ICM-20948 class): +-16 g, +-2000 dps, +-4900 uT.
 FULL_SCALE = np.array([16 * 9.80665] * 3 + [2000 * np.pi / 180] * 3 + [4900.0] * 3)
@@ -105,19 +105,6 @@ def sweep(n: int, seed: int, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndar
     return np.clip(np.stack(windows), -FULL_SCALE, FULL_SCALE), cats
 
 
-def _run(sess, z: np.ndarray) -> np.ndarray:
-    name = sess.get_inputs()[0].name
-    out = []
-    for i, w in enumerate(z):
-        y = sess.run(None, {name: w[None].astype(np.float32)})[0]
-        if y.size != LATENT:
-            raise ToolError("OnnxShapeMismatch", f"the model outputs {y.size} values, expected {LATENT}")
-        out.append(y.reshape(LATENT))
-        if (i + 1) % 400 == 0:
-            progress("preflight", f"ran {i + 1}/{len(z)} windows")
-    return np.stack(out).astype(np.float64)
-
-
 def _min_pairwise(e: np.ndarray, tiny: float) -> tuple[float, int]:
     sq = np.sum(e * e, axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * e @ e.T, 0.0)
@@ -147,7 +134,7 @@ def handle(req: dict) -> dict:
     z = (raw - mean64) / std64
     in_range = np.abs(z).max(axis=(1, 2)) <= IN_RANGE_SIGMA
     with np.errstate(all="ignore"):
-        out = _run(sess, z.astype(np.float32))
+        out = run_windows(sess, z, "preflight")
     finite = np.all(np.isfinite(out), axis=1)
     cat_arr = np.array(cats)
     names = list(dict.fromkeys(cats))
@@ -173,7 +160,7 @@ def handle(req: dict) -> dict:
         w = np.asarray(p["window"], dtype=np.float64)
         ref = np.asarray(p["reference"], dtype=np.float64)
         with np.errstate(all="ignore"):
-            y = _run(sess, ((w - mean64) / std64)[None].astype(np.float32))[0]
+            y = run_windows(sess, ((w - mean64) / std64)[None], "preflight", every=0)[0]
         ny, nr, nd = np.linalg.norm(y), np.linalg.norm(ref), np.linalg.norm(y - ref)
         if ny == 0 and nr == 0:
             cos = 1.0

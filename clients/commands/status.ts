@@ -4,8 +4,8 @@ import type { Client } from '@temporalio/client';
 import type { DeploymentStatus } from '../../workflows/report';
 import { readDeployment } from '../deploymentState';
 import { readDeviceRecord } from '../deviceRecords';
-import { decisionSenders } from '../decisionSenders';
-import { activityTimings, renderActivityTimings } from '../activityTimings';
+import { decisionSendersFromHistory } from '../decisionSenders';
+import { activityTimingsFromHistory, renderActivityTimings } from '../activityTimings';
 import { renderStatus } from '../format';
 import { workflowUiUrl } from '../connection';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
@@ -17,8 +17,10 @@ export function statusCommand(): Command {
     .action(async (id: string, opts: CommonOptions) => {
       await withClient(opts, async (client) => {
         const { status, server, queryError, source } = await readDeployment(client, id);
-        const senders = await decisionSenders(client, id, server.runId).catch(() => []);
-        const timings = await activityTimings(client, id, server.runId).catch(() => []);
+        // One read of the history serves both: who sent each decision, and each activity's timing.
+        const events = (await client.workflow.getHandle(id, server.runId).fetchHistory().catch(() => undefined))?.events ?? [];
+        const senders = decisionSendersFromHistory(events);
+        const timings = activityTimingsFromHistory(events);
         if (opts.json) {
           printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, activityTimings: timings, ...(queryError ? { queryError } : {}) });
           return;
