@@ -19,6 +19,7 @@ import { parseInventory, type DeviceSpec, type Inventory } from '../../common/in
 import { assertDeviceId } from '../../common/ids';
 import { PROJECT_ROOT } from '../../common/paths';
 import { installBaseline, type Baseline } from './baseline';
+import { clearTestFault, injectTestFault, readTestFault, type TestFault, type TestFaultKind } from './faults';
 import { startEmbeddedSshServer } from './embeddedSshServer';
 import { ensureKeyPair } from './keys';
 import { deviceLayout, writeDeviceRecord, type DeviceLayout } from './layout';
@@ -106,6 +107,17 @@ export interface SimulatedFleet {
    * two devices of one killed group starts one process. Returns the new pid.
    */
   restartEdgeWorker(deviceId: string): number | undefined;
+  /**
+   * TEST FAULT INJECTION (faults.ts): makes the device's restart command fail through the real
+   * code path. 'reject-new-model': every restart onto another model than the one it serves now
+   * fails (swapModel fails on all its attempts) until the restore brings it back, which removes
+   * the fault. 'restart-fails-once': the next restart fails, then the fault is gone.
+   */
+  injectFault(deviceId: string, kind: TestFaultKind): TestFault;
+  /** Removes the device's injected fault; true if there was one. */
+  clearFault(deviceId: string): boolean;
+  /** The device's injected fault that has not been spent yet. */
+  faultOf(deviceId: string): TestFault | undefined;
   /** Memory of every process the fleet started (sshd, runtime, edge-worker), per kind and total. */
   memory(): FleetMemory;
   stop(): Promise<void>;
@@ -359,6 +371,9 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       inventoryPath, inventory, devices, sshServerKind: kind, startedInMs: Date.now() - startedAt, workerGroups: groups.map((g) => g.map((d) => d.id)),
       workerGroupOf: (id) => groupOf(id).map((d) => d.id),
       killEdgeWorker, restartEdgeWorker, memory, stop,
+      injectFault: (id, kind) => injectTestFault(device(id).dir, id, kind),
+      clearFault: (id) => clearTestFault(device(id).dir),
+      faultOf: (id) => readTestFault(device(id).dir),
     };
   } catch (err) {
     await stop();
