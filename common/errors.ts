@@ -37,6 +37,8 @@ export const ErrorType = {
   RestartCommandFailed: 'RestartCommandFailed',
   HealthCheckFailed: 'HealthCheckFailed',
   HealthCheckTimeout: 'HealthCheckTimeout',
+  /** The device's runtime answers but serves no model (none installed, or it failed to load): nothing to measure. */
+  NothingServed: 'NothingServed',
   BackupMissing: 'BackupMissing',
   /** The device's model directory is in a state edgeship did not make (edited journal, `current` not a link): a person must look. */
   DeviceStateCorrupt: 'DeviceStateCorrupt',
@@ -82,4 +84,5 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.BackupMissing,
   ErrorType.DeviceStateCorrupt,
   ErrorType.DeviceBusy,
+  ErrorType.NothingServed,
 ];

@@ -3,10 +3,13 @@
 import type { EdgeActivities } from '../../common/contracts';
 import type { DeviceSpec } from '../../common/inventory';
 import { createDiscardStaged } from './discardStaged';
+import { createMeasureServing } from './measureServing';
 import type { EdgeActivityOptions } from './options';
+import { createProbeServing } from './probeServing';
 import { createRestoreBackup } from './restoreBackup';
 import { createSwapModel } from './swapModel';
 import { createValidateDeployment } from './validateDeployment';
+import { createWatchServing } from './watchServing';
 
 export type { EdgeActivityOptions } from './options';
 
@@ -16,5 +19,8 @@ export function createEdgeActivities(device: DeviceSpec, options: EdgeActivityOp
     validateDeployment: createValidateDeployment(device),
     restoreBackup: createRestoreBackup(device, options),
     discardStaged: createDiscardStaged(device),
+    probeServing: createProbeServing(device),
+    measureServing: createMeasureServing(device),
+    watchServing: createWatchServing(device),
   };
 }
