@@ -492,12 +492,89 @@ export interface GpuActivities {
   pushArtifact(input: PushArtifactInput): Promise<PushArtifactResult>;
 }
 
+/**
+ * What the device's runtime says right now (/healthz), read by its edge worker. A rollout's first
+ * call to a device: that the worker picks it up at all is what "online" means.
+ */
+export interface ProbeServingResult {
+  deviceId: string;
+  /** false: the runtime did not answer /healthz (the worker is up, the runtime is not). */
+  runtimeUp: boolean;
+  ready: boolean;
+  /** The sha prefix /healthz names; null: no model loaded or no answer. */
+  servedSha256Prefix: string | null;
+  /** Full sha of the release `current` names on disk (null: no current). */
+  currentSha256: string | null;
+}
+
+/**
+ * The same measurements as validateDeployment, of whatever the device serves now, with no gates:
+ * the "old model" side of a canary comparison. Output agreement uses the served release's own
+ * metadata (its reference probes and binding windows) when the release directory has it.
+ */
+export interface MeasureServingInput {
+  latencyRequests?: number; // default 200, min 100
+  warmupRequests?: number; // default 20
+  concurrency?: number; // default 8
+  throughputDurationMs?: number; // default 3000
+}
+
+export interface ServingFigures {
+  deviceId: string;
+  servedSha256Prefix: string | null;
+  /** Full sha of the release `current` names (null: none). */
+  currentSha256: string | null;
+  latencyMs: LatencyFigures;
+  throughput: { concurrency: number; durationMs: number; completed: number; errors: number; rps: number };
+  /** Agreement of the served model with its own FP32 references; absent when its metadata is not on the device. */
+  agreement?: { minReferenceCosine?: number; bindingMinCosine?: number; bindingMaxRelativeError?: number; note?: string };
+  durationMs: number;
+}
+
+/**
+ * Soak: watch a swapped device for durationMs. Polls /healthz (must stay ready and name sha256)
+ * and reads the runtime's /metrics counters at the start and the end of each poll interval.
+ */
+export interface WatchServingInput {
+  sha256: string;
+  durationMs: number;
+  /** Default 1000. */
+  pollMs?: number;
+  /** Degraded when the runtime's error responses (5xx) grow by more than this over the soak. Default 0. */
+  maxNewErrors?: number;
+  /** Degraded when the inference p95 over the soak (from the /metrics histogram deltas) exceeds this. */
+  p95LatencyMs?: number;
+  /** Inference requests the watcher itself sends per poll so there is traffic to judge (default 5; 0 = watch only). */
+  probeRequestsPerPoll?: number;
+}
+
+export interface SoakReport {
+  deviceId: string;
+  sha256: string;
+  healthy: boolean;
+  /** Why it counts as degraded (empty when healthy). */
+  degraded: string[];
+  polls: number;
+  notReadyPolls: number;
+  wrongShaPolls: number;
+  unreachablePolls: number;
+  /** Deltas of the runtime's counters over the soak. */
+  requests: number;
+  errors: number;
+  /** Inference latency over the soak from the runtime's histogram (bucket upper bound), null without requests. */
+  p95LatencyMs: number | null;
+  durationMs: number;
+}
+
 /** Activities registered on `edge.<deviceId>`, bound to that device by its worker. */
 export interface EdgeActivities {
   swapModel(input: SwapModelInput): Promise<SwapModelResult>;
   validateDeployment(input: ValidateDeploymentInput): Promise<ValidationReport>;
   restoreBackup(input: RestoreBackupInput): Promise<RestoreBackupResult>;
   discardStaged(input: DiscardStagedInput): Promise<DiscardStagedResult>;
+  probeServing(input: Record<string, never>): Promise<ProbeServingResult>;
+  measureServing(input: MeasureServingInput): Promise<ServingFigures>;
+  watchServing(input: WatchServingInput): Promise<SoakReport>;
 }
 
 /**

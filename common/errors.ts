@@ -51,6 +51,10 @@ export const ErrorType = {
   DeploymentFailed: 'DeploymentFailed',
   DeploymentRolledBack: 'DeploymentRolledBack',
   RollbackFailed: 'RollbackFailed',
+  /** A fleet rollout halted on its criteria with onHalt "keep-validated": validated devices keep the new model. */
+  DeploymentHalted: 'DeploymentHalted',
+  /** A soak watch saw a swapped device degrade (not ready, wrong sha, errors, latency). */
+  SoakDegraded: 'SoakDegraded',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];

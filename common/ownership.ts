@@ -45,9 +45,10 @@ export interface LeaseAnswer {
  * - rolled-back: the run swapped, then restored what it replaced (servesSha256 = restored sha);
  * - untouched: nothing live changed on this device (staging only, or a restore that found
  *   nothing of this run to undo);
- * - unknown: a restore failed or never ran: what the device serves must be checked by a person.
+ * - unknown: a restore failed or never ran: what the device serves must be checked by a person;
+ * - skipped-offline: a fleet rollout never reached the device (its edge worker did not answer).
  */
-export type DeviceOutcomeKind = 'deployed' | 'rolled-back' | 'untouched' | 'unknown';
+export type DeviceOutcomeKind = 'deployed' | 'rolled-back' | 'untouched' | 'unknown' | 'skipped-offline';
 
 export interface DeviceOutcome {
   kind: DeviceOutcomeKind;
@@ -102,6 +103,8 @@ export interface DeviceRecord {
   queue: LeaseEntry[];
   /** Newest last, bounded. */
   history: DeviceHistoryEntry[];
+  /** Set by a fleet rollout for a device that was offline at its turn; cleared when that run releases. */
+  desired?: DesiredModel;
   updatedAt: string;
 }
 
@@ -120,8 +123,40 @@ export const DEFAULT_HOLDER_CHECK_INTERVAL_MS = 30_000;
 export const IDLE_CHECK_FACTOR = 10;
 export const DEVICE_HISTORY_LIMIT = 20;
 
+/** A fleet rollout's promise to a device that was offline at its turn (offline: "catch-up"). */
+export interface DesiredModel {
+  deploymentId: string;
+  runId: string;
+  modelName: string;
+  sha256: string;
+  /** The rollout brings the device to this model if its edge worker answers before then. */
+  until: string;
+  since: string;
+}
+
+export interface DesiredModelSignal {
+  deploymentId: string;
+  runId: string;
+  /** null clears what this run asked for. */
+  desired: Omit<DesiredModel, 'deploymentId' | 'runId' | 'since'> | null;
+}
+
+export interface BatchLeaseRequest extends LeaseRequest {
+  /** Asked in this order; the batch stops after the first device that is not granted at once. */
+  deviceIds: string[];
+}
+
 /** Activities the ownership protocol runs on the `gpu` task queue (they talk to Temporal itself). */
 export interface OwnershipActivities {
+  /**
+   * Fleet rollouts: requestDeviceLease for many devices in one activity, in the given order,
+   * stopping after the first that queues (so the order rule that prevents deadlocks holds).
+   */
+  requestDeviceLeases(input: BatchLeaseRequest): Promise<LeaseAnswer[]>;
+  /** Fleet rollouts: the releaseLease signal to many owners (missing owners are skipped). */
+  releaseDeviceLeases(input: { deploymentId: string; runId: string; releases: Array<{ deviceId: string; outcome?: DeviceOutcome }> }): Promise<{ released: number; missing: string[] }>;
+  /** Fleet rollouts: records (or clears) the desired model on devices waiting for catch-up. */
+  recordDesiredModels(input: DesiredModelSignal & { deviceIds: string[] }): Promise<{ recorded: number; missing: string[] }>;
   /** Update-with-start on `device-<id>`: the lease now, or a place in its queue. */
   requestDeviceLease(input: LeaseRequest & { deviceId: string }): Promise<LeaseAnswer>;
   /** Whether a workflow run is still open (the device's holder may have been terminated). */

@@ -7,6 +7,7 @@ import { canonicalJson } from './canonicalJson';
 import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS } from './contracts';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
 import { ON_BUSY } from './ownership';
+import { APPROVAL_POINTS, OFFLINE_POLICIES, ON_HALT } from './rollout';
 
 const idRule = '1-63 lowercase letters, digits or dashes, starting and ending with a letter or digit';
 
@@ -137,8 +138,61 @@ export const DeployRequestSchema = z.strictObject({
        * once every other device has been restored.
        */
       queueWait: duration.prefault('2m'),
+      /**
+       * Fleet rollouts only: send every device-side activity to this one task queue instead of
+       * `edge.<deviceId>`. For the scale test (scripts/sim/scale-fleet.ts), whose in-memory fakes
+       * of the device activities serve 2,000 devices from one worker; never for real devices.
+       */
+      sharedTaskQueue: z.string().min(1).max(200).optional(),
     })
     .prefault({}),
+  /**
+   * A fleet rollout plan (README "Fleet rollouts"). Absent: every device is staged, approved
+   * once, then swapped and validated one after another, and the first failure rolls all back.
+   */
+  rollout: z
+    .strictObject({
+      /** Canary devices: ids from `devices`, or how many of the first listed. */
+      canary: z.union([z.array(z.string().regex(DEVICE_ID_PATTERN, `device id: ${idRule}`)).min(1), z.strictObject({ count: z.number().int().min(1) })]).prefault({ count: 1 }),
+      /** After the canary: wave sizes as device counts or percentages of the fleet ("25%"); what is left forms a last wave. */
+      waves: z.array(z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage such as "25%"')])).default([]),
+      /** Devices swapped at once within a wave. */
+      maxParallel: z.number().int().min(1).max(500).default(10),
+      /** After each device validates: watch /healthz and /metrics this long ("0" = no soak). */
+      soak: z.union([z.literal(0), duration]).default(0),
+      halt: z
+        .strictObject({
+          maxFailed: z.number().int().min(0).optional(),
+          maxFailedPercent: z.number().min(0).max(100).optional(),
+          minDoneForPercent: z.number().int().min(1).default(10),
+          countOffline: z.boolean().default(false),
+        })
+        .prefault({}),
+      onHalt: z.enum(ON_HALT).default('revert-all'),
+      /** When a person decides (approval.required): after the canary, or before every wave too. */
+      approval: z.enum(APPROVAL_POINTS).default('after-canary'),
+      /** Old-model devices measured next to the canary for the approval (0 = none). */
+      baselineDevices: z.number().int().min(0).max(10).default(2),
+      offline: z.enum(OFFLINE_POLICIES).default('skip'),
+      /** A device whose edge worker has not picked up its first call after this long is offline. */
+      offlineAfter: duration.prefault('30s'),
+      /** catch-up: how long after the run started an offline device is still brought up to date. */
+      deadline: duration.prefault('24h'),
+      /** Revert, after a halt, at most this many devices at once. */
+      revertParallel: z.number().int().min(1).max(500).default(20),
+    })
+    .optional(),
+}).superRefine((req, ctx) => {
+  const plan = req.rollout;
+  if (req.edge.sharedTaskQueue !== undefined && !plan) ctx.addIssue({ code: 'custom', path: ['edge', 'sharedTaskQueue'], message: 'only with a rollout plan' });
+  if (!plan) return;
+  if (Array.isArray(plan.canary)) {
+    const unknown = plan.canary.filter((id) => !req.devices.includes(id));
+    if (unknown.length > 0) ctx.addIssue({ code: 'custom', path: ['rollout', 'canary'], message: `not in devices: ${unknown.join(', ')}` });
+    if (new Set(plan.canary).size !== plan.canary.length) ctx.addIssue({ code: 'custom', path: ['rollout', 'canary'], message: 'each canary device may be listed once' });
+  } else if (plan.canary.count > req.devices.length) {
+    ctx.addIssue({ code: 'custom', path: ['rollout', 'canary', 'count'], message: `${plan.canary.count} canary devices asked, ${req.devices.length} listed` });
+  }
 });
 
 /** A validated request with every default filled in: what the workflow receives. */

@@ -61,7 +61,10 @@ export function gpuActivity<K extends keyof GpuActivities>(name: K, summary: str
 /** The restart command is bounded at 120 s on the device, then /healthz is polled. */
 const RESTART_BOUND_MS = 120_000;
 
-function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): ActivityOptions {
+/** The device-side deadlines a call needs (a whole request's `edge`, or a fleet rollout's copy). */
+export type EdgeDeadlines = Pick<DeployRequest['edge'], 'healthTimeoutMs' | 'deviceDeadline' | 'restoreDeadline' | 'queueWait' | 'sharedTaskQueue'>;
+
+function edgeOptions(name: keyof EdgeActivities, edge: EdgeDeadlines): ActivityOptions {
   const swapLike = RESTART_BOUND_MS + edge.healthTimeoutMs + 60_000;
   switch (name) {
     case 'swapModel':
@@ -89,6 +92,25 @@ function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): A
         scheduleToCloseTimeout: edge.restoreDeadline,
         retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
       };
+    case 'probeServing':
+      // The caller sets scheduleToStartTimeout: not being picked up in time means "offline".
+      return {
+        startToCloseTimeout: '30s',
+        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes },
+      };
+    case 'measureServing':
+      return {
+        startToCloseTimeout: '15m',
+        heartbeatTimeout: '1m',
+        scheduleToCloseTimeout: edge.deviceDeadline,
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+      };
+    case 'watchServing':
+      // The caller adds startToCloseTimeout (the soak plus a margin); a retried watch starts over.
+      return {
+        heartbeatTimeout: '30s',
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 2, nonRetryableErrorTypes },
+      };
     case 'discardStaged':
       // Cleanup only: bounded, so a dead device cannot hold a finished deployment open.
       return {
@@ -100,8 +122,8 @@ function edgeOptions(name: keyof EdgeActivities, edge: DeployRequest['edge']): A
   }
 }
 
-export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: DeployRequest['edge'], extra: ActivityOptions = {}): EdgeActivities[K] {
-  const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), ...extra, taskQueue: edgeTaskQueue(deviceId), summary });
+export function edgeActivity<K extends keyof EdgeActivities>(deviceId: string, name: K, summary: string, edge: EdgeDeadlines, extra: ActivityOptions = {}): EdgeActivities[K] {
+  const proxy = proxyActivities<EdgeActivities>({ ...edgeOptions(name, edge), ...extra, taskQueue: edge.sharedTaskQueue ?? edgeTaskQueue(deviceId), summary });
   return proxy[name] as EdgeActivities[K];
 }
 
@@ -111,6 +133,20 @@ const OWNERSHIP_OPTIONS: { [K in keyof OwnershipActivities]: ActivityOptions } =
   requestDeviceLease: {
     startToCloseTimeout: '1m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 10, nonRetryableErrorTypes },
+  },
+  // A batch asks owners one after another (~50 ms each); 2,000 devices fit well in 15 minutes.
+  requestDeviceLeases: {
+    startToCloseTimeout: '15m',
+    heartbeatTimeout: '2m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s', maximumAttempts: 10, nonRetryableErrorTypes },
+  },
+  releaseDeviceLeases: {
+    startToCloseTimeout: '15m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 20, nonRetryableErrorTypes },
+  },
+  recordDesiredModels: {
+    startToCloseTimeout: '15m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes },
   },
   describeDeploymentRun: {
     startToCloseTimeout: '30s',

@@ -30,6 +30,7 @@ import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAc
 import { Progress, isoAt, nowMs } from './progress';
 import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, DeviceState, StageName } from './report';
 import { checkRequest } from './requestCheck';
+import { FleetRollout } from './fleet/fleetRollout';
 import { Saga } from './saga';
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
@@ -45,10 +46,28 @@ export const DEVICE_OWNERSHIP_PATCH = 'edgeship-device-ownership';
 /** How a run that did not deploy closes in Temporal: Failed, with this type and the report. */
 const CLOSING_FAILURE: Partial<Record<DeploymentStatusName, ErrorTypeName>> = {
   rejected: ErrorType.DeploymentRejected,
+  halted: ErrorType.DeploymentHalted,
   failed: ErrorType.DeploymentFailed,
   'rolled-back': ErrorType.DeploymentRolledBack,
   'rollback-failed': ErrorType.RollbackFailed,
 };
+
+/** How a fleet rollout hands its final status to the common ending (leases, memo, closing). */
+class FleetRolloutEnded extends Error {
+  constructor(readonly status: DeploymentStatusName) {
+    super(`fleet rollout ended ${status}`);
+  }
+}
+
+/** Rows per device beyond which the memo keeps only the summary (the result keeps them all). */
+const MEMO_DEVICE_ROWS = 200;
+
+/** The memo holds the report for readers without a worker; a big fleet's rows stay in the result. */
+function memoReport(final: DeploymentReport): DeploymentReport {
+  if (!final.rollout || final.devices.length <= MEMO_DEVICE_ROWS) return final;
+  const kept = final.rollout.devices.filter((d) => d.outcome !== 'validated').slice(0, MEMO_DEVICE_ROWS);
+  return { ...final, devices: [], rollout: { ...final.rollout, devices: kept, omittedDeviceRows: final.rollout.devices.length - kept.length } };
+}
 
 export async function deployModel(rawRequest: DeployRequest): Promise<DeploymentReport> {
   // The same schema as the client: defaults filled, unknown keys refused, before anything runs.
@@ -424,12 +443,16 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
     end('ok', { activityMs: result.durationMs, reused: result.reused, figures: { comparisons: result.comparisons.map((c) => ({ served: c.servedSha256.slice(0, 12), found: c.found, drift: c.drift })) } });
   }
 
-  /** Resolves to true when approved (or not required), false when rejected or timed out. */
-  async function awaitApproval(): Promise<boolean> {
+  /**
+   * Resolves to true when approved (or not required), false when rejected or timed out. A fleet
+   * rollout asks again before later waves (`gate` names the wave): each gate needs its own decision.
+   */
+  async function awaitApproval(gate?: string): Promise<boolean> {
     if (!request.approval.required) {
       report.approval = { decision: 'not-required', at: isoAt(nowMs()) };
       return true;
     }
+    decision = undefined;
     const end = progress.begin('approval');
     const since = nowMs();
     const timeoutMs = request.approval.timeout;
@@ -438,6 +461,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       since: isoAt(since),
       deadline: isoAt(since + timeoutMs),
       ...(request.approval.approvers ? { approvers: request.approval.approvers } : {}),
+      ...(gate ? { gate } : {}),
       how: [
         `edgeship approve ${deploymentId} --by <you> [--comment <text>]`,
         `edgeship reject ${deploymentId} --by <you> --reason <why>`,
@@ -452,12 +476,12 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
     report.approval = { ...(decision as ApprovalRecord), waitedMs };
     progress.setStatus('running');
     const approved = report.approval.decision === 'approved';
-    end(approved ? 'ok' : 'failed', { figures: { decision: report.approval.decision, by: report.approval.by } });
+    end(approved ? 'ok' : 'failed', { figures: { decision: report.approval.decision, by: report.approval.by, ...(gate ? { gate } : {}) } });
     if (!approved) {
       report.failure = {
         stage: 'approval',
         type: ErrorType.ApprovalRejected,
-        message: decided ? `rejected by ${report.approval.by}: ${report.approval.reason}` : `no decision within ${timeoutMs} ms: the approval timed out`,
+        message: `${gate ? `before ${gate}: ` : ''}${decided ? `rejected by ${report.approval.by}: ${report.approval.reason}` : `no decision within ${timeoutMs} ms: the approval timed out`}`,
       };
     }
     return approved;
@@ -528,9 +552,19 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
   // ---- the run --------------------------------------------------------------------------------
   let status: DeploymentStatusName;
   let cancellation: unknown;
+  let fleet: FleetRollout | undefined;
   try {
     const { exported, compiled } = await gpuStages();
     const ext = compiled.format;
+    const plan = request.rollout;
+    if (ownership && plan) {
+      // Fleet rollouts (request.rollout): waves of per-device child workflows (workflows/fleet/).
+      fleet = new FleetRollout({ request: { ...request, rollout: plan }, run, progress, compiled, awaitApproval, step, leasesGranted, leasesRequested });
+      await fleet.acquireLeases();
+      const end = await fleet.run();
+      if (end.cancellation !== undefined) cancellation = end.cancellation;
+      throw new FleetRolloutEnded(end.status);
+    }
     if (ownership) await acquireLeases();
     await stageEverywhere(compiled, ext);
     if (ownership) await compareWithServed(exported, compiled);
@@ -542,11 +576,15 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       status = 'rejected';
     }
   } catch (err) {
+    if (err instanceof FleetRolloutEnded) {
+      status = err.status;
+    } else {
     if (isCancellation(err)) cancellation = err;
     report.failure ??= summarizeFailure(err, report.stage);
     log.warn('deployment failed, compensating', { stage: report.failure.stage, deviceId: report.failure.deviceId, type: report.failure.type, message: report.failure.message });
     const restoresOk = await compensate();
     status = liveDevices.size > 0 ? (restoresOk ? 'rolled-back' : 'rollback-failed') : cancellation ? 'cancelled' : 'failed';
+    }
   }
 
   /** Runs the saga outside cancellation; true when every restore succeeded. */
@@ -568,13 +606,14 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
   }
 
   progress.setStatus(status);
-  if (ownership) await CancellationScope.nonCancellable(() => releaseLeases(status));
+  if (fleet) await CancellationScope.nonCancellable(() => (fleet as FleetRollout).releaseLeases(status));
+  else if (ownership) await CancellationScope.nonCancellable(() => releaseLeases(status));
   const final = progress.finish();
   // Let a signal or update that arrived with the last activation complete before the run closes.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (ownership) {
     // Readable without any worker, whatever the run's end: the status query needs one.
-    upsertMemo({ edgeshipReport: final });
+    upsertMemo({ edgeshipReport: memoReport(final) });
   }
   // Rethrowing the cancellation closes the run as Cancelled in Temporal (what the operator asked
   // for); the report stays readable through the memo and the status query.

@@ -1,12 +1,13 @@
 // Messages of the deviceOwner workflow, and the one it sends back to a deployment. Shared by the
 // workflows, the ownership activities and the clients.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DeviceRecord, LeaseAnswer, LeaseRelease, LeaseRequest } from '../common/ownership';
+import type { DesiredModelSignal, DeviceRecord, LeaseAnswer, LeaseRelease, LeaseRequest } from '../common/ownership';
 
 export const REQUEST_LEASE_UPDATE = 'requestLease';
 export const RELEASE_LEASE_SIGNAL = 'releaseLease';
 export const LEASE_GRANTED_SIGNAL = 'leaseGranted';
 export const DEVICE_QUERY = 'device';
+export const DESIRED_MODEL_SIGNAL = 'desiredModel';
 
 /** Answers at once: granted, queued (with the position), or DeviceBusy when onBusy is "fail". */
 export const requestLeaseUpdate = defineUpdate<LeaseAnswer, [LeaseRequest]>(REQUEST_LEASE_UPDATE);
@@ -15,3 +16,5 @@ export const releaseLeaseSignal = defineSignal<[LeaseRelease]>(RELEASE_LEASE_SIG
 /** To a queued deployment run: the device is now yours. */
 export const leaseGrantedSignal = defineSignal<[{ deviceId: string }]>(LEASE_GRANTED_SIGNAL);
 export const deviceQuery = defineQuery<DeviceRecord>(DEVICE_QUERY);
+/** From a fleet rollout holding the lease: the model an offline device should catch up to (or null). */
+export const desiredModelSignal = defineSignal<[DesiredModelSignal]>(DESIRED_MODEL_SIGNAL);

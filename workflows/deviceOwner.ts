@@ -28,7 +28,7 @@ import { ErrorType } from '../common/errors';
 import { DEFAULT_HOLDER_CHECK_INTERVAL_MS, IDLE_CHECK_FACTOR, ON_BUSY, type DeviceOwnerInput, type DeviceRecord, type LeaseEntry, type LeaseRequest, type OwnershipActivities } from '../common/ownership';
 import { GPU_TASK_QUEUE } from '../common/queues';
 import { SA_DEVICES, SA_SHA, SA_STATUS } from '../common/searchAttributes';
-import { deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
+import { desiredModelSignal, deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
 import { escapeText } from './escapeText';
 import { LeaseBook, emptyRecord } from './leaseBook';
 import { isoAt, nowMs } from './progress';
@@ -90,6 +90,11 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
     if (!applied) log.info('release from a run that neither holds nor waits', { deviceId, deploymentId: rel.deploymentId, runId: rel.runId });
     if (granted) toNotify.push(granted);
     changed = true;
+  });
+  setHandler(desiredModelSignal, (sig) => {
+    if (!sig || typeof sig.deploymentId !== 'string' || typeof sig.runId !== 'string') return;
+    if (book.setDesired(sig, isoAt(nowMs()))) changed = true;
+    else log.info('desired model from a run that does not hold the device', { deviceId, deploymentId: sig.deploymentId });
   });
   setHandler(deviceQuery, () => book.record);
 
@@ -159,6 +164,7 @@ function details(r: DeviceRecord): string {
   const s = r.serves;
   lines.push(s ? `serves \`${s.sha256?.slice(0, 16) ?? 'no model'}\`${s.deploymentId ? ` from ${escapeText(s.deploymentId)}` : ''}${s.verified ? '' : ' (unverified)'}` : 'serves: not reported yet');
   if (r.holder) lines.push(`holder: ${escapeText(r.holder.deploymentId)} (${escapeText(r.holder.modelName)}) since ${r.holder.grantedAt ?? r.holder.requestedAt}`);
+  if (r.desired) lines.push(`desired: \`${r.desired.sha256.slice(0, 16)}\` (${escapeText(r.desired.modelName)}) from ${escapeText(r.desired.deploymentId)} when the device is back, until ${r.desired.until}`);
   r.queue.forEach((q, i) => lines.push(`${i + 1}. ${escapeText(q.deploymentId)} (${escapeText(q.modelName)}) waiting since ${q.requestedAt}`));
   return lines.join('\n');
 }

@@ -2,3 +2,5 @@
 // registers every export of this module as a workflow type.
 export { deployModel } from './deployModel';
 export { deviceOwner } from './deviceOwner';
+export { rolloutWave } from './fleet/rolloutWave';
+export { deviceRollout } from './fleet/deviceRollout';

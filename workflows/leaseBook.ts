@@ -6,6 +6,7 @@
 // changes the device record, and it hands the lease to the next in line.
 import {
   DEVICE_HISTORY_LIMIT,
+  type DesiredModelSignal,
   type DeviceHistoryEntry,
   type DeviceOutcome,
   type DeviceRecord,
@@ -67,6 +68,7 @@ export class LeaseBook {
     const holder = this.record.holder;
     if (holder && sameRun(holder, rel)) {
       if (rel.outcome) this.applyOutcome(holder, rel.outcome, at);
+      if (this.record.desired && sameRun(this.record.desired, rel)) delete this.record.desired;
       return { granted: this.grantNext(at), applied: true };
     }
     const i = this.record.queue.findIndex((e) => sameRun(e, rel));
@@ -86,11 +88,25 @@ export class LeaseBook {
     const holder = this.record.holder;
     if (!holder) return null;
     this.pushHistory({ deploymentId: holder.deploymentId, runId: holder.runId, modelName: holder.modelName, outcome: 'abandoned', deploymentStatus: 'unknown', at, reason });
+    if (this.record.desired && sameRun(this.record.desired, holder)) delete this.record.desired;
     // A holder that never got its grant never touched the device.
     if (holder.grantedAt !== undefined && this.record.serves) {
       this.record.serves = { ...this.record.serves, verified: false, note: `${holder.deploymentId} ended without reporting: ${reason}` };
     }
     return this.grantNext(at);
+  }
+
+  /**
+   * A fleet rollout holding the lease records the model a device that was offline should get
+   * when its edge worker comes back (or clears it). Only the holder may; returns whether applied.
+   */
+  setDesired(sig: DesiredModelSignal, at: string): boolean {
+    const holder = this.record.holder;
+    if (!holder || !sameRun(holder, sig)) return false;
+    if (sig.desired) this.record.desired = { deploymentId: sig.deploymentId, runId: sig.runId, ...sig.desired, since: at };
+    else if (this.record.desired && sameRun(this.record.desired, sig)) delete this.record.desired;
+    this.touch(at);
+    return true;
   }
 
   private grantNext(at: string): LeaseEntry | null {
@@ -116,6 +132,7 @@ export class LeaseBook {
         break;
       }
       case 'untouched':
+      case 'skipped-offline':
         break;
       case 'unknown':
         this.record.serves = { ...(serves ?? { sha256: null, since: at }), verified: false, note: `${run.deploymentId}: ${outcome.reason ?? 'the device state could not be proven'}` };

@@ -40,7 +40,8 @@ export class Progress {
     };
     upsertSearchAttributes([
       { key: SA_MODEL, value: request.modelName },
-      { key: SA_DEVICES, value: [...request.devices] },
+      // A fleet's ids would outgrow a search attribute's size limit: its device children carry one each.
+      ...(request.rollout ? [] : [{ key: SA_DEVICES, value: [...request.devices] }]),
       { key: SA_STAGE, value: 'queued' },
       { key: SA_STATUS, value: 'running' },
     ]);
@@ -142,7 +143,14 @@ export class Progress {
       // A fenced block shows the commands literally (`--by <you>` would otherwise vanish as HTML).
       lines.push(`awaiting approval until ${this.awaiting.deadline}:`, '```text', ...this.awaiting.how, '```');
     }
-    for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}`);
+    if (r.rollout) {
+      for (const w of r.rollout.waves) {
+        const c = w.counts;
+        lines.push(`- ${t(w.name)} (${w.devices.length}): ${w.state}${c.total ? ` · ${c.validated} validated · ${c.failed} failed · ${c.skipped} offline${c.reverted ? ` · ${c.reverted} reverted` : ''}` : ''}`);
+      }
+      if (r.rollout.halted) lines.push(`**halted** in ${t(r.rollout.halted.wave)}: ${t(r.rollout.halted.reason)}`);
+    }
+    if (!r.rollout || r.devices.length <= 20) for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}`);
     if (r.approval?.decision === 'rejected') lines.push(`rejected by ${t(r.approval.by ?? '?')}: ${t(r.approval.reason ?? '')}`);
     else if (r.approval?.comment) lines.push(`${r.approval.decision} by ${t(r.approval.by ?? '?')}: ${t(r.approval.comment)}`);
     if (r.failure) lines.push(`failure: ${r.failure.stage}: ${t(r.failure.type)}: ${t(r.failure.message)}`);

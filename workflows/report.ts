@@ -10,13 +10,16 @@ import type {
   RestoreBackupResult,
   ValidationReport,
 } from '../common/contracts';
+import type { CanaryComparison, RolloutReport } from '../common/rollout';
 import type { DeploymentTiming } from './timing';
 
 /**
  * Final statuses: completed · rolled-back (every touched device restored) · rollback-failed (a
  * restore failed: some device may still serve the new model — needs a person) · rejected (by a
  * person or the approval timeout; nothing live changed) · failed (before anything live) ·
- * cancelled (cancelled before anything live; a cancellation after a swap ends rolled-back).
+ * cancelled (cancelled before anything live; a cancellation after a swap ends rolled-back) ·
+ * halted (fleet rollout: the halt criteria were crossed and onHalt "keep-validated" left the
+ * validated devices on the new model).
  */
 export type DeploymentStatusName =
   | 'running'
@@ -25,11 +28,12 @@ export type DeploymentStatusName =
   | 'completed'
   | 'rolled-back'
   | 'rollback-failed'
+  | 'halted'
   | 'rejected'
   | 'failed'
   | 'cancelled';
 
-export const FINAL_STATUSES: readonly DeploymentStatusName[] = ['completed', 'rolled-back', 'rollback-failed', 'rejected', 'failed', 'cancelled'];
+export const FINAL_STATUSES: readonly DeploymentStatusName[] = ['completed', 'rolled-back', 'rollback-failed', 'halted', 'rejected', 'failed', 'cancelled'];
 
 export type StageName =
   | 'queued'
@@ -42,6 +46,8 @@ export type StageName =
   | 'stage'
   | 'compare'
   | 'approval'
+  | 'rollout'
+  | 'catch-up'
   | 'swap'
   | 'validate'
   | 'compensate'
@@ -86,7 +92,10 @@ export type DevicePhase =
   | 'restored'
   | 'restore-failed'
   | 'restore-skipped'
-  | 'discarded';
+  | 'discarded'
+  | 'skipped-offline'
+  | 'awaiting-catch-up'
+  | 'not-reached';
 
 export interface DeviceState {
   deviceId: string;
@@ -145,6 +154,8 @@ export interface DecisionFigures {
   /** Champion vs challenger: the candidate against what the devices serve now. */
   servedComparison?: ServedComparison[];
   stagedDevices: string[];
+  /** Fleet rollouts: the canary's measured figures next to devices still on the old model. */
+  canaryComparison?: CanaryComparison;
 }
 
 export interface AwaitedDecision {
@@ -152,6 +163,8 @@ export interface AwaitedDecision {
   since: string;
   deadline: string;
   approvers?: string[];
+  /** Fleet rollouts: the wave this decision lets start. */
+  gate?: string;
   /** Ways to answer, ready to copy. */
   how: string[];
 }
@@ -185,6 +198,8 @@ export interface DeploymentReport {
   ignoredMessages: IgnoredMessage[];
   /** Where the wall time went (workflows/timing.ts defines each figure). Only when finished. */
   timing?: DeploymentTiming;
+  /** Fleet rollouts (request.rollout): the plan, each wave, the halt, the catch-up, a row per device. */
+  rollout?: RolloutReport;
 }
 
 /** The `status` query: the report so far plus what the workflow is waiting for. */

@@ -1,13 +1,13 @@
 // The ownership activities: the deployment's side of the device lease protocol. They talk to
 // Temporal itself (a workflow cannot send an update, and update-with-start is what creates the
 // device's owner workflow on first use), so they need a Client on the worker's connection.
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ErrorType } from '../../common/errors';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { SA_DEVICES } from '../../common/searchAttributes';
-import { requestLeaseUpdate } from '../../workflows/deviceMessages';
+import { desiredModelSignal, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 
 export interface OwnershipActivityOptions {
   /** Task queue of the deviceOwner workflows (the GPU worker bundles every workflow). */
@@ -16,8 +16,60 @@ export interface OwnershipActivityOptions {
   holderCheckIntervalMs?: number;
 }
 
+/** Runs `work` over items with at most `limit` at once (signals to many owners). */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++];
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+const SIGNAL_CONCURRENCY = 16;
+
 export function createOwnershipActivities(client: Client, opts: OwnershipActivityOptions = {}): OwnershipActivities {
-  return {
+  const activities: OwnershipActivities = {
+    async requestDeviceLeases({ deviceIds, ...request }): Promise<LeaseAnswer[]> {
+      const answers: LeaseAnswer[] = [];
+      for (const [i, deviceId] of deviceIds.entries()) {
+        const answer = await activities.requestDeviceLease({ ...request, deviceId });
+        answers.push(answer);
+        if (!answer.granted) break;
+        if (i % 50 === 49) Context.current().heartbeat({ leased: answers.length, of: deviceIds.length });
+      }
+      return answers;
+    },
+
+    async releaseDeviceLeases({ deploymentId, runId, releases }) {
+      const missing: string[] = [];
+      await eachLimited(releases, SIGNAL_CONCURRENCY, async ({ deviceId, outcome }) => {
+        try {
+          await client.workflow.getHandle(deviceOwnerWorkflowId(deviceId)).signal(releaseLeaseSignal, { deploymentId, runId, ...(outcome ? { outcome } : {}) });
+        } catch (err) {
+          // The owner was terminated by hand: nobody holds a lease to give back.
+          if (err instanceof WorkflowNotFoundError) missing.push(deviceId);
+          else throw err;
+        }
+      });
+      return { released: releases.length - missing.length, missing };
+    },
+
+    async recordDesiredModels({ deviceIds, ...signal }) {
+      const missing: string[] = [];
+      await eachLimited(deviceIds, SIGNAL_CONCURRENCY, async (deviceId) => {
+        try {
+          await client.workflow.getHandle(deviceOwnerWorkflowId(deviceId)).signal(desiredModelSignal, signal);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) missing.push(deviceId);
+          else throw err;
+        }
+      });
+      return { recorded: deviceIds.length - missing.length, missing };
+    },
+
     async requestDeviceLease(input): Promise<LeaseAnswer> {
       const { deviceId, ...request } = input;
       const workflowId = deviceOwnerWorkflowId(deviceId);
@@ -59,4 +111,5 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
       }
     },
   };
+  return activities;
 }

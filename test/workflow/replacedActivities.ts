@@ -32,6 +32,10 @@ export interface Scenario {
   validationFailsOn?: string;
   /** validateDeployment on this device runs until the activity is cancelled. */
   validationHangsOn?: string;
+  /** Fleet rollouts: validateDeployment fails its gates on each of these devices. */
+  validationFailsOnDevices?: string[];
+  /** Fleet rollouts: the soak watch reports these devices degraded. */
+  soakDegradesOn?: string[];
 }
 
 export interface RecordedCall {
@@ -77,7 +81,9 @@ export class ReplacedFleet {
   }
 
   private context(activity: string, input: unknown, deviceId?: string): { workflowId: string; scenario: Scenario } {
-    const workflowId = Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
+    const callerId = Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
+    // A fleet rollout's device children (`<deploymentId>.<deviceId>[.<mode>]`) act for their deployment.
+    const workflowId = this.scenarios.has(callerId) ? callerId : ([...this.scenarios.keys()].find((id) => callerId.startsWith(`${id}.`)) ?? callerId);
     this.calls.push({ workflowId, activity, ...(deviceId ? { deviceId } : {}), input });
     return { workflowId, scenario: this.scenarios.get(workflowId) ?? {} };
   }
@@ -238,7 +244,7 @@ export class ReplacedFleet {
             clearInterval(beat);
           }
         }
-        const failing = scenario.validationFailsOn === deviceId;
+        const failing = scenario.validationFailsOn === deviceId || (scenario.validationFailsOnDevices ?? []).includes(deviceId);
         const report = validationReport(deviceId, input.sha256, failing);
         if (failing) {
           throw ApplicationFailure.create({ type: ErrorType.ValidationGateFailed, message: `validation failed on ${deviceId}: ${report.failures.join('; ')}`, nonRetryable: true, details: [report] });
@@ -263,6 +269,28 @@ export class ReplacedFleet {
       discardStaged: async (input) => {
         this.context('discardStaged', input, deviceId);
         return { deviceId, removed: [`/models/${deviceId}/staging/${input.sha256}.${input.ext}`], otherClaims: 0 };
+      },
+      probeServing: async (input) => {
+        this.context('probeServing', input, deviceId);
+        const serves = this.served.get(deviceId) ?? null;
+        return { deviceId, runtimeUp: true, ready: serves !== null, servedSha256Prefix: serves?.slice(0, 16) ?? null, currentSha256: serves };
+      },
+      measureServing: async (input) => {
+        this.context('measureServing', input, deviceId);
+        const serves = this.served.get(deviceId) ?? null;
+        // The old model is a little slower than the candidate in these runs.
+        return {
+          deviceId, servedSha256Prefix: serves?.slice(0, 16) ?? null, currentSha256: serves,
+          latencyMs: { count: 200, p50: 6, p90: 9, p95: 11, p99: 15, mean: 7, max: 20 },
+          throughput: { concurrency: 8, durationMs: 3000, completed: 1350, errors: 0, rps: 450 },
+          agreement: { minReferenceCosine: 0.998, bindingMinCosine: 0.997 },
+          durationMs: 40,
+        };
+      },
+      watchServing: async (input) => {
+        const { scenario } = this.context('watchServing', input, deviceId);
+        const degraded = (scenario.soakDegradesOn ?? []).includes(deviceId) ? ['3 of 3 polls: /healthz not ready'] : [];
+        return { deviceId, sha256: input.sha256, healthy: degraded.length === 0, degraded, polls: 3, notReadyPolls: degraded.length ? 3 : 0, wrongShaPolls: 0, unreachablePolls: 0, requests: 15, errors: 0, p95LatencyMs: 5, durationMs: input.durationMs };
       },
     };
   }

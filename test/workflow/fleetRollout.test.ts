@@ -1,0 +1,257 @@
+// Fleet rollouts (request.rollout) on a real Temporal dev server, with the device and GPU
+// activities replaced (replacedActivities.ts: they keep a model of what each device serves, so
+// halts and reverts are checked by their effect) and the real ownership activities. One device,
+// `f-off`, has no edge worker until a test starts one: it is the offline device.
+import assert from 'node:assert/strict';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { createOwnershipActivities } from '../../activities/gpu/ownership';
+import { startDeployment } from '../../clients/startDeployment';
+import { readDeviceRecord } from '../../clients/deviceRecords';
+import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
+import type { FleetDeviceRow } from '../../common/rollout';
+import type { deployModel } from '../../workflows';
+import { approveSignal, rejectSignal, statusQuery } from '../../workflows/messages';
+import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
+import { startTestTemporal } from '../helpers/temporalEnv';
+import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
+
+const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
+const OFFLINE = 'f-off';
+
+type Handle = WorkflowHandle<typeof deployModel>;
+
+describe('fleet rollouts (real dev server, replaced activities)', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment;
+  const workers: Worker[] = [];
+  const running: Array<Promise<unknown>> = [];
+  const fleet = new ReplacedFleet([...ONLINE, OFFLINE]);
+
+  before(async function () {
+    this.timeout(90_000);
+    try {
+      Runtime.install({ logger: new DefaultLogger('ERROR') });
+    } catch {
+      // another test file installed the runtime first
+    }
+    env = await startTestTemporal();
+    const connection = env.nativeConnection;
+    workers.push(
+      await Worker.create({
+        connection,
+        taskQueue: GPU_TASK_QUEUE,
+        workflowsPath: require.resolve('../../workflows'),
+        activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
+      }),
+      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
+    );
+    for (const w of workers) running.push(w.run());
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await Promise.all(running);
+    await env?.teardown();
+  });
+
+  async function start(name: string, devices: string[], rollout: DeployRequestInput['rollout'], scenario: Scenario = {}, overrides: Partial<DeployRequestInput> = {}): Promise<{ handle: Handle; id: string }> {
+    const checkpointPath = `/checkpoints/${name}.pt`;
+    const request = parseDeployRequest({
+      modelName: name,
+      source: { kind: 'checkpoint', checkpointPath },
+      sourceSha256: sha(checkpointPath),
+      target: 'cpu-int8',
+      devices,
+      approval: { required: false },
+      rollout,
+      ...overrides,
+    });
+    const id = deploymentWorkflowId(name, request.target, sha(checkpointPath));
+    fleet.scenario(id, scenario);
+    await startDeployment(env.client, request);
+    return { handle: env.client.workflow.getHandle<typeof deployModel>(id), id };
+  }
+
+  async function closed(handle: Handle, expectedType?: string): Promise<DeploymentReport> {
+    try {
+      const report = await handle.result();
+      assert.equal(expectedType, undefined, `the run completed; expected ${expectedType}`);
+      return report;
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) throw err;
+      assert.equal(err.cause.type, expectedType, `closing failure type (${err.cause.message})`);
+      return err.cause.details?.[0] as DeploymentReport;
+    }
+  }
+
+  async function waitFor(handle: Handle, what: string, predicate: (s: DeploymentStatus) => boolean): Promise<DeploymentStatus> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const status = await handle.query(statusQuery);
+      if (predicate(status)) return status;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last ${JSON.stringify({ status: status.status, stage: status.stage })}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  const rows = (r: DeploymentReport): Record<string, FleetDeviceRow> => Object.fromEntries((r.rollout?.devices ?? []).map((d) => [d.deviceId, d]));
+  const artifactOf = (r: DeploymentReport): string => r.artifact?.sha256 ?? '';
+  const swapped = (id: string): string[] => fleet.trace(id, ['swapModel']).map((t) => t.split(' ')[1]);
+
+  /** Puts every device back on its initial model (each test starts from the same fleet). */
+  function resetFleet(): void {
+    for (const id of fleet.deviceIds) fleet.served.set(id, initialSha(id));
+  }
+  beforeEach(resetFleet);
+
+  it('the canary fails: nothing else is swapped, the canary is restored, the run ends rolled-back', async () => {
+    const { handle, id } = await start('canary-fails', ONLINE.slice(0, 6), { canary: ['f-01'], waves: [2], maxParallel: 2 }, { validationFailsOnDevices: ['f-01'] });
+    const report = await closed(handle, 'DeploymentRolledBack');
+    assert.deepEqual(swapped(id), ['f-01']);
+    assert.equal(fleet.served.get('f-01'), initialSha('f-01'));
+    const r = rows(report);
+    assert.equal(r['f-01'].outcome, 'failed');
+    assert.equal(r['f-01'].failedStep, 'validate');
+    assert.equal(r['f-01'].restore?.outcome, 'restored');
+    for (const other of ONLINE.slice(1, 6)) assert.equal(r[other].outcome, 'not-reached');
+    assert.equal(report.rollout?.halted?.wave, 'canary');
+    assert.deepEqual(report.rollout?.waves.map((w) => `${w.name}:${w.state}`), ['canary:halted', 'wave-1:not-run', 'wave-2:not-run']);
+    assert.equal(report.failure?.type, 'DeploymentHalted');
+  });
+
+  it('wave 2 crosses the threshold: the rollout halts and every device it swapped is restored (revert-all)', async () => {
+    const devices = ONLINE.slice(0, 8);
+    const { handle, id } = await start('halt-revert-all', devices, { canary: { count: 1 }, waves: [3, 4], maxParallel: 1, halt: { maxFailed: 1 } }, { validationFailsOnDevices: ['f-05', 'f-06'] });
+    const report = await closed(handle, 'DeploymentRolledBack');
+    assert.equal(report.status, 'rolled-back');
+    const r = rows(report);
+    // wave-2 is f-05..f-08 run one at a time: f-05 fails (1 ≤ maxFailed), f-06 fails (2 > 1) → halt.
+    assert.deepEqual(swapped(id), ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06']);
+    assert.equal(r['f-07'].outcome, 'not-reached');
+    assert.equal(r['f-08'].outcome, 'not-reached');
+    for (const d of ['f-01', 'f-02', 'f-03', 'f-04']) {
+      assert.equal(r[d].outcome, 'validated');
+      assert.equal(r[d].revert, 'reverted', d);
+    }
+    for (const d of devices) assert.equal(fleet.served.get(d), initialSha(d), `${d} serves its old model again`);
+    assert.match(report.rollout?.halted?.reason ?? '', /2 devices failed, more than maxFailed 1/);
+    const revert = report.rollout?.waves.find((w) => w.name === 'revert');
+    assert.equal(revert?.counts.reverted, 4);
+    // The owners' records agree: reverted devices were rolled back, the others untouched.
+    const owner = await readDeviceRecord(env.client, 'f-02');
+    assert.equal(owner?.serves?.sha256, initialSha('f-02'));
+    assert.equal(owner?.holder, null);
+  });
+
+  it('keep-validated: the halt leaves validated devices on the new model; failed ones restored; the run closes halted', async () => {
+    const devices = ONLINE.slice(0, 8);
+    const { handle, id } = await start('halt-keep', devices, { canary: { count: 1 }, waves: [3, 4], maxParallel: 1, halt: { maxFailedPercent: 20, minDoneForPercent: 5 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['f-05', 'f-06'] });
+    const report = await closed(handle, 'DeploymentHalted');
+    assert.equal(report.status, 'halted');
+    const sha256 = artifactOf(report);
+    // 1 failed of 5 done = 20 % (not above); 2 of 6 = 33 % → halt.
+    assert.deepEqual(swapped(id), ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06']);
+    for (const d of ['f-01', 'f-02', 'f-03', 'f-04']) assert.equal(fleet.served.get(d), sha256, `${d} keeps the new model`);
+    for (const d of ['f-05', 'f-06', 'f-07', 'f-08']) assert.equal(fleet.served.get(d), initialSha(d), `${d} on its old model`);
+    assert.equal(report.rollout?.waves.some((w) => w.name === 'revert'), false);
+    const owner = await readDeviceRecord(env.client, 'f-03');
+    assert.equal(owner?.serves?.sha256, sha256);
+  });
+
+  it('a device offline at its turn is skipped (offline: skip), counted apart from failures', async () => {
+    const { handle } = await start('offline-skip', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offlineAfter: '1500ms' });
+    const report = await closed(handle);
+    assert.equal(report.status, 'completed');
+    const r = rows(report);
+    assert.equal(r[OFFLINE].outcome, 'skipped-offline');
+    assert.equal(r['f-02'].outcome, 'validated');
+    assert.deepEqual(report.rollout?.tally, { done: 2, failed: 0, offline: 1 });
+    const owner = await readDeviceRecord(env.client, OFFLINE);
+    assert.equal(owner?.history.at(-1)?.outcome, 'skipped-offline');
+    assert.equal(fleet.served.get(OFFLINE), initialSha(OFFLINE));
+  });
+
+  it('catch-up: the offline device keeps the desired model in its record and gets it when its edge worker returns', async () => {
+    const { handle, id } = await start('offline-catch-up', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offline: 'catch-up', offlineAfter: '1500ms', deadline: '3m' });
+    await waitFor(handle, 'the catch-up wave', (s) => s.stage === 'catch-up' && s.rollout?.catchUp !== undefined);
+    const waiting = await readDeviceRecord(env.client, OFFLINE);
+    assert.equal(waiting?.desired?.deploymentId, id);
+    // The device comes back: its worker starts polling edge.f-off.
+    const late = await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(OFFLINE), activities: fleet.edgeActivities(OFFLINE) });
+    const lateRun = late.run();
+    try {
+      const report = await closed(handle);
+      assert.equal(report.status, 'completed');
+      const r = rows(report);
+      assert.equal(r[OFFLINE].outcome, 'validated');
+      assert.ok(r[OFFLINE].cameBackAt, 'the report says when the device came back');
+      assert.equal(fleet.served.get(OFFLINE), artifactOf(report));
+      const after = await readDeviceRecord(env.client, OFFLINE);
+      assert.equal(after?.desired, undefined, 'the desired model is cleared once delivered');
+      assert.equal(after?.serves?.sha256, artifactOf(report));
+    } finally {
+      late.shutdown();
+      await lateRun;
+    }
+  });
+
+  it('approval after the canary (with canary vs old-model figures) and before every wave; a rejection reverts the canary', async () => {
+    const devices = ONLINE.slice(0, 5);
+    const plan = { canary: ['f-01'], waves: [2], approval: 'every-wave' as const, baselineDevices: 2 };
+    const approved = await start('approve-each-wave', devices, plan, {}, { approval: { required: true, timeout: '2m' } });
+    const first = await waitFor(approved.handle, 'approval after the canary', (s) => s.status === 'awaiting-approval');
+    assert.equal(first.awaiting?.gate, 'wave-1');
+    const cmp = first.decisionFigures?.canaryComparison;
+    assert.equal(cmp?.canary[0]?.deviceId, 'f-01');
+    assert.deepEqual(cmp?.baseline.map((b) => b.deviceId), ['f-02', 'f-03']);
+    assert.equal(cmp?.ratios?.p95Ms, Number((9 / 11).toFixed(3)));
+    assert.deepEqual(swapped(approved.id), ['f-01']);
+    await approved.handle.signal(approveSignal, { by: 'alice' });
+    const second = await waitFor(approved.handle, 'approval before wave-2', (s) => s.status === 'awaiting-approval' && s.awaiting?.gate === 'wave-2');
+    assert.deepEqual(second.rollout?.waves.map((w) => w.state), ['done', 'done', 'awaiting-approval']);
+    await approved.handle.signal(approveSignal, { by: 'bob' });
+    const report = await closed(approved.handle);
+    assert.deepEqual(report.rollout?.waves.map((w) => w.approval?.by ?? null), [null, 'alice', 'bob']);
+    for (const d of devices) assert.equal(fleet.served.get(d), artifactOf(report));
+
+    resetFleet();
+    const rejected = await start('reject-after-canary', devices, plan, {}, { approval: { required: true, timeout: '2m' } });
+    await waitFor(rejected.handle, 'approval after the canary', (s) => s.status === 'awaiting-approval');
+    await rejected.handle.signal(rejectSignal, { by: 'carol', reason: 'canary p99 too high' });
+    const rejectedReport = await closed(rejected.handle, 'DeploymentRejected');
+    assert.equal(rows(rejectedReport)['f-01'].revert, 'reverted');
+    assert.deepEqual(swapped(rejected.id), ['f-01']);
+    for (const d of devices) assert.equal(fleet.served.get(d), initialSha(d));
+  });
+
+  it('a soak that sees a device degrade counts it as failed and restores it', async () => {
+    const { handle } = await start('soak-degrades', ONLINE.slice(0, 3), { canary: ['f-01'], soak: '2s', halt: { maxFailed: 1 } }, { soakDegradesOn: ['f-03'] });
+    const report = await closed(handle);
+    const r = rows(report);
+    assert.equal(r['f-03'].outcome, 'failed');
+    assert.equal(r['f-03'].failedStep, 'soak');
+    assert.equal(fleet.served.get('f-03'), initialSha('f-03'));
+    assert.equal(fleet.served.get('f-02'), artifactOf(report));
+  });
+
+  it('cancellation mid-wave: the device being validated and every device swapped before are restored', async () => {
+    const devices = ONLINE.slice(0, 6);
+    const { handle, id } = await start('cancel-mid-wave', devices, { canary: ['f-01'], waves: [5], maxParallel: 2 }, { validationHangsOn: 'f-03' });
+    await waitFor(handle, 'f-03 validating', () => fleet.trace(id, ['validateDeployment']).includes('validateDeployment f-03'));
+    // Let the other lane finish a device or two while f-03 hangs.
+    await new Promise((r) => setTimeout(r, 1500));
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError);
+    const description = await handle.describe();
+    assert.equal(description.status.name, 'CANCELLED');
+    for (const d of devices) assert.equal(fleet.served.get(d), initialSha(d), `${d} serves its old model again`);
+    const report = (description.memo?.edgeshipReport ?? undefined) as DeploymentReport | undefined;
+    assert.equal(report?.status, 'rolled-back');
+    assert.ok(fleet.trace(id, ['restoreBackup']).includes('restoreBackup f-01'));
+  });
+});
