@@ -1,5 +1,7 @@
 // Human-readable rendering of deployment status and reports for the terminal.
+import type { WaveStatus } from '../common/rollout';
 import type { DeploymentReport, DeploymentStatus, DeviceState, StageRecord } from '../workflows/report';
+import { canaryComparisonLines, renderRollout } from './fleetFormat';
 
 const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`);
 const num = (n: number | undefined, digits = 4): string => (n === undefined ? '—' : n.toFixed(digits));
@@ -41,7 +43,16 @@ export function deviceLine(d: DeviceState): string {
   return parts.join(' · ');
 }
 
-export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
+/**
+ * all: a fleet rollout lists every device (else, above 50, only those that need a look); live: the
+ * running waves' own status (clients/fleetState.ts), shown in place of the reported counts.
+ */
+export interface RenderOptions {
+  all?: boolean;
+  live?: Record<string, WaveStatus>;
+}
+
+export function renderStatus(s: DeploymentStatus | DeploymentReport, opts: RenderOptions = {}): string {
   const lines: string[] = [];
   lines.push(`${s.deploymentId}  ${s.status.toUpperCase()}  (stage ${s.stage})`);
   lines.push(`  model ${s.modelName} → ${s.target}${s.artifact ? `, artifact ${s.artifact.sha256.slice(0, 16)} (${s.artifact.format}, ${bytes(s.artifact.sizeBytes)})` : ''}`);
@@ -62,6 +73,7 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
         if (c.found === 'missing') lines.push(`    vs served ${c.servedSha256.slice(0, 12)} (${on}): not compared — ${c.reason ?? 'not available'}`);
         else lines.push(`    vs served ${c.servedSha256.slice(0, 12)} (${on}): cosine min ${num(c.cosine?.min)} / mean ${num(c.cosine?.mean)}, norm ratio ${num(c.normRatio?.min, 3)}–${num(c.normRatio?.max, 3)} over ${c.windows} windows${c.task ? `, activity accuracy ${(c.task.candidateAccuracy * 100).toFixed(1)} % vs ${(c.task.servedAccuracy * 100).toFixed(1)} %` : ''}${c.passed ? '' : ' ✘ drift gate'}`);
       }
+      if (f.canaryComparison) lines.push('    canary vs baseline (old model):', ...canaryComparisonLines(f.canaryComparison).map((l) => `      ${l}`));
       for (const w of f.warnings ?? []) lines.push(`    ⚠ ${w}`);
       lines.push(`    staged on: ${f.stagedDevices.join(', ') || '—'}`);
     }
@@ -71,8 +83,14 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport): string {
     lines.push('', '  stages:');
     for (const st of s.stages) lines.push(`    ${stageLine(st)}`);
   }
-  lines.push('', '  devices:');
-  for (const d of s.devices) lines.push(`    ${deviceLine(d)}`);
+  if (s.rollout) {
+    // A fleet: the waves and one row per device (the whole story is in each device's workflow).
+    const shown = awaiting && s.decisionFigures?.canaryComparison ? { ...s.rollout, canaryComparison: undefined } : s.rollout;
+    lines.push('', ...renderRollout(shown, opts).map((l) => (l ? `  ${l}` : l)));
+  } else {
+    lines.push('', '  devices:');
+    for (const d of s.devices) lines.push(`    ${deviceLine(d)}`);
+  }
   if (s.approval) {
     const a = s.approval;
     lines.push('', `  approval: ${a.decision}${a.by ? ` by ${a.by}` : ''} at ${a.at}${a.via ? ` (${a.via})` : ''}${a.comment ? ` — "${a.comment}"` : ''}${a.reason ? ` — reason: ${a.reason}` : ''}`);

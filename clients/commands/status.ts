@@ -1,4 +1,7 @@
-// edgeship status <id>: stage, what is awaited, the figures to decide, per-device state.
+// edgeship status <id>: stage, what is awaited, the figures to decide, per-device state. A fleet
+// rollout shows its plan, its waves (a running wave's counts live from its own workflow), the halt
+// and a row per device (above 50 devices: a count per outcome and the devices that need a look,
+// unless --all).
 import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { DeploymentStatus } from '../../workflows/report';
@@ -7,22 +10,30 @@ import { readDeviceRecord } from '../deviceRecords';
 import { decisionSendersFromHistory } from '../decisionSenders';
 import { activityTimingsFromHistory, renderActivityTimings } from '../activityTimings';
 import { renderStatus } from '../format';
+import { readLiveWaves } from '../fleetState';
 import { workflowUiUrl } from '../connection';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
+
+interface StatusOptions extends CommonOptions {
+  all?: boolean;
+}
 
 export function statusCommand(): Command {
   return withCommonOptions(new Command('status'))
     .description('show where a deployment is, what it waits for, and the figures to decide on')
     .argument('<workflow-id>', 'deployment workflow id')
-    .action(async (id: string, opts: CommonOptions) => {
+    .option('--all', 'fleet rollouts: list every device (else, above 50 devices, a count per outcome and only the devices not validated)')
+    .action(async (id: string, opts: StatusOptions) => {
       await withClient(opts, async (client) => {
         const { status, server, queryError, source } = await readDeployment(client, id);
         // One read of the history serves both: who sent each decision, and each activity's timing.
         const events = (await client.workflow.getHandle(id, server.runId).fetchHistory().catch(() => undefined))?.events ?? [];
         const senders = decisionSendersFromHistory(events);
         const timings = activityTimingsFromHistory(events);
+        // A fleet rollout's running waves, asked directly (the parent counts a wave when it ends).
+        const live = status?.rollout && !status.finished ? await readLiveWaves(client, status.rollout) : {};
         if (opts.json) {
-          printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, activityTimings: timings, ...(queryError ? { queryError } : {}) });
+          printJson({ server, status: status ?? null, source: source ?? null, decisionSenders: senders, activityTimings: timings, ...(Object.keys(live).length ? { liveWaves: live } : {}), ...(queryError ? { queryError } : {}) });
           return;
         }
         if (status) {
@@ -31,7 +42,7 @@ export function statusCommand(): Command {
             ? `\n\n  decisions as Temporal recorded them ("by" is what the sender typed; the identity is the client that sent it):\n${senders.map((d) => `    ${d.at ?? ''} ${d.via} ${d.name}${d.by ? ` by "${d.by}"` : ''} from ${d.identity || '(no identity)'}`).join('\n')}`
             : '';
           const attempts = timings.length ? `\n\n  activities, from the run's history (last attempt's run, and what came before it):\n${renderActivityTimings(timings)}` : '';
-          process.stdout.write(`${renderStatus(status)}${queues}${sent}${attempts}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
+          process.stdout.write(`${renderStatus(status, { all: opts.all, live })}${queues}${sent}${attempts}\n\n  Temporal: ${server.executionStatus} · ${workflowUiUrl(opts, id, server.runId)}\n`);
           return;
         }
         process.stdout.write(
