@@ -31,7 +31,8 @@ describe('e2e: a fleet rollout on six simulated devices halts and reverts', func
     env = await startTestTemporal();
     stack = await startDemoStack({
       workDir: path.join(stateDir(), 'test', 'e2e-fleet'),
-      checkpointDir: path.join(stateDir(), 'test'),
+      // Its own checkpoints: npm test runs this file beside the main suite (scripts/test.sh).
+      checkpointDir: path.join(stateDir(), 'test', 'e2e-fleet'),
       disposableRoot: path.join(stateDir(), 'test'),
       deviceCount: 6,
       target: 'cpu-int8',
