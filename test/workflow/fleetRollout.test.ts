@@ -3,6 +3,8 @@
 // halts and reverts are checked by their effect) and the real ownership activities. One device,
 // `f-off`, has no edge worker until a test starts one: it is the offline device.
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -16,6 +18,7 @@ import type { FleetDeviceRow } from '../../common/rollout';
 import type { deployModel } from '../../workflows';
 import { approveSignal, rejectSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
+import { historyToJSON } from '../helpers/historyJson';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
 
@@ -23,6 +26,9 @@ const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
 const OFFLINE = 'f-off';
 
 type Handle = WorkflowHandle<typeof deployModel>;
+
+/** RECORD_HISTORIES=1 stores the parent's, the waves' and some devices' histories for the replay test. */
+const HISTORY_DIR = path.resolve(__dirname, '..', 'histories', 'fleet');
 
 describe('fleet rollouts (real dev server, replaced activities)', function () {
   this.timeout(180_000);
@@ -99,6 +105,22 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     }
   }
 
+  /** Stores `<path>--<child suffix or "deployment">.json` for each of the run's workflows named. */
+  async function record(name: string, deploymentId: string, children: string[]): Promise<void> {
+    if (process.env.RECORD_HISTORIES !== '1') return;
+    mkdirSync(HISTORY_DIR, { recursive: true });
+    // Child workflow ids derive from the parent's: replay needs each history's own id.
+    const idsFile = path.join(HISTORY_DIR, 'workflow-ids.json');
+    const ids = existsSync(idsFile) ? (JSON.parse(readFileSync(idsFile, 'utf8')) as Record<string, string>) : {};
+    for (const suffix of ['', ...children]) {
+      const workflowId = suffix ? `${deploymentId}.${suffix}` : deploymentId;
+      const file = `${name}--${suffix || 'deployment'}`;
+      writeFileSync(path.join(HISTORY_DIR, `${file}.json`), historyToJSON(await env.client.workflow.getHandle(workflowId).fetchHistory()));
+      ids[file] = workflowId;
+    }
+    writeFileSync(idsFile, `${JSON.stringify(ids, Object.keys(ids).sort(), 2)}\n`);
+  }
+
   const rows = (r: DeploymentReport): Record<string, FleetDeviceRow> => Object.fromEntries((r.rollout?.devices ?? []).map((d) => [d.deviceId, d]));
   const artifactOf = (r: DeploymentReport): string => r.artifact?.sha256 ?? '';
   const swapped = (id: string): string[] => fleet.trace(id, ['swapModel']).map((t) => t.split(' ')[1]);
@@ -122,6 +144,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(report.rollout?.halted?.wave, 'canary');
     assert.deepEqual(report.rollout?.waves.map((w) => `${w.name}:${w.state}`), ['canary:halted', 'wave-1:not-run', 'wave-2:not-run']);
     assert.equal(report.failure?.type, 'DeploymentHalted');
+    await record('canary-fails', id, ['canary', 'f-01']);
   });
 
   it('wave 2 crosses the threshold: the rollout halts and every device it swapped is restored (revert-all)', async () => {
@@ -146,6 +169,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const owner = await readDeviceRecord(env.client, 'f-02');
     assert.equal(owner?.serves?.sha256, initialSha('f-02'));
     assert.equal(owner?.holder, null);
+    await record('halt-revert-all', id, ['canary', 'wave-1', 'wave-2', 'revert', 'f-05', 'f-02.revert']);
   });
 
   it('keep-validated: the halt leaves validated devices on the new model; failed ones restored; the run closes halted', async () => {
@@ -161,10 +185,11 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(report.rollout?.waves.some((w) => w.name === 'revert'), false);
     const owner = await readDeviceRecord(env.client, 'f-03');
     assert.equal(owner?.serves?.sha256, sha256);
+    await record('halt-keep-validated', id, ['wave-2']);
   });
 
   it('a device offline at its turn is skipped (offline: skip), counted apart from failures', async () => {
-    const { handle } = await start('offline-skip', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offlineAfter: '1500ms' });
+    const { handle, id } = await start('offline-skip', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offlineAfter: '1500ms' });
     const report = await closed(handle);
     assert.equal(report.status, 'completed');
     const r = rows(report);
@@ -174,6 +199,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const owner = await readDeviceRecord(env.client, OFFLINE);
     assert.equal(owner?.history.at(-1)?.outcome, 'skipped-offline');
     assert.equal(fleet.served.get(OFFLINE), initialSha(OFFLINE));
+    await record('offline-skip', id, [OFFLINE]);
   });
 
   it('catch-up: the offline device keeps the desired model in its record and gets it when its edge worker returns', async () => {
@@ -194,6 +220,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
       const after = await readDeviceRecord(env.client, OFFLINE);
       assert.equal(after?.desired, undefined, 'the desired model is cleared once delivered');
       assert.equal(after?.serves?.sha256, artifactOf(report));
+      await record('offline-catch-up', id, ['catch-up', `${OFFLINE}.catch-up`]);
     } finally {
       late.shutdown();
       await lateRun;
@@ -227,16 +254,19 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(rows(rejectedReport)['f-01'].revert, 'reverted');
     assert.deepEqual(swapped(rejected.id), ['f-01']);
     for (const d of devices) assert.equal(fleet.served.get(d), initialSha(d));
+    await record('approve-each-wave', approved.id, []);
+    await record('reject-after-canary', rejected.id, ['revert']);
   });
 
   it('a soak that sees a device degrade counts it as failed and restores it', async () => {
-    const { handle } = await start('soak-degrades', ONLINE.slice(0, 3), { canary: ['f-01'], soak: '2s', halt: { maxFailed: 1 } }, { soakDegradesOn: ['f-03'] });
+    const { handle, id } = await start('soak-degrades', ONLINE.slice(0, 3), { canary: ['f-01'], soak: '2s', halt: { maxFailed: 1 } }, { soakDegradesOn: ['f-03'] });
     const report = await closed(handle);
     const r = rows(report);
     assert.equal(r['f-03'].outcome, 'failed');
     assert.equal(r['f-03'].failedStep, 'soak');
     assert.equal(fleet.served.get('f-03'), initialSha('f-03'));
     assert.equal(fleet.served.get('f-02'), artifactOf(report));
+    await record('soak-degrades', id, ['f-03']);
   });
 
   it('cancellation mid-wave: the device being validated and every device swapped before are restored', async () => {
@@ -253,5 +283,6 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const report = (description.memo?.edgeshipReport ?? undefined) as DeploymentReport | undefined;
     assert.equal(report?.status, 'rolled-back');
     assert.ok(fleet.trace(id, ['restoreBackup']).includes('restoreBackup f-01'));
+    await record('cancel-mid-wave', id, ['wave-1', 'f-03']);
   });
 });

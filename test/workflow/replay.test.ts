@@ -1,9 +1,10 @@
 // Replays the stored histories of deployModel runs (test/histories/v*/*.json, recorded by
-// `RECORD_HISTORIES=1 npx mocha test/workflow/deployModel.test.ts`) against the current workflow
-// code. A change that would make a running deployment take a different path fails here: guard it
+// `RECORD_HISTORIES=1 npx mocha test/workflow/deployModel.test.ts`) and of fleet rollouts with
+// their wave and device workflows (test/histories/fleet/, `RECORD_HISTORIES=1 npx mocha
+// test/workflow/fleetRollout.test.ts`) against the current workflow code. A change that would make a running deployment take a different path fails here: guard it
 // with patched() instead.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { historyFromJSON } from '../helpers/historyJson';
@@ -15,16 +16,34 @@ const HISTORY_ROOT = path.resolve(__dirname, '..', 'histories');
  * typed closing failures.
  */
 const PATHS = ['approve-signal', 'approve-update', 'reject', 'approval-timeout', 'target-mismatch', 'swap-fails', 'validation-fails', 'worker-lost', 'cancel-awaiting', 'cancel-after-swap'];
+/** Fleet rollouts (fleetRollout.test.ts): `<path>--<workflow>`, the deployment and some of its waves and devices. */
+const FLEET = [
+  'canary-fails--deployment', 'canary-fails--canary', 'canary-fails--f-01',
+  'halt-revert-all--deployment', 'halt-revert-all--canary', 'halt-revert-all--wave-1', 'halt-revert-all--wave-2', 'halt-revert-all--revert', 'halt-revert-all--f-05', 'halt-revert-all--f-02.revert',
+  'halt-keep-validated--deployment', 'halt-keep-validated--wave-2',
+  'offline-skip--deployment', 'offline-skip--f-off',
+  'offline-catch-up--deployment', 'offline-catch-up--catch-up', 'offline-catch-up--f-off.catch-up',
+  'approve-each-wave--deployment', 'reject-after-canary--deployment', 'reject-after-canary--revert',
+  'soak-degrades--deployment', 'soak-degrades--f-03',
+  'cancel-mid-wave--deployment', 'cancel-mid-wave--wave-1', 'cancel-mid-wave--f-03',
+];
 const EXPECTED: Record<string, string[]> = {
   v1: PATHS,
   v2: [...PATHS, 'queued-behind-holder', 'rerun-rolls-back-to-own-backup', 'swap-fails-before-switch', 'preflight-fails', 'drift-fails'],
+  fleet: FLEET,
 };
 
 function loadHistories(version: string): Array<{ workflowId: string; history: ReturnType<typeof historyFromJSON> }> {
   const dir = path.join(HISTORY_ROOT, version);
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  // Fleet histories replay under their recorded ids: a rollout derives its children's ids from its own.
+  const idsFile = path.join(dir, 'workflow-ids.json');
+  const ids = existsSync(idsFile) ? (JSON.parse(readFileSync(idsFile, 'utf8')) as Record<string, string>) : {};
+  const files = readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'workflow-ids.json').sort();
   assert.deepEqual(files.map((f) => path.basename(f, '.json')).sort(), [...EXPECTED[version]].sort(), `${version}: a recorded path is missing or unknown`);
-  const histories = files.map((f) => ({ workflowId: `${version}/${path.basename(f, '.json')}`, history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) }));
+  const histories = files.map((f) => {
+    const name = path.basename(f, '.json');
+    return { workflowId: ids[name] ?? `${version}/${name}`, history: historyFromJSON(JSON.parse(readFileSync(path.join(dir, f), 'utf8'))) };
+  });
   for (const h of histories) assert.ok((h.history.events?.length ?? 0) > 5, `${h.workflowId} has events`);
   return histories;
 }
