@@ -35,6 +35,9 @@ export async function createEdgeWorker(opts: EdgeWorkerOptions): Promise<WorkerH
       activities: { ...createEdgeActivities(opts.device, opts.activityOptions), ...opts.activities },
       // A device has few cores and one runtime; the activities also serialize on the model dir.
       maxConcurrentActivityTaskExecutions: 4,
+      // Heartbeats carry cancellations: a cancelled swap or validation learns of it within 5 s
+      // (not up to 80 % of its heartbeat timeout), so a rollout's undo does not wait long for it.
+      maxHeartbeatThrottleInterval: '5s',
       shutdownGraceTime: '30s',
     }),
   );

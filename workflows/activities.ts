@@ -53,8 +53,8 @@ const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
   },
 };
 
-export function gpuActivity<K extends keyof GpuActivities>(name: K, summary: string): GpuActivities[K] {
-  const proxy = proxyActivities<GpuActivities>({ ...GPU_OPTIONS[name], taskQueue: GPU_TASK_QUEUE, summary });
+export function gpuActivity<K extends keyof GpuActivities>(name: K, summary: string, extra: ActivityOptions = {}): GpuActivities[K] {
+  const proxy = proxyActivities<GpuActivities>({ ...GPU_OPTIONS[name], ...extra, taskQueue: GPU_TASK_QUEUE, summary });
   return proxy[name] as GpuActivities[K];
 }
 

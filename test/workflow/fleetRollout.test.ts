@@ -53,7 +53,8 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
         workflowsPath: require.resolve('../../workflows'),
         activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
       }),
-      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
+      // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
+      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), maxHeartbeatThrottleInterval: '500ms' })))),
     );
     for (const w of workers) running.push(w.run());
   });
@@ -267,6 +268,30 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(fleet.served.get('f-03'), initialSha('f-03'));
     assert.equal(fleet.served.get('f-02'), artifactOf(report));
     await record('soak-degrades', id, ['f-03']);
+  });
+
+  it('two rollouts over overlapping devices at once: the second waits for the shared devices, nothing interleaves; a re-run reuses the id', async () => {
+    const a = await start('overlap-a', ['f-01', 'f-02', 'f-03', 'f-04'], { canary: { count: 1 }, maxParallel: 2 });
+    const b = await start('overlap-b', ['f-03', 'f-04', 'f-05', 'f-06'], { canary: { count: 1 }, maxParallel: 2 });
+    const [ra, rb] = await Promise.all([closed(a.handle), closed(b.handle)]);
+    assert.equal(ra.status, 'completed');
+    assert.equal(rb.status, 'completed');
+    for (const d of ['f-01', 'f-02']) assert.equal(fleet.served.get(d), artifactOf(ra));
+    for (const d of ['f-05', 'f-06']) assert.equal(fleet.served.get(d), artifactOf(rb));
+    // On each shared device, one run's device work all comes before the other's, and the device
+    // serves what the later one deployed (whichever got the leases first).
+    for (const d of ['f-03', 'f-04']) {
+      const owners = fleet.calls.filter((c) => c.deviceId === d && (c.workflowId === a.id || c.workflowId === b.id)).map((c) => (c.workflowId === a.id ? 'a' : 'b'));
+      const switches = owners.filter((o, i) => i > 0 && o !== owners[i - 1]).length;
+      assert.equal(switches, 1, `${d}: ${owners.join('')}`);
+      assert.equal(fleet.served.get(d), artifactOf(owners.at(-1) === 'a' ? ra : rb), d);
+    }
+    // A re-run of a closed rollout is a new run with the same child ids, on its own journals.
+    resetFleet();
+    const rerun = await start('overlap-a', ['f-01', 'f-02', 'f-03', 'f-04'], { canary: { count: 1 }, maxParallel: 2 }, { validationFailsOnDevices: ['f-04'] });
+    const again = await closed(rerun.handle, 'DeploymentRolledBack');
+    assert.notEqual(again.runId, ra.runId);
+    for (const d of ['f-01', 'f-02', 'f-03', 'f-04']) assert.equal(fleet.served.get(d), initialSha(d), `${d} back on what it served before the re-run`);
   });
 
   it('cancellation mid-wave: the device being validated and every device swapped before are restored', async () => {

@@ -6,6 +6,7 @@
 // the wave can count; it fails only on a bug. The device journals stay keyed by the parent
 // deployment's id and run id, so the parent's revert and this child's restore are one journal.
 import {
+  ActivityCancellationType,
   ActivityFailure,
   CancellationScope,
   TimeoutFailure,
@@ -26,6 +27,13 @@ import { isoAt, nowMs } from '../progress';
 export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
+
+/**
+ * A cancelled step is awaited until its activity has really stopped (it heartbeats, so it learns
+ * of the cancellation within seconds): the undo must not restore the device while a swap or a
+ * push is still running on it.
+ */
+const UNTIL_STOPPED = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
 /** Failed because the device's worker never picked the call up in time (the device is offline). */
 function notPickedUp(err: unknown): boolean {
@@ -143,7 +151,7 @@ export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRo
     enter('stage');
     staged = true; // a failed push may leave a partial upload: the discard runs either way
     try {
-      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact, metadataPath: input.metadataPath, ...run });
+      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`, UNTIL_STOPPED)({ deviceId, artifact, metadataPath: input.metadataPath, ...run });
       if (pushed.servedSha256 !== undefined) result.replacedSha256 = pushed.servedSha256;
     } catch (err) {
       throw Object.assign(new Error('stage'), { cause: err, at: 'stage' as const });
@@ -152,7 +160,7 @@ export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRo
     enter('swap');
     swapSent = true;
     try {
-      const swapped = await edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge)({ ...run, sha256, ext: input.ext, healthTimeoutMs: edge.healthTimeoutMs });
+      const swapped = await edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge, UNTIL_STOPPED)({ ...run, sha256, ext: input.ext, healthTimeoutMs: edge.healthTimeoutMs });
       backup = swapped.backup;
       Object.assign(result, { backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}) });
     } catch (err) {
@@ -163,7 +171,7 @@ export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRo
 
     enter('validate');
     try {
-      const validation = await edgeActivity(deviceId, 'validateDeployment', `validate ${deviceId} serving ${short(sha256)}`, edge)({
+      const validation = await edgeActivity(deviceId, 'validateDeployment', `validate ${deviceId} serving ${short(sha256)}`, edge, UNTIL_STOPPED)({
         sha256,
         ext: input.ext,
         gates: input.gates,
@@ -184,7 +192,7 @@ export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRo
       enter('soak');
       let soak;
       try {
-        soak = await edgeActivity(deviceId, 'watchServing', `soak ${deviceId} for ${input.soakMs} ms`, edge, { startToCloseTimeout: input.soakMs + 120_000 })({
+        soak = await edgeActivity(deviceId, 'watchServing', `soak ${deviceId} for ${input.soakMs} ms`, edge, { ...UNTIL_STOPPED, startToCloseTimeout: input.soakMs + 120_000 })({
           sha256,
           durationMs: input.soakMs,
           p95LatencyMs: input.gates.p95LatencyMs,
