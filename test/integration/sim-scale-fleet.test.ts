@@ -1,0 +1,70 @@
+// The fleet-rollout scale test (scripts/sim/scale-fleet.ts) at a small size, both ways of
+// routing device-side activities (one shared queue; a Worker per edge.<id> queue), plus its
+// history arithmetic and the shared-queue fakes' device lookup.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { temporal } from '@temporalio/proto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { PROJECT_ROOT } from '../../common/paths';
+import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../scripts/sim/scale-fakes';
+import { historyFigures } from '../../scripts/sim/scale-fleet';
+
+const run = promisify(execFile);
+const E = temporal.api.enums.v1.EventType;
+
+describe('scale test (scripts/sim/scale-fleet.ts)', function () {
+  this.timeout(300_000);
+  let work: string;
+
+  before(async () => {
+    work = await mkdtemp(path.join(tmpdir(), 'edgeship-scale-'));
+  });
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('counts the children pending at once and the largest event of a history', () => {
+    const ev = (eventType: temporal.api.enums.v1.EventType) => ({ eventType });
+    const f = historyFigures({
+      events: [
+        ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED),
+        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED),
+        { eventType: E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, workflowExecutionCompletedEventAttributes: { result: { payloads: [{ data: new Uint8Array(5000) }] } } },
+      ],
+    });
+    assert.equal(f.events, 8);
+    assert.equal(f.children, 3);
+    assert.equal(f.maxPendingChildren, 2);
+    assert.equal(f.largestEventType, 'WORKFLOW_EXECUTION_COMPLETED');
+    assert.ok(f.largestEventBytes > 5000 && f.bytes > f.largestEventBytes);
+  });
+
+  it('fakes on a shared queue find the device in the calling deviceRollout\'s workflow id', async () => {
+    const idOf = (workflowId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'r' } }).run(async () => fakeDeviceIdOfCall());
+    assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042'), 'dev-0042');
+    assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042.revert'), 'dev-0042');
+    assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-7.catch-up'), 'dev-7');
+    const probe = (await new MockActivityEnvironment({ workflowExecution: { workflowId: "d.dev-3", runId: "r" } }).run(createFakeEdgeActivities(fakeDeviceIdOfCall).probeServing, {})) as { deviceId: string };
+    assert.equal(probe.deviceId, 'dev-3');
+  });
+
+  for (const edgeQueues of ['shared', 'per-device'] as const) {
+    it(`rolls 12 devices out in waves of 4 with the real workflows (${edgeQueues} edge queues) and prints the figures`, async () => {
+      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'scripts/sim/scale-fleet.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
+      assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 12 validated/);
+      assert.match(stdout, /canary 2, then 3 wave\(s\) of 4\/4\/2/);
+      assert.match(stdout, /pending children per workflow\s+\d+ of 2000/);
+      assert.match(stdout, /deviceOwner workflows: 12 \(12 running\)/);
+      assert.match(stdout, /no limit approached/);
+    });
+  }
+});
