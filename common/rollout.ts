@@ -258,6 +258,9 @@ export interface RolloutReport {
   catchUp?: { until: string; devices: string[] };
   /** One row per device (compact: the full story is in the device's child workflow). */
   devices: FleetDeviceRow[];
-  /** Memo only: validated rows left out of a big fleet's memo (the workflow result has every row). */
+  /**
+   * Rows of devices that simply validated, left out of a big fleet's report (the memo above 200
+   * devices, the result and status query above 2,000); each device's own deviceRollout workflow has them.
+   */
   omittedDeviceRows?: number;
 }

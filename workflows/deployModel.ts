@@ -59,14 +59,19 @@ class FleetRolloutEnded extends Error {
   }
 }
 
-/** Rows per device beyond which the memo keeps only the summary (the result keeps them all). */
+/** Device rows beyond which the memo keeps only the devices that need a look (the result keeps more). */
 const MEMO_DEVICE_ROWS = 200;
+/** Beyond this many devices the result and the status query keep only those too (2 MB payload limit). */
+const PAYLOAD_DEVICE_ROWS = 2000;
 
-/** The memo holds the report for readers without a worker; a big fleet's rows stay in the result. */
-function memoReport(final: DeploymentReport): DeploymentReport {
-  if (!final.rollout || final.devices.length <= MEMO_DEVICE_ROWS) return final;
-  const kept = final.rollout.devices.filter((d) => d.outcome !== 'validated').slice(0, MEMO_DEVICE_ROWS);
-  return { ...final, devices: [], rollout: { ...final.rollout, devices: kept, omittedDeviceRows: final.rollout.devices.length - kept.length } };
+/**
+ * A big fleet's report without the rows of devices that simply validated (their story is their
+ * own deviceRollout workflow): the memo above 200 devices, the result and query above 2,000.
+ */
+function compactReport<T extends DeploymentReport>(report: T, maxRows: number): T {
+  if (!report.rollout || report.rollout.devices.length <= maxRows) return report;
+  const kept = report.rollout.devices.filter((d) => d.outcome !== 'validated' || d.revert !== undefined).slice(0, maxRows);
+  return { ...report, devices: [], rollout: { ...report.rollout, devices: kept, omittedDeviceRows: report.rollout.devices.length - kept.length } };
 }
 
 export async function deployModel(rawRequest: DeployRequest): Promise<DeploymentReport> {
@@ -124,7 +129,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       },
     },
   );
-  setHandler(statusQuery, () => progress.snapshot());
+  setHandler(statusQuery, () => compactReport(progress.snapshot(), PAYLOAD_DEVICE_ROWS));
   const leasesGranted = new Set<string>();
   setHandler(leaseGrantedSignal, (grant) => {
     if (grant && typeof grant.deviceId === 'string') leasesGranted.add(grant.deviceId);
@@ -608,12 +613,12 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
   progress.setStatus(status);
   if (fleet) await CancellationScope.nonCancellable(() => (fleet as FleetRollout).releaseLeases(status));
   else if (ownership) await CancellationScope.nonCancellable(() => releaseLeases(status));
-  const final = progress.finish();
+  const final = compactReport(progress.finish(), PAYLOAD_DEVICE_ROWS);
   // Let a signal or update that arrived with the last activation complete before the run closes.
   await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   if (ownership) {
     // Readable without any worker, whatever the run's end: the status query needs one.
-    upsertMemo({ edgeshipReport: memoReport(final) });
+    upsertMemo({ edgeshipReport: compactReport(final, MEMO_DEVICE_ROWS) });
   }
   // Rethrowing the cancellation closes the run as Cancelled in Temporal (what the operator asked
   // for); the report stays readable through the memo and the status query.

@@ -1,6 +1,8 @@
 // The rollout plan's pure rules (workflows/fleet/plan.ts) and the request schema's `rollout`.
 import assert from 'node:assert/strict';
 import { InvalidDeployRequest, parseDeployRequest, type DeployRequestInput } from '../../common/request';
+import type { WaveResult } from '../../common/rollout';
+import { mergeWaveResults } from '../../workflows/fleet/fleetRollout';
 import { haltCriteriaOf, haltFigure, haltReason, planWaves } from '../../workflows/fleet/plan';
 
 const devices = Array.from({ length: 20 }, (_, i) => `d-${String(i + 1).padStart(2, '0')}`);
@@ -89,5 +91,22 @@ describe('rollout plan', () => {
     assert.match(refusal({ halt: { maxFailedPercent: 120 } }), /rollout\.halt\.maxFailedPercent/);
     assert.match(refusal({ surprise: true }), /rollout/);
     assert.match(refusal(undefined, { edge: { sharedTaskQueue: 'q' } }), /edge\.sharedTaskQueue: only with a rollout plan/);
+  });
+
+  it('a big wave run as parts reads as one wave: counts added, rows in order, the last part\'s tally and halt', () => {
+    const part = (ids: string[], failed: number, tally: WaveResult['tally'], halted?: WaveResult['halted']): WaveResult => ({
+      name: 'wave-1', mode: 'deploy', startedAt: 't0', finishedAt: `t-${ids[0]}`,
+      counts: { total: ids.length, pending: 0, running: 0, validated: ids.length - failed, failed, skipped: 0, reverted: 0, cancelled: 0 },
+      devices: ids.map((deviceId) => ({ deviceId, wave: 'wave-1', outcome: 'validated' as const })), notReached: [], tally, ...(halted ? { halted } : {}),
+    });
+    const halt = { wave: 'wave-1', reason: '2 devices failed, more than maxFailed 1', tally: { done: 4, failed: 2, offline: 0 } };
+    const merged = mergeWaveResults(part(['a', 'b'], 1, { done: 2, failed: 1, offline: 0 }), part(['c', 'd'], 1, { done: 4, failed: 2, offline: 0 }, halt));
+    assert.deepEqual(merged.devices.map((d) => d.deviceId), ['a', 'b', 'c', 'd']);
+    assert.equal(merged.counts.total, 4);
+    assert.equal(merged.counts.failed, 2);
+    assert.deepEqual(merged.tally, { done: 4, failed: 2, offline: 0 });
+    assert.equal(merged.halted, halt);
+    assert.equal(merged.startedAt, 't0');
+    assert.equal(merged.finishedAt, 't-c');
   });
 });

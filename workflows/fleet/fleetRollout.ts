@@ -35,6 +35,16 @@ import type { DeploymentStatusName, DevicePhase, StageName } from '../report';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
 import { emptyCounts, rolloutWave } from './rolloutWave';
 
+/** Devices per wave workflow; a bigger wave runs as consecutive parts (see runWave). */
+export const WAVE_PART_DEVICES = 1000;
+
+/** One wave's parts as one result: counts added, devices in order, the last part's tally and halt. */
+export function mergeWaveResults(a: WaveResult, b: WaveResult): WaveResult {
+  const counts = { ...a.counts };
+  for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += b.counts[k];
+  return { ...a, finishedAt: b.finishedAt, counts, devices: [...a.devices, ...b.devices], notReached: [...a.notReached, ...b.notReached], tally: b.tally, ...(b.halted ? { halted: b.halted } : {}) };
+}
+
 /** Owners asked per lease activity: each answer is ~50 ms, so a batch stays well inside its timeout. */
 const LEASE_BATCH = 250;
 /** A catch-up wave waits for all its devices at once; bounded below the 2,000 pending-children limit. */
@@ -243,13 +253,30 @@ export class FleetRollout {
     const end = progress.begin(input.mode === 'catch-up' ? 'catch-up' : 'rollout');
     progress.publish();
     try {
-      const result = await executeChild(rolloutWave, {
-        workflowId: wave.workflowId,
-        args: [input],
-        staticSummary: `${input.name}: ${input.mode} ${input.devices.length} device${input.devices.length === 1 ? '' : 's'}`,
-      });
-      this.absorb(wave, result);
-      end(result.halted ? 'failed' : 'ok', { figures: { wave: wave.name, ...result.counts, ...(result.halted ? { halted: result.halted.reason } : {}) } });
+      // A wave workflow's history grows ~6 events per device: past WAVE_PART_DEVICES the wave
+      // runs as consecutive parts (each its own workflow, the halt tally carried across), so no
+      // history nears Temporal's 51,200 events and no result nears the 2 MB payload limit.
+      const parts: string[][] = [];
+      for (let at = 0; at < input.devices.length; at += WAVE_PART_DEVICES) parts.push(input.devices.slice(at, at + WAVE_PART_DEVICES));
+      let merged: WaveResult | undefined;
+      for (const [k, devices] of parts.entries()) {
+        const partInput: WaveInput = { ...input, devices, ...(input.halt ? { halt: { ...input.halt, before: merged ? { ...merged.tally } : input.halt.before } } : {}) };
+        const workflowId = parts.length === 1 ? wave.workflowId : `${waveWorkflowId(this.ctx.run.deploymentId, wave.name)}.part-${k + 1}`;
+        wave.workflowId = workflowId;
+        const result = await executeChild(rolloutWave, {
+          workflowId,
+          args: [partInput],
+          staticSummary: `${input.name}${parts.length > 1 ? ` part ${k + 1}/${parts.length}` : ''}: ${input.mode} ${devices.length} device${devices.length === 1 ? '' : 's'}`,
+        });
+        merged = merged ? mergeWaveResults(merged, result) : result;
+        this.absorb(wave, merged, result);
+        if (merged.halted || CancellationScope.current().consideredCancelled) {
+          merged.notReached.push(...parts.slice(k + 1).flat());
+          break;
+        }
+      }
+      const result = merged as WaveResult;
+      end(result.halted ? 'failed' : 'ok', { figures: { wave: wave.name, ...result.counts, ...(parts.length > 1 ? { parts: parts.length } : {}), ...(result.halted ? { halted: result.halted.reason } : {}) } });
       // A cancelled wave undoes its running devices and still returns what happened: the
       // rollout itself was cancelled, and ends as such once its results are in.
       if (input.mode !== 'revert' && CancellationScope.current().consideredCancelled) throw new CancelledFailure('the deployment was cancelled');
@@ -260,12 +287,13 @@ export class FleetRollout {
     }
   }
 
-  private absorb(wave: WaveReport, result: WaveResult): void {
+  /** Takes in one wave workflow's result (`part`); `result` is the wave so far (all its parts). */
+  private absorb(wave: WaveReport, result: WaveResult, part: WaveResult = result): void {
     wave.counts = result.counts;
     wave.finishedAt = result.finishedAt;
     if (wave.state === 'running') wave.state = 'done';
-    if (result.mode === 'revert') {
-      for (const d of result.devices) {
+    if (part.mode === 'revert') {
+      for (const d of part.devices) {
         const row = this.row(d.deviceId);
         row.revert = d.outcome as DeviceRolloutOutcome;
         if (d.restore) row.restore = d.restore;
@@ -273,7 +301,7 @@ export class FleetRollout {
         if (d.error) row.error = d.error;
       }
     } else {
-      for (const d of result.devices) this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
+      for (const d of part.devices) this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
       this.tally = { ...result.tally };
       this.rollout.tally = this.tally;
     }
