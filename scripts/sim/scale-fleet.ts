@@ -321,12 +321,12 @@ async function main(): Promise<void> {
     }
     const outcome = await resultPromise;
     const wallMs = Date.now() - tStart;
-    let report: { status?: string; rollout?: { devices: Array<{ outcome: string }> } } | undefined;
+    let report: { status?: string; rollout?: { devices: Array<{ outcome: string }>; omittedDeviceRows?: number } } | undefined;
     if (outcome.ok) report = outcome.report as typeof report;
     else if (outcome.err instanceof WorkflowFailedError && outcome.err.cause instanceof ApplicationFailure) report = outcome.err.cause.details?.[0] as typeof report;
     const outcomes = new Map<string, number>();
     for (const d of report?.rollout?.devices ?? []) outcomes.set(d.outcome, (outcomes.get(d.outcome) ?? 0) + 1);
-    log(`\nrollout closed ${outcome.ok ? 'COMPLETED' : `FAILED (${(outcome.err as Error).message.slice(0, 200)})`} after ${secs(wallMs)}: status ${report?.status ?? '?'}; devices ${[...outcomes].map(([k, n]) => `${n} ${k}`).join(', ') || '(no rows in the report)'}`);
+    log(`\nrollout closed ${outcome.ok ? 'COMPLETED' : `FAILED (${(outcome.err as Error).message.slice(0, 200)})`} after ${secs(wallMs)}: status ${report?.status ?? '?'}; devices ${[...outcomes].map(([k, n]) => `${n} ${k}`).join(', ') || '(no rows in the report)'}${report?.rollout?.omittedDeviceRows ? ` (+ ${report.rollout.omittedDeviceRows} validated rows omitted from the compacted result)` : ''}`);
     if (!outcome.ok && !(outcome.err instanceof WorkflowFailedError)) throw outcome.err;
 
     // ---- figures ------------------------------------------------------------------------
