@@ -12,6 +12,9 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { readDeviceRecord } from '../../clients/deviceRecords';
+import { listedExecution } from '../../clients/commands/list';
+import { deviceRuns, listQuery } from '../../clients/fleetFormat';
+import { readLiveWaves } from '../../clients/fleetState';
 import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import type { FleetDeviceRow } from '../../common/rollout';
@@ -170,6 +173,11 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const owner = await readDeviceRecord(env.client, 'f-02');
     assert.equal(owner?.serves?.sha256, initialSha('f-02'));
     assert.equal(owner?.holder, null);
+    // `edgeship list --device f-02` finds this rollout through its device children.
+    const listed = [];
+    for await (const info of env.client.workflow.list({ query: listQuery({ device: 'f-02' }) })) listed.push(listedExecution(info));
+    const run = deviceRuns(listed, 'f-02').find((r) => r.deploymentId === id);
+    assert.ok(run, `list --device f-02 shows ${id}: ${JSON.stringify(listed.map((l) => l.workflowId))}`);
     await record('halt-revert-all', id, ['canary', 'wave-1', 'wave-2', 'revert', 'f-05', 'f-02.revert']);
   });
 
@@ -300,6 +308,9 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     await waitFor(handle, 'f-03 validating', () => fleet.trace(id, ['validateDeployment']).includes('validateDeployment f-03'));
     // Let the other lane finish a device or two while f-03 hangs.
     await new Promise((r) => setTimeout(r, 1500));
+    // What `edgeship watch` reads: the running wave's live counts from its own query.
+    const live = await readLiveWaves(env.client, (await handle.query(statusQuery)).rollout);
+    assert.ok((live['wave-1']?.running ?? []).includes('f-03'), JSON.stringify(live));
     await handle.cancel();
     await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError);
     const description = await handle.describe();
