@@ -41,6 +41,13 @@ export function absolutizeSource(source: ModelSource, baseDir: string): ModelSou
   return source.cwd ? { ...source, cwd: path.resolve(baseDir, source.cwd) } : source;
 }
 
+/** The devices as the UI's summary line names them: all of a short list, the span of a fleet. */
+export function deviceSummary(request: Pick<DeployRequest, 'devices' | 'rollout'>): string {
+  const d = request.devices;
+  const names = d.length <= 8 ? d.join(', ') : `${d.length} devices (${d[0]} … ${d[d.length - 1]})`;
+  return request.rollout ? `${names}, in waves` : names;
+}
+
 export interface StartedDeployment {
   workflowId: string;
   runId: string;
@@ -67,11 +74,12 @@ export async function startDeployment(client: Client, request: DeployRequest, op
     workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
     typedSearchAttributes: [
       { key: SA_MODEL, value: request.modelName },
-      { key: SA_DEVICES, value: [...request.devices] },
+      // A fleet's ids outgrow a search attribute (2 KB): its deviceRollout children carry one each.
+      ...(request.rollout ? [] : [{ key: SA_DEVICES, value: [...request.devices] }]),
       { key: SA_STAGE, value: 'queued' },
       { key: SA_STATUS, value: 'running' },
     ],
-    staticSummary: `deploy ${request.modelName} (${sha.slice(0, 12)}) → ${request.target} on ${request.devices.join(', ')}`,
+    staticSummary: `deploy ${request.modelName} (${sha.slice(0, 12)}) → ${request.target} on ${deviceSummary(request)}`,
   });
   return { workflowId, runId: handle.firstExecutionRunId, request: withSha, handle };
 }

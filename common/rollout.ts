@@ -260,7 +260,7 @@ export interface RolloutReport {
   devices: FleetDeviceRow[];
   /**
    * Rows of devices that simply validated, left out of a big fleet's report (the memo above 200
-   * devices, the result and status query above 2,000); each device's own deviceRollout workflow has them.
+   * devices, the result and status query above 1,000); each device's own deviceRollout workflow has them.
    */
   omittedDeviceRows?: number;
 }

@@ -61,12 +61,15 @@ class FleetRolloutEnded extends Error {
 
 /** Device rows beyond which the memo keeps only the devices that need a look (the result keeps more). */
 const MEMO_DEVICE_ROWS = 200;
-/** Beyond this many devices the result and the status query keep only those too (2 MB payload limit). */
-const PAYLOAD_DEVICE_ROWS = 2000;
+/**
+ * Beyond this many devices the result and the status query keep only those too: ~420 bytes per
+ * device (docs/fleet-scale.md) keeps them below the 512 KiB payload warning, far from the 2 MB limit.
+ */
+const PAYLOAD_DEVICE_ROWS = 1000;
 
 /**
  * A big fleet's report without the rows of devices that simply validated (their story is their
- * own deviceRollout workflow): the memo above 200 devices, the result and query above 2,000.
+ * own deviceRollout workflow): the memo above 200 devices, the result and query above 1,000.
  */
 function compactReport<T extends DeploymentReport>(report: T, maxRows: number): T {
   if (!report.rollout || report.rollout.devices.length <= maxRows) return report;

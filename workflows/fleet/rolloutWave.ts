@@ -106,7 +106,8 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
       counts.running += 1;
       running.add(deviceId);
       publish();
-      const child = await startChild(deviceRollout, {
+      // Not awaited here: every free slot gets its start command in the same workflow task.
+      const started = startChild(deviceRollout, {
         workflowId: deviceRolloutWorkflowId(input.settings.deploymentId, deviceId, input.mode),
         args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name }],
         // The device's rollout undoes its own work when cancelled; the wave waits for that.
@@ -114,7 +115,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
         staticSummary: `${input.mode} ${deviceId} (${input.name})`,
       });
       inFlight.push(
-        child.result().then((r) => {
+        started.then((child) => child.result()).then((r) => {
           running.delete(deviceId);
           results.push(r);
           countDevice(counts, tally, r, criteria?.countOffline ?? false);
