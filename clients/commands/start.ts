@@ -5,12 +5,15 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { COMPILE_TARGETS } from '../../common/contracts';
-import { InvalidDeployRequest, parseDeployRequest, deploymentWorkflowId } from '../../common/request';
+import { InvalidDeployRequest, parseDeployRequest, deploymentWorkflowId, type DeployRequest } from '../../common/request';
+import { OFFLINE_POLICIES, ON_HALT } from '../../common/rollout';
+import { planWaves } from '../../workflows/fleet/plan';
 import { workflowUiLink, workflowUiUrl } from '../connection';
+import { applyRolloutFlags, RolloutFlagError, withFlagName, type RolloutFlags } from '../rolloutFlags';
 import { absolutizeSource, CheckpointUnreadable, sourceSha256, startDeployment } from '../startDeployment';
 import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
 
-interface StartOptions extends CommonOptions {
+interface StartOptions extends CommonOptions, RolloutFlags {
   request?: string;
   model?: string;
   checkpoint?: string;
@@ -82,7 +85,23 @@ export function buildRawRequest(opts: StartOptions, cwd = process.cwd()): { raw:
     if (opts.approver?.length) approval.approvers = opts.approver;
     raw.approval = approval;
   }
+  // Fleet rollout flags: any of them turns the plan on, merged over the file's `rollout`.
+  try {
+    applyRolloutFlags(raw, opts);
+  } catch (err) {
+    if (err instanceof RolloutFlagError) throw new UserError(`${err.message} (see \`edgeship start --help\`)`, 2);
+    throw err;
+  }
   return { raw, baseDir };
+}
+
+/** "fleet rollout: canary pi-01 → wave-1 (2) → wave-2 (1); 4 at once; approval after-canary". */
+function rolloutSummary(request: DeployRequest): string {
+  const plan = request.rollout;
+  if (!plan) return '';
+  const [canary, ...waves] = planWaves(request.devices, plan);
+  const approval = request.approval.required ? plan.approval : 'none';
+  return `fleet rollout: canary ${canary.devices.join(', ')}${waves.map((w) => ` → ${w.name} (${w.devices.length})`).join('')}; ${plan.maxParallel} at once; approval ${approval}; on halt ${plan.onHalt}`;
 }
 
 async function run(opts: StartOptions): Promise<void> {
@@ -91,7 +110,10 @@ async function run(opts: StartOptions): Promise<void> {
   try {
     request = parseDeployRequest(raw);
   } catch (err) {
-    if (err instanceof InvalidDeployRequest) throw new UserError(`${err.message}\n(see \`edgeship start --help\`)`, 2);
+    if (err instanceof InvalidDeployRequest) {
+      const issues = err.issues.map((i) => withFlagName(i, opts));
+      throw new UserError(`${new InvalidDeployRequest(issues).message}\n(see \`edgeship start --help\`)`, 2);
+    }
     throw err;
   }
   request = { ...request, source: absolutizeSource(request.source, baseDir) };
@@ -99,7 +121,7 @@ async function run(opts: StartOptions): Promise<void> {
     const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
     const out = { workflowId: deploymentWorkflowId(request.modelName, request.target, sha), request: { ...request, sourceSha256: sha } };
     if (opts.json) printJson(out);
-    else process.stdout.write(`would start ${out.workflowId}\n${JSON.stringify(out.request, null, 2)}\n`);
+    else process.stdout.write(`would start ${out.workflowId}\n${JSON.stringify(out.request, null, 2)}\n${request.rollout ? `${rolloutSummary(request)}\n` : ''}`);
     return;
   }
   await withClient(opts, async (client) => {
@@ -121,6 +143,7 @@ async function run(opts: StartOptions): Promise<void> {
       [
         `started ${started.workflowId} (run ${started.runId})`,
         `  ${request.modelName} → ${request.target} on ${request.devices.join(', ')}; approval ${request.approval.required ? `required within ${request.approval.timeout / 1000} s` : 'not required'}`,
+        request.rollout ? `  ${rolloutSummary(request)}` : '',
         `  Temporal UI: ${uiUrl}`,
         `  follow:  edgeship watch ${started.workflowId}`,
         request.approval.required ? `  approve: edgeship approve ${started.workflowId} --by <you>` : '',
@@ -147,6 +170,18 @@ export function startCommand(): Command {
     .option('--approver <name...>', 'only these people may approve or reject')
     .addOption(new Option('--on-busy <what>', 'when another deployment holds a device: wait in its queue, or fail at once').choices(['queue', 'fail']))
     .option('--queue-timeout <duration>', 'how long to wait for busy devices before failing (default 24h)')
+    .option('--canary <n|ids>', 'fleet rollout: canary devices, a count of the first listed (e.g. 1) or comma-separated ids (default 1)')
+    .option('--waves <list>', 'fleet rollout: wave sizes after the canary, comma-separated device counts or fleet percentages, e.g. 2,25%,50% (the rest forms a last wave)')
+    .option('--max-parallel <n>', 'fleet rollout: devices swapped at once within a wave (default 10)')
+    .option('--soak <duration>', 'fleet rollout: watch each validated device this long (e.g. 2m; default 0, none)')
+    .option('--halt-max-failed <n>', 'fleet rollout: halt when more than n devices failed (default 0 unless a percentage is given)')
+    .option('--halt-max-failed-percent <p>', 'fleet rollout: halt when more than p % of the devices done failed...')
+    .option('--halt-min-done <n>', '...once at least n devices are done (default 10)')
+    .option('--on-halt <what>', `fleet rollout: after a halt, ${ON_HALT.join(' (default) or ')}`)
+    .option('--approve-each-wave', 'fleet rollout: ask for approval before every wave, not only after the canary')
+    .option('--offline <what>', `fleet rollout: devices whose edge worker does not answer: ${OFFLINE_POLICIES.join(' (default) or ')}`)
+    .option('--offline-after <duration>', 'fleet rollout: a device that has not picked up its first call after this long is offline (default 30s)')
+    .option('--rollout-deadline <duration>', 'fleet rollout, --offline catch-up: how long offline devices are still brought up to date (default 24h)')
     .option('--dry-run', 'validate the request and print the workflow id without starting')
     .addHelpText('after', `
 The workflow id is deploy-<model>-<target>-<first 12 hex of the source sha256>. While a
@@ -157,9 +192,16 @@ Each device has one owner at a time: a deployment waits in the queue of a device
 deployment holds (position shown by \`edgeship status\` and \`edgeship devices\`), or fails at
 once with DeviceBusy with --on-busy fail. Nothing is staged before every lease is held.
 
+A fleet rollout (the request's \`rollout\`): any --canary … --rollout-deadline flag turns it on,
+merged over the request file's rollout; fields not given take the defaults of common/request.ts.
+The canary goes first and halts on any failure; with approval the run waits after the canary,
+showing its figures next to devices still on the old model (--approve-each-wave: before every
+wave too). A bare number for --canary is a count; device ids made only of digits go in a file.
+
 Examples:
   edgeship start --model tcn-vae --checkpoint ckpt/tcn_vae.pt --target cpu-int8 --devices pi-01,pi-02
-  edgeship start --request deploy.json --approver alice --approver bob`)
+  edgeship start --request deploy.json --approver alice --approver bob
+  edgeship start --request deploy.json --canary 1 --waves 25%,50% --max-parallel 4 --halt-max-failed-percent 5 --soak 2m`)
     .action(async (opts: StartOptions) => {
       try {
         await run(opts);

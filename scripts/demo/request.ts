@@ -8,6 +8,9 @@
 //   device is touched — `degenerate` below shows that.)
 // - degenerate: a checkpoint whose embeddings have collapsed to one point; the pre-flight finds
 //   distinct windows giving one embedding and the run fails before staging.
+// - rollout (with any of the above): a fleet rollout plan — a one-device canary, approval after
+//   it (with its figures next to devices still on the old model), then half the fleet, then the
+//   rest, up to 4 devices at once. With rollback the canary fails its validation and halts it.
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DemoStack } from './stack';
 
@@ -22,6 +25,13 @@ export interface DemoRequestOptions {
   p95Ms: number;
   throughputDurationMs?: number;
   calibrationSamples?: number;
+  /** A fleet rollout plan (needs at least 2 devices). */
+  rollout?: boolean;
+}
+
+/** The demo's fleet rollout plan for a fleet of `devices`. */
+export function demoRolloutPlan(devices: number): { canary: { count: number }; waves: string[]; maxParallel: number } {
+  return { canary: { count: 1 }, waves: ['50%'], maxParallel: Math.min(4, devices) };
 }
 
 export function buildDemoRequest(stack: DemoStack, opts: DemoRequestOptions): DeployRequest {
@@ -38,5 +48,6 @@ export function buildDemoRequest(stack: DemoStack, opts: DemoRequestOptions): De
     approval: { required: true, timeout: '1h' },
     // Simulated devices restart in about a second; a minute of health wait is plenty.
     edge: { healthTimeoutMs: 60_000, deviceDeadline: '10m' },
+    ...(opts.rollout ? { rollout: demoRolloutPlan(stack.fleet.devices.length) } : {}),
   });
 }
