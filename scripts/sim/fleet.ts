@@ -347,16 +347,20 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       return found;
     };
     const groupOf = (id: string): SimDevice[] => groups.find((g) => g.some((d) => d.id === id)) ?? [device(id)];
+    /** Worker pids this fleet sent SIGKILL: gone for sure, even while the kernel still lists them. */
+    const killed = new Set<number>();
     const killEdgeWorker = (id: string): number | undefined => {
       const pid = liveWorkerPid(device(id));
-      if (pid === undefined) return undefined;
+      if (pid === undefined || killed.has(pid)) return undefined;
       process.kill(pid, 'SIGKILL');
+      killed.add(pid);
       return pid;
     };
     const restartEdgeWorker = (id: string): number | undefined => {
       if (!opts.startEdgeWorkers) throw new Error('this fleet runs no edge workers');
       const group = groupOf(id);
-      if (group.some((d) => liveWorkerPid(d) !== undefined)) return undefined;
+      // A SIGKILL takes a moment to land: a killed pid still "alive" must not skip the restart.
+      if (group.some((d) => { const pid = liveWorkerPid(d); return pid !== undefined && !killed.has(pid); })) return undefined;
       return startEdgeWorkerProcess(group, inventoryPath, opts.startEdgeWorkers);
     };
     const memory = (): FleetMemory => {
