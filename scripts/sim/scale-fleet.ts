@@ -17,7 +17,7 @@
 // children pending at once per workflow, memory of this process and of the dev server, and each
 // figure next to the Temporal limit it approaches (2,000 pending children per workflow, 51,200
 // events / 50 MB per history, 2 MB per payload), with a linear extrapolation to 10,000 devices.
-import { mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -36,6 +36,7 @@ import { planWaves } from '../../workflows/fleet/plan';
 import { startDevServer, type DevServer } from '../lib/devServer';
 import { mib, readProcMemory } from './memory';
 import { freePort } from './net';
+import { commandLineContains, isAlive, readPid } from './pidfile';
 import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from './scale-fakes';
 
 const SHARED_EDGE_QUEUE = 'scale-test.edge-shared';
@@ -201,6 +202,17 @@ async function main(): Promise<void> {
 
   const dir = path.resolve(o.dir);
   mkdirSync(dir, { recursive: true });
+  // One scale test per directory: a second one would delete the first's SQLite file (and two dev
+  // servers on one SQLite path corrupt each other's journal). Measured the hard way.
+  const lock = path.join(dir, 'scale-fleet.lock');
+  const holder = readPid(lock);
+  if (holder !== undefined && holder !== process.pid && isAlive(holder) && commandLineContains(holder, 'scale-fleet')) {
+    throw new InvalidArgumentError(`another scale test (pid ${holder}) uses ${dir}: wait for it, or give this one its own --dir`);
+  }
+  writeFileSync(lock, `${process.pid}\n`);
+  const dropLock = (): void => {
+    if (readPid(lock) === process.pid) rmSync(lock, { force: true });
+  };
   const dbFile = path.join(dir, 'temporal.sqlite');
   // Only the files this script makes are removed (a fresh server each run), never the directory's other content.
   const scratch = (): string[] => readdirSync(dir).filter((f) => f.startsWith('temporal.sqlite') || f === 'temporal.log').map((f) => path.join(dir, f));
@@ -228,7 +240,10 @@ async function main(): Promise<void> {
     log('interrupted: stopping workers (≤ 20 s) and the dev server');
     const force = setTimeout(() => process.exit(130), 40_000);
     force.unref();
-    void stopWorkers().finally(() => server?.stop()).finally(() => process.exit(130));
+    void stopWorkers().finally(() => server?.stop()).finally(() => {
+      dropLock();
+      process.exit(130);
+    });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -398,6 +413,7 @@ async function main(): Promise<void> {
     await nativeConnection?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await server?.stop();
+    dropLock();
     if (!o.keep) {
       for (const f of scratch()) rmSync(f, { force: true });
       if (readdirSync(dir).length === 0) rmdirSync(dir);
