@@ -144,6 +144,11 @@ export interface DesiredModelSignal {
 export interface BatchLeaseRequest extends LeaseRequest {
   /** Asked in this order; the batch stops after the first device that is not granted at once. */
   deviceIds: string[];
+  /**
+   * Ask every owner at once and queue nowhere (a busy device answers granted: false): the fast
+   * path when nobody else holds these devices. The caller releases what it got if any was busy.
+   */
+  tryAll?: boolean;
 }
 
 /** Activities the ownership protocol runs on the `gpu` task queue (they talk to Temporal itself). */
@@ -158,7 +163,7 @@ export interface OwnershipActivities {
   /** Fleet rollouts: records (or clears) the desired model on devices waiting for catch-up. */
   recordDesiredModels(input: DesiredModelSignal & { deviceIds: string[] }): Promise<{ recorded: number; missing: string[] }>;
   /** Update-with-start on `device-<id>`: the lease now, or a place in its queue. */
-  requestDeviceLease(input: LeaseRequest & { deviceId: string }): Promise<LeaseAnswer>;
+  requestDeviceLease(input: LeaseRequest & { deviceId: string; updateIdSuffix?: string }): Promise<LeaseAnswer>;
   /** Whether a workflow run is still open (the device's holder may have been terminated). */
   describeDeploymentRun(input: { workflowId: string; runId: string }): Promise<{ open: boolean; status: string }>;
 }

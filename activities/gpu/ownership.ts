@@ -32,7 +32,26 @@ const SIGNAL_CONCURRENCY = 16;
 
 export function createOwnershipActivities(client: Client, opts: OwnershipActivityOptions = {}): OwnershipActivities {
   const activities: OwnershipActivities = {
-    async requestDeviceLeases({ deviceIds, ...request }): Promise<LeaseAnswer[]> {
+    async requestDeviceLeases({ deviceIds, tryAll, ...request }): Promise<LeaseAnswer[]> {
+      if (tryAll) {
+        // Every owner at once, refusing instead of queueing: a run that never waits while it
+        // holds leases cannot deadlock, whatever the order. The caller gives them all back if
+        // any device was busy (then asks in order).
+        const answers: LeaseAnswer[] = new Array(deviceIds.length);
+        let done = 0;
+        await eachLimited([...deviceIds.keys()], SIGNAL_CONCURRENCY, async (i) => {
+          const deviceId = deviceIds[i];
+          try {
+            answers[i] = await activities.requestDeviceLease({ ...request, deviceId, onBusy: 'fail', updateIdSuffix: 'try' });
+          } catch (err) {
+            if (!(err instanceof ApplicationFailure) || err.type !== ErrorType.DeviceBusy) throw err;
+            const busy = (err.details?.[0] ?? {}) as Partial<LeaseAnswer>;
+            answers[i] = { deviceId, granted: false, position: 0, holder: busy.holder ?? null };
+          }
+          Context.current().heartbeat({ asked: ++done, of: deviceIds.length });
+        });
+        return answers;
+      }
       const answers: LeaseAnswer[] = [];
       for (const deviceId of deviceIds) {
         const answer = await activities.requestDeviceLease({ ...request, deviceId });
@@ -72,7 +91,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
     },
 
     async requestDeviceLease(input): Promise<LeaseAnswer> {
-      const { deviceId, ...request } = input;
+      const { deviceId, updateIdSuffix, ...request } = input;
       const workflowId = deviceOwnerWorkflowId(deviceId);
       const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
       const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
@@ -87,7 +106,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
         // The update id makes a retried activity ask once: the server dedupes it per run.
         return await client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
           args: [request],
-          updateId: `lease/${request.deploymentId}/${request.runId}`,
+          updateId: `lease/${request.deploymentId}/${request.runId}${updateIdSuffix ? `/${updateIdSuffix}` : ''}`,
           startWorkflowOperation: start,
         });
       } catch (err) {

@@ -131,21 +131,46 @@ export class FleetRollout {
   }
 
   /**
-   * Every device's lease, in sorted order (the rule that keeps overlapping runs from
-   * deadlocking), a batch of owners per activity. A batch stops at the first device that queues;
-   * the run waits for that grant, then asks for the rest.
+   * Every device's lease. First every owner at once, queueing nowhere; if any device is busy,
+   * what was granted goes back and the leases are asked in sorted order (the rule that keeps
+   * overlapping runs from deadlocking), a batch of owners per activity: a batch stops at the
+   * first device that queues, and the run waits for that grant before asking for the rest.
+   * (A release from a run that neither holds nor waits is a no-op, so every device is released
+   * at the end whatever was answered.)
    */
   async acquireLeases(): Promise<void> {
     const { request, run, progress, step, leasesGranted, leasesRequested } = this.ctx;
     const end = progress.begin('lease');
     const deadline = nowMs() + request.queueTimeout;
     const sorted = [...request.devices].sort();
+    for (const id of sorted) leasesRequested.push(id);
+    // The usual case first: nobody else holds these devices, so ask every owner at once.
+    const tried = await step('lease', undefined, () =>
+      ownershipActivity('requestDeviceLeases', `lease ${sorted.length} device${sorted.length === 1 ? '' : 's'} at once`)({ deviceIds: sorted, ...run, modelName: request.modelName, onBusy: request.onBusy, tryAll: true }),
+    );
+    const busy = tried.filter((a) => !a.granted);
+    if (busy.length === 0) {
+      for (const a of tried) Object.assign(progress.device(a.deviceId), { phase: 'leased' });
+      end('ok', { figures: { devices: sorted.length, atOnce: true } });
+      return;
+    }
+    // Some device is busy: give back what was granted (a run never waits while it holds leases
+    // out of order), then ask in sorted order, queueing where busy.
+    const granted = tried.filter((a) => a.granted).map((a) => ({ deviceId: a.deviceId }));
+    for (let i = 0; i < granted.length; i += LEASE_BATCH) {
+      await step('lease', undefined, () => ownershipActivity('releaseDeviceLeases', `give back ${granted.length} lease${granted.length === 1 ? '' : 's'} to ask in order`)({ ...run, releases: granted.slice(i, i + LEASE_BATCH) }));
+    }
+    if (request.onBusy === 'fail') {
+      const first = busy[0];
+      const holder = first.holder ? `${first.holder.deploymentId} (${first.holder.modelName})` : 'another deployment';
+      await step('lease', first.deviceId, () =>
+        Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${first.deviceId} is held by ${holder} and the request says onBusy: "fail"; ${busy.length} device${busy.length === 1 ? '' : 's'} busy, none touched`, { busy: busy.map((b) => b.deviceId) })),
+      );
+    }
     let at = 0;
     let batches = 0;
     while (at < sorted.length) {
       const batch = sorted.slice(at, at + LEASE_BATCH);
-      // Asked before the answer is known: a release from a run that neither holds nor waits is a no-op.
-      for (const id of batch) if (!leasesRequested.includes(id)) leasesRequested.push(id);
       batches += 1;
       const answers = await step('lease', batch[0], () =>
         ownershipActivity('requestDeviceLeases', `lease ${batch.length} device${batch.length === 1 ? '' : 's'} from ${batch[0]}`)({ deviceIds: batch, ...run, modelName: request.modelName, onBusy: request.onBusy }),
@@ -166,7 +191,7 @@ export class FleetRollout {
       }
       for (const a of answers) Object.assign(progress.device(a.deviceId), { phase: 'leased' });
     }
-    end('ok', { figures: { devices: sorted.length, batches } });
+    end('ok', { figures: { devices: sorted.length, batches, busyAtFirst: busy.map((b) => b.deviceId).slice(0, 20) } });
   }
 
   /** Runs the plan; never throws for a device or a wave: returns how the run ends. */
