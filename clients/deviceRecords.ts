@@ -38,9 +38,9 @@ export async function readDeviceRecord(client: Client, deviceId: string): Promis
 
 export function renderDevices(views: DeviceView[]): string {
   if (views.length === 0) return 'no device has an owner yet (a device gets one when a deployment first asks for it)';
-  const header = ['DEVICE', 'STATE', 'SERVES', 'PUT THERE BY', 'HOLDER', 'QUEUE', 'BACKUPS'];
+  const header = ['DEVICE', 'STATE', 'SERVES', 'PUT THERE BY', 'HOLDER', 'QUEUE', 'BACKUPS', 'DESIRED (CATCH-UP)'];
   const rows = views.map(({ deviceId, record: r }) => {
-    if (!r) return [deviceId, '?', '?', '?', '?', '?', '?'];
+    if (!r) return [deviceId, '?', '?', '?', '?', '?', '?', '?'];
     const serves = r.serves ? `${r.serves.sha256?.slice(0, 12) ?? 'no model'}${r.serves.verified ? '' : ' (unverified)'}` : 'not reported';
     return [
       deviceId,
@@ -50,6 +50,8 @@ export function renderDevices(views: DeviceView[]): string {
       r.holder?.deploymentId ?? '—',
       r.queue.length ? r.queue.map((q, i) => `${i + 1}:${q.deploymentId}`).join(' ') : '—',
       r.backups.length ? r.backups.map((b) => b.slice(0, 8)).join(',') : '—',
+      // A fleet rollout waits for this offline device to come back and bring it to this model.
+      r.desired ? `${r.desired.sha256.slice(0, 12)} until ${r.desired.until.slice(0, 16).replace('T', ' ')}` : '—',
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i].length)));

@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
-import { readDeviceRecord } from '../../clients/deviceRecords';
+import { readDeviceRecord, renderDevices } from '../../clients/deviceRecords';
 import { listedExecution } from '../../clients/commands/list';
 import { deviceRuns, listQuery } from '../../clients/fleetFormat';
 import { readLiveWaves } from '../../clients/fleetState';
@@ -216,6 +216,8 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     await waitFor(handle, 'the catch-up wave', (s) => s.stage === 'catch-up' && s.rollout?.catchUp !== undefined);
     const waiting = await readDeviceRecord(env.client, OFFLINE);
     assert.equal(waiting?.desired?.deploymentId, id);
+    // `edgeship devices` shows it.
+    assert.match(renderDevices([{ deviceId: OFFLINE, record: waiting, owner: 'RUNNING' }]), new RegExp(`${waiting?.desired?.sha256.slice(0, 12)} until `));
     // The device comes back: its worker starts polling edge.f-off.
     const late = await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(OFFLINE), activities: fleet.edgeActivities(OFFLINE) });
     const lateRun = late.run();
