@@ -15,6 +15,7 @@ import { GPU_TASK_QUEUE } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DeploymentReport, StageRecord } from '../../workflows/report';
 import { statusQuery } from '../../workflows/messages';
+import { planWaves } from '../../workflows/fleet/plan';
 import { deviceRunTiming, percentile, readHistory, type DeviceRunTiming, type HistoryFigures } from './bench-fleet-history';
 import { readProcMemory } from './memory';
 
@@ -44,6 +45,18 @@ export function buildRolloutRequest(checkpointPath: string, devices: string[], s
     edge: { healthTimeoutMs: 60_000, deviceDeadline: '10m' },
     rollout: { canary: { count: Math.min(s.canary, devices.length) }, waves: s.waves, maxParallel: s.maxParallel, soak: 0, offlineAfter: s.offlineAfter },
   });
+}
+
+/**
+ * How many device-times deep the request's plan is: the waves run one after the other, each at
+ * most maxParallel devices at once, so wave i needs ceil(w_i / maxParallel) device-times at the
+ * least (canary included). The device phase cannot be shorter than depth × one device's time.
+ */
+export function planDepth(request: DeployRequest): { depth: number; waves: Array<{ name: string; devices: number; depth: number }>; maxParallel: number } {
+  const plan = request.rollout;
+  if (!plan) return { depth: 1, waves: [], maxParallel: 1 };
+  const waves = planWaves(request.devices, plan).filter((w) => w.devices.length > 0).map((w) => ({ name: w.name, devices: w.devices.length, depth: Math.ceil(w.devices.length / plan.maxParallel) }));
+  return { depth: waves.reduce((s, w) => s + w.depth, 0), waves, maxParallel: plan.maxParallel };
 }
 
 /** workers/gpu.ts as its own process (workflows + GPU activities), output to a log file. */

@@ -12,13 +12,25 @@ export const msf = (ms: number): string => (Number.isFinite(ms) ? `${Math.round(
 export const bytes = (b: number): string => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
 const d = (x: Dist | undefined): string => (x ? `${msf(x.median)} / ${msf(x.p95)}` : '—');
 
+/** ' (reused)' when the store answered every GPU stage, ' (calibrate reused)' when some, '' when none. */
+export function gpuReuse(r: RolloutFigures): string {
+  const stages = r.gpuStages.filter((g) => g.stage !== 'resolve-devices');
+  const reused = stages.filter((g) => g.reused).map((g) => g.stage);
+  return reused.length === 0 ? '' : reused.length === stages.length ? ' (reused)' : ` (${reused.join(', ')} reused)`;
+}
+
+/** Per GPU stage: its wall time, `reused` when the store answered it. */
+export function gpuStageList(r: RolloutFigures): string {
+  return r.gpuStages.map((g) => `${g.stage} ${s(g.durationMs ?? Number.NaN)}${g.reused ? ' (reused)' : ''}`).join(', ');
+}
+
 /** One column per run: the summary rows. */
 export function summaryTable(runs: RolloutFigures[]): string[] {
   const maxWaves = Math.max(0, ...runs.map((r) => r.waves.length));
   const rows: Array<[string, (r: RolloutFigures) => string]> = [
     ['status', (r) => r.status],
     ['whole run (history start → close)', (r) => s(r.wholeRunMs)],
-    ['GPU stages (resolve … preflight)', (r) => `${s(r.gpuStagesMs)}${r.gpuStages.every((g) => g.reused || g.stage === 'resolve-devices') ? ' (reused)' : ''}`],
+    ['GPU stages (resolve … preflight)', (r) => `${s(r.gpuStagesMs)}${gpuReuse(r)}`],
     ['lease', (r) => s(r.phases.find((p) => p.name === 'lease')?.durationMs ?? Number.NaN)],
     ...Array.from({ length: maxWaves }, (_, i): [string, (r: RolloutFigures) => string] => [`wave ${i}`, (r) => (r.waves[i] ? `${r.waves[i].name} ×${r.waves[i].devices}: ${s(r.waves[i].durationMs)}` : '')]),
     ['release leases + final report', (r) => s(r.phases.find((p) => p.name.startsWith('release'))?.durationMs ?? Number.NaN)],

@@ -1,6 +1,6 @@
 // `npm run bench:fleet -- [--devices 50] [--devices-per-worker 10] [--ssh auto] [--hold-s 20] [--baseline-model f.onnx]
 //    [--skip-rollout] [--json] [--runs 2] [--max-parallel 10] [--canary 1] [--waves 20%,40%] [--latency-requests 100]
-//    [--throughput-ms 500] [--concurrency 2] [--min-rps 5] [--p95-ms 500] [--offline-after 2m]`
+//    [--throughput-ms 500] [--concurrency 2] [--min-rps 5] [--p95-ms 500] [--offline-after 2m] [--fresh-source]`
 // A simulated fleet at size, the way the rollout tests and the demo run it: a headless Temporal
 // dev server of its own (free ports, scratch SQLite), N devices (sshd, model dir with the demo's
 // FP32 baseline, runtime each) and their edge workers K to a process. Prints the wall time to
@@ -21,6 +21,14 @@
 // (from its history; median, p95), the histories' event counts and sizes, and the peak memory of
 // the fleet, the GPU worker and the Temporal server. --json prints all of it as one JSON object on
 // stdout (progress goes to stderr); the last result is also written to <state>/bench-fleet/last-rollout.json.
+//
+// --fresh-source: the 1-device rollout and each N-device one deploy a checkpoint the artifact
+// store has never seen (the demo recipe trained with a new seed, scripts/sim/bench-fleet-fresh.ts;
+// made before its run, outside it), so export, INT8 compile and pre-flight really run in every
+// measured rollout, as for a user rolling out a new model; the warm-up still deploys the demo
+// checkpoint (Python, the calibration set and the devices' first swap are warm). Per run: the
+// seed, the checkpoint / ONNX / INT8 sha256, GPU stages apart and whole run; a run whose report
+// shows a reused export, compile or pre-flight, or an ONNX / INT8 seen before, fails the bench.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
@@ -33,8 +41,9 @@ import { stateDir } from '../../common/paths';
 import { startDevServer } from '../lib/devServer';
 import { ensureToolchain } from '../lib/toolchain';
 import type { Baseline } from './baseline';
-import { buildRolloutRequest, GpuWorkerProcess, MemorySampler, processPeakKiB, runRollout, type RolloutFigures, type RolloutSettings } from './bench-fleet-rollout';
-import { activityTable, phaseTable, s as secsTable, summaryTable, table } from './bench-fleet-table';
+import { FreshSources, type FreshCheckpoint, type Freshness } from './bench-fleet-fresh';
+import { buildRolloutRequest, GpuWorkerProcess, MemorySampler, planDepth, processPeakKiB, runRollout, type RolloutFigures, type RolloutSettings } from './bench-fleet-rollout';
+import { activityTable, gpuReuse, gpuStageList, phaseTable, s as secsTable, summaryTable, table } from './bench-fleet-table';
 import { startSimulatedFleet } from './fleet';
 import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from './memory';
 import { freePort } from './net';
@@ -91,6 +100,7 @@ interface Options {
   minRps: number;
   p95Ms: number;
   offlineAfter: string;
+  freshSource: boolean;
 }
 
 const memoryJson = (m: FleetMemory) => ({ kinds: m.kinds.map((k) => ({ ...k })), total: { ...m.total } });
@@ -115,6 +125,7 @@ async function main(): Promise<void> {
     .option('--min-rps <n>', 'throughput gate (req/s); low: 2 shared cores run every device', positiveNumber, 5)
     .option('--p95-ms <n>', 'p95 latency gate (ms)', positiveNumber, 500)
     .option('--offline-after <duration>', 'rollout.offlineAfter (a loaded machine picks up late)', '2m')
+    .option('--fresh-source', 'each measured rollout deploys a new checkpoint (the demo recipe, another seed): export, compile and pre-flight run every time', false)
     .parse()
     .opts<Options>();
   toStderr = o.json;
@@ -238,22 +249,41 @@ async function rollouts(o: Options, c: RolloutContext): Promise<boolean> {
   const all = fleet.devices.map((d) => d.id);
   const runs: RolloutFigures[] = [];
   const n = fleet.devices.length;
+  const fresh = o.freshSource ? new FreshSources(dir, log) : undefined;
+  const freshness: Array<Freshness & { label: string; madeInMs: number }> = [];
+  const depths = new Map<string, ReturnType<typeof planDepth>>();
   try {
-    const plan: Array<{ label: string; devices: string[] }> = [
-      { label: 'warm-up ×1', devices: one },
-      { label: '1 device', devices: one },
-      ...Array.from({ length: o.runs }, (_, i) => ({ label: `${n} devices #${i + 1}`, devices: all })),
+    const plan: Array<{ label: string; devices: string[]; measured: boolean }> = [
+      { label: 'warm-up ×1', devices: one, measured: false },
+      { label: '1 device', devices: one, measured: true },
+      ...Array.from({ length: o.runs }, (_, i) => ({ label: `${n} devices #${i + 1}`, devices: all, measured: true })),
     ];
     for (const p of plan) {
-      const { figures } = await runRollout(client, buildRolloutRequest(checkpoint, p.devices, settings), p.label, log);
+      let source: FreshCheckpoint | undefined;
+      if (fresh && p.measured) {
+        source = await fresh.make();
+        log(`[${p.label}] fresh source: the demo recipe trained with seed ${source.seed} in ${secs(source.madeInMs)} (before the run, not part of it): ${source.path}, sha256 ${source.sha256.slice(0, 16)}`);
+      }
+      const request = buildRolloutRequest(source?.path ?? checkpoint, p.devices, settings);
+      depths.set(p.label, planDepth(request));
+      const { figures, report } = await runRollout(client, request, p.label, log);
       runs.push(figures);
-      log(`[${p.label}] ${figures.status}: whole run ${secs(figures.wholeRunMs)}, device phase ${secs(figures.devicePhaseMs)}; ${figures.deviceRuns} deviceRollout runs, overhead median ${Math.round(figures.perDevice.overhead.median)} ms`);
+      log(`[${p.label}] ${figures.status}: whole run ${secs(figures.wholeRunMs)} = GPU stages ${secs(figures.gpuStagesMs)}${gpuReuse(figures)} + device phase ${secs(figures.devicePhaseMs)} + the rest; ${figures.deviceRuns} deviceRollout runs, overhead median ${Math.round(figures.perDevice.overhead.median)} ms`);
+      log(`[${p.label}]   GPU stages: ${gpuStageList(figures)}`);
+      if (fresh && source) {
+        const f = fresh.check(source, report);
+        freshness.push({ ...f, label: p.label, madeInMs: source.madeInMs });
+        log(`[${p.label}]   ${f.fresh ? 'fresh' : 'NOT FRESH'}: checkpoint ${f.checkpointSha256.slice(0, 12)} → ONNX ${f.onnxSha256?.slice(0, 12) ?? '—'} → INT8 ${f.artifactSha256?.slice(0, 12) ?? '—'}${f.reused.length ? `; reused: ${f.reused.join(', ')}` : ''}${f.problems.length ? `; ${f.problems.join('; ')}` : ''}`);
+      } else if (fresh) {
+        fresh.remember(report);
+      }
       for (const f of figures.failures.slice(0, 10)) log(`  ${f}`);
       if (figures.status !== 'completed') break;
     }
   } finally {
     sampler.stop();
     clearInterval(loadTimer);
+    fresh?.cleanUp();
   }
   const fleetMem = fleet.memory();
   const gpuMem = processPeakKiB(gpu.pid);
@@ -262,11 +292,21 @@ async function rollouts(o: Options, c: RolloutContext): Promise<boolean> {
 
   const single = runs.find((r) => r.label === '1 device');
   const many = runs.filter((r) => r.label.startsWith(`${n} devices`));
-  const ratios = many.map((r) => ({
-    run: r.label,
-    devicePhase: single ? r.devicePhaseMs / single.devicePhaseMs : Number.NaN,
-    wholeRun: single ? r.wholeRunMs / single.wholeRunMs : Number.NaN,
-  }));
+  const depthOne = depths.get('1 device')?.depth ?? 1;
+  const ratios = many.map((r) => {
+    const depth = depths.get(r.label)?.depth ?? Number.NaN;
+    return {
+      run: r.label,
+      devicePhase: single ? r.devicePhaseMs / single.devicePhaseMs : Number.NaN,
+      wholeRun: single ? r.wholeRunMs / single.wholeRunMs : Number.NaN,
+      gpuStagesMs: r.gpuStagesMs,
+      planDepth: depth,
+      /** Device phase ≥ planDepth device-times: the ratio cannot go below planDepth / the 1-device plan's depth. */
+      devicePhaseLowerBound: depth / depthOne,
+      /** The whole-run ratio if the GPU stages took as long as in the 1-device run and every device-time as long as its device phase. */
+      wholeRunAtPlanDepth: single ? (single.wholeRunMs - single.devicePhaseMs + (depth / depthOne) * single.devicePhaseMs) / single.wholeRunMs : Number.NaN,
+    };
+  });
 
   log('');
   log(`rollouts: canary ${o.canary}, waves ${o.waves.join(', ')} (+ the rest), maxParallel ${o.maxParallel}, soak 0, no approval; validation ${o.latencyRequests} requests, ${o.throughputMs} ms at concurrency ${o.concurrency}, gates p95 ≤ ${o.p95Ms} ms, ≥ ${o.minRps} req/s; GPU worker maxConcurrentActivityTaskExecutions 4`);
@@ -280,8 +320,25 @@ async function rollouts(o: Options, c: RolloutContext): Promise<boolean> {
     log('');
     for (const line of activityTable(r)) log(line);
   }
+  if (fresh) {
+    log('');
+    log('--fresh-source: every measured rollout deployed a checkpoint new to the artifact store (the demo recipe, another seed; calibrate stays reused: its key does not depend on the model):');
+    for (const line of table(['run', 'seed', 'checkpoint', 'ONNX', 'INT8', 'fresh', 'export', 'compile', 'preflight', 'GPU stages', 'device phase', 'whole run'], freshness.map((f) => {
+      const r = runs.find((x) => x.label === f.label);
+      const stage = (name: string): string => secsTable(r?.gpuStages.find((g) => g.stage === name)?.durationMs ?? Number.NaN);
+      return [f.label, String(f.seed), f.checkpointSha256.slice(0, 12), f.onnxSha256?.slice(0, 12) ?? '—', f.artifactSha256?.slice(0, 12) ?? '—', f.fresh ? 'yes' : 'NO', stage('export'), stage('compile'), stage('preflight'), secsTable(r?.gpuStagesMs ?? Number.NaN), secsTable(r?.devicePhaseMs ?? Number.NaN), secsTable(r?.wholeRunMs ?? Number.NaN)];
+    }))) log(`  ${line}`);
+  }
   log('');
-  for (const x of ratios) log(`${x.run} ÷ 1 device: device phase (lease → close) ${x.devicePhase.toFixed(2)}× (goal ≤ 3 with maxParallel ${o.maxParallel}), whole run ${x.wholeRun.toFixed(2)}×`);
+  for (const label of ['1 device', many[0]?.label]) {
+    const d = label ? depths.get(label) : undefined;
+    if (!d) continue;
+    log(`plan depth, ${label}: ${d.waves.map((w) => `${w.name} ⌈${w.devices}/${d.maxParallel}⌉`).join(' + ')} = ${d.depth} device-time${d.depth === 1 ? '' : 's'}`);
+  }
+  log(`(the waves run one after another, each at most maxParallel ${o.maxParallel} devices at once, so with canary c and waves w_i at p = ${o.maxParallel} the device phase is at least ⌈c/p⌉ + Σ ⌈w_i/p⌉ (= 1 + Σ ⌈w_i/p⌉ for c ≤ p) device-times deep, on idle cores too: its ratio to 1 device cannot go below that depth ÷ ${depthOne})`);
+  for (const x of ratios) {
+    log(`${x.run} ÷ 1 device: device phase (lease → close) ${x.devicePhase.toFixed(2)}× (plan-depth lower bound ${x.devicePhaseLowerBound.toFixed(2)}×; goal ≤ 3 with maxParallel ${o.maxParallel}), whole run ${x.wholeRun.toFixed(2)}× (GPU stages ${secsTable(x.gpuStagesMs)} vs ${secsTable(single?.gpuStagesMs ?? Number.NaN)}; at plan depth with the 1-device GPU stages and device time: ${x.wholeRunAtPlanDepth.toFixed(2)}×)`);
+  }
   log('');
   log(`peak memory over the rollouts (ΣVmHWM: each process's own peak since it started; ΣPss/ΣVmRSS: the highest of ${sampler.samples} samples every 10 s):`);
   for (const line of table(['processes', 'n', 'ΣVmHWM', 'ΣVmRSS now', 'ΣPss now'], [
@@ -300,10 +357,13 @@ async function rollouts(o: Options, c: RolloutContext): Promise<boolean> {
     settings,
     runs,
     ratios,
+    planDepth: Object.fromEntries(depths),
+    ...(fresh ? { freshSource: freshness } : {}),
     memory: { fleet: memoryJson(fleetMem), fleetSampledMax: { rssKiB: sampler.maxRssKiB, pssKiB: sampler.maxPssKiB, samples: sampler.samples }, gpuWorker: gpuMem, temporalServer: serverMem, benchProcess: benchMem },
     loadMax,
   };
-  return runs.length === 2 + o.runs && runs.every((r) => r.status === 'completed');
+  if (fresh && freshness.some((f) => !f.fresh)) log(`--fresh-source: ${freshness.filter((f) => !f.fresh).map((f) => f.label).join(', ')} did not run every GPU stage (see above): the figures are not those of a new model`);
+  return runs.length === 2 + o.runs && runs.every((r) => r.status === 'completed') && freshness.every((f) => f.fresh);
 }
 
 main().catch((err: unknown) => {
