@@ -59,6 +59,9 @@ class FleetRolloutEnded extends Error {
   }
 }
 
+/** Inventory entries per resolveDevices call in a fleet rollout. */
+const RESOLVE_CHUNK = 500;
+
 /** Device rows beyond which the memo keeps only the devices that need a look (the result keeps more). */
 const MEMO_DEVICE_ROWS = 200;
 /**
@@ -209,10 +212,25 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
     }
   }
 
+  /**
+   * A fleet's inventory entries in chunks: one result per 500 devices (~115 KiB) keeps every
+   * history event far below Temporal's 2 MB payload limit at 10,000 devices.
+   */
+  async function resolveInChunks(): Promise<DeviceInfo[]> {
+    const all: DeviceInfo[] = [];
+    for (let at = 0; at < request.devices.length; at += RESOLVE_CHUNK) {
+      const chunk = request.devices.slice(at, at + RESOLVE_CHUNK);
+      const summary = request.devices.length <= RESOLVE_CHUNK ? `resolve ${chunk.length} device${chunk.length === 1 ? '' : 's'}` : `resolve devices ${at + 1}–${at + chunk.length} of ${request.devices.length}`;
+      all.push(...(await step('resolve-devices', undefined, () => gpuActivity('resolveDevices', summary)({ deviceIds: chunk }))));
+    }
+    return all;
+  }
+
   async function gpuStages(): Promise<{ exported: ExportModelResult; compiled: CompileResult; devices: DeviceInfo[] }> {
     let end = progress.begin('resolve-devices');
-    const devices = await step('resolve-devices', undefined, () => gpuActivity('resolveDevices', `resolve ${request.devices.join(', ')}`)({ deviceIds: request.devices }));
-    end('ok', { figures: { devices: devices.map((d) => `${d.id} (${d.target})`) } });
+    const devices = request.rollout ? await resolveInChunks() : await step('resolve-devices', undefined, () => gpuActivity('resolveDevices', `resolve ${request.devices.join(', ')}`)({ deviceIds: request.devices }));
+    const named = devices.map((d) => `${d.id} (${d.target})`);
+    end('ok', { figures: { devices: named.length > 50 ? [...named.slice(0, 50), `… ${named.length} devices`] : named } });
     for (const d of devices) progress.device(d.id).target = d.target;
     // Checked before spending minutes on export and compile: a HEF for hailo8 fails on a hailo8l.
     const mismatched = devices.filter((d) => !deviceAcceptsTarget(d.target, request.target));

@@ -375,7 +375,7 @@ async function main(): Promise<void> {
     if (phases.length > 0) {
       const first = Math.min(...phases.map((r) => r.d!.startMs!));
       const last = Math.max(...phases.map((r) => r.d!.closeMs!));
-      log(`time: total ${secs(wallMs)} wall (start → result); before the canary (GPU fakes, ${Math.ceil(o.devices / 250)} lease batch(es) on ${o.devices} owners) ${secs(first - (parentD?.startMs ?? first))}; waves ${secs(last - first)} (${(o.devices / ((last - first) / 1000)).toFixed(1)} devices/s); after the last wave (lease release) ${secs((parentD?.closeMs ?? last) - last)}`);
+      log(`time: total ${secs(wallMs)} wall (start → result); before the canary (GPU fakes, leases of ${o.devices} owners) ${secs(first - (parentD?.startMs ?? first))}; waves ${secs(last - first)} (${(o.devices / ((last - first) / 1000)).toFixed(1)} devices/s); after the last wave (lease release) ${secs((parentD?.closeMs ?? last) - last)}`);
     }
     const self = readProcMemory(process.pid);
     const srv = server.pid ? readProcMemory(server.pid) : undefined;

@@ -12,7 +12,7 @@ import {
   isCancellation,
 } from '@temporalio/workflow';
 import type { CompileResult, ServingFigures } from '../../common/contracts';
-import type { DeviceOutcome } from '../../common/ownership';
+import type { DeviceOutcome, LeaseAnswer } from '../../common/ownership';
 import type { DeployRequest } from '../../common/request';
 import {
   waveWorkflowId,
@@ -44,6 +44,9 @@ export function mergeWaveResults(a: WaveResult, b: WaveResult): WaveResult {
   for (const k of Object.keys(counts) as Array<keyof typeof counts>) counts[k] += b.counts[k];
   return { ...a, finishedAt: b.finishedAt, counts, devices: [...a.devices, ...b.devices], notReached: [...a.notReached, ...b.notReached], tally: b.tally, ...(b.halted ? { halted: b.halted } : {}) };
 }
+
+/** Owners asked at once per lease activity (the fast path); ~100 bytes of answer each. */
+const LEASE_TRY_CHUNK = 1000;
 
 /** Owners asked per lease activity: each answer is ~50 ms, so a batch stays well inside its timeout. */
 const LEASE_BATCH = 250;
@@ -144,10 +147,17 @@ export class FleetRollout {
     const deadline = nowMs() + request.queueTimeout;
     const sorted = [...request.devices].sort();
     for (const id of sorted) leasesRequested.push(id);
-    // The usual case first: nobody else holds these devices, so ask every owner at once.
-    const tried = await step('lease', undefined, () =>
-      ownershipActivity('requestDeviceLeases', `lease ${sorted.length} device${sorted.length === 1 ? '' : 's'} at once`)({ deviceIds: sorted, ...run, modelName: request.modelName, onBusy: request.onBusy, tryAll: true }),
-    );
+    // The usual case first: nobody else holds these devices, so ask every owner at once (in
+    // chunks, so no activity result nears the payload limit; no chunk waits for anything).
+    const tried: LeaseAnswer[] = [];
+    for (let at = 0; at < sorted.length; at += LEASE_TRY_CHUNK) {
+      const chunk = sorted.slice(at, at + LEASE_TRY_CHUNK);
+      tried.push(
+        ...(await step('lease', undefined, () =>
+          ownershipActivity('requestDeviceLeases', `lease ${chunk.length} device${chunk.length === 1 ? '' : 's'} at once${sorted.length > chunk.length ? ` (${at + 1}–${at + chunk.length} of ${sorted.length})` : ''}`)({ deviceIds: chunk, ...run, modelName: request.modelName, onBusy: request.onBusy, tryAll: true }),
+        )),
+      );
+    }
     const busy = tried.filter((a) => !a.granted);
     if (busy.length === 0) {
       for (const a of tried) Object.assign(progress.device(a.deviceId), { phase: 'leased' });
