@@ -19,10 +19,11 @@ echo "== typecheck"; npx tsc --noEmit -p . || exit 1
 echo "== lint"; npx eslint . || exit 1
 
 # Two suites are long single-threaded Python work with no servers or ports (INT8 under qemu, the
-# demo recipe over three training seeds), and the six-device fleet e2e has its own dev server,
-# fleet directory and checkpoints: they run in a second lane beside the main suite, whose time is
-# mostly spent waiting on Temporal, SSH and runtimes. Their output follows the main one.
-lane_files=(test/integration/int8-haswell.test.ts test/integration/gates-over-seeds.test.ts test/e2e/fleet-rollout.test.ts)
+# demo recipe over three training seeds), and the fleet suites (the six-device e2e, the fleet
+# workflow tests) have their own dev servers, fleet directory and checkpoints: they run in a
+# second lane beside the main suite, whose time is mostly spent waiting on Temporal, SSH and
+# runtimes. Their output follows the main one.
+lane_files=(test/integration/int8-haswell.test.ts test/integration/gates-over-seeds.test.ts test/e2e/fleet-rollout.test.ts test/workflow/fleetRollout.test.ts)
 lane=test-artifacts/mocha-lane-output.txt
 npx mocha "${lane_files[@]}" > "$lane" 2>&1 &
 lane_pid=$!

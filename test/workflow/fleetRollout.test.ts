@@ -125,6 +125,20 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     writeFileSync(idsFile, `${JSON.stringify(ids, Object.keys(ids).sort(), 2)}\n`);
   }
 
+  /**
+   * The device's record once its owner has applied this run's release: the owner takes the
+   * release signal in its next workflow task, which may come after the run closed.
+   */
+  async function releasedRecord(deviceId: string, deploymentId: string): Promise<Awaited<ReturnType<typeof readDeviceRecord>>> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const record = await readDeviceRecord(env.client, deviceId);
+      if (record && record.holder?.deploymentId !== deploymentId && record.history.some((h) => h.deploymentId === deploymentId)) return record;
+      if (Date.now() > deadline) assert.fail(`the owner of ${deviceId} did not apply the release of ${deploymentId}: ${JSON.stringify(record)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   const rows = (r: DeploymentReport): Record<string, FleetDeviceRow> => Object.fromEntries((r.rollout?.devices ?? []).map((d) => [d.deviceId, d]));
   const artifactOf = (r: DeploymentReport): string => r.artifact?.sha256 ?? '';
   const swapped = (id: string): string[] => fleet.trace(id, ['swapModel']).map((t) => t.split(' ')[1]);
@@ -170,7 +184,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const revert = report.rollout?.waves.find((w) => w.name === 'revert');
     assert.equal(revert?.counts.reverted, 4);
     // The owners' records agree: reverted devices were rolled back, the others untouched.
-    const owner = await readDeviceRecord(env.client, 'f-02');
+    const owner = await releasedRecord('f-02', id);
     assert.equal(owner?.serves?.sha256, initialSha('f-02'));
     assert.equal(owner?.holder, null);
     // `edgeship list --device f-02` finds this rollout through its device children.
@@ -192,7 +206,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     for (const d of ['f-01', 'f-02', 'f-03', 'f-04']) assert.equal(fleet.served.get(d), sha256, `${d} keeps the new model`);
     for (const d of ['f-05', 'f-06', 'f-07', 'f-08']) assert.equal(fleet.served.get(d), initialSha(d), `${d} on its old model`);
     assert.equal(report.rollout?.waves.some((w) => w.name === 'revert'), false);
-    const owner = await readDeviceRecord(env.client, 'f-03');
+    const owner = await releasedRecord('f-03', id);
     assert.equal(owner?.serves?.sha256, sha256);
     await record('halt-keep-validated', id, ['wave-2']);
   });
@@ -205,7 +219,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(r[OFFLINE].outcome, 'skipped-offline');
     assert.equal(r['f-02'].outcome, 'validated');
     assert.deepEqual(report.rollout?.tally, { done: 2, failed: 0, offline: 1 });
-    const owner = await readDeviceRecord(env.client, OFFLINE);
+    const owner = await releasedRecord(OFFLINE, id);
     assert.equal(owner?.history.at(-1)?.outcome, 'skipped-offline');
     assert.equal(fleet.served.get(OFFLINE), initialSha(OFFLINE));
     await record('offline-skip', id, [OFFLINE]);
@@ -214,7 +228,12 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
   it('catch-up: the offline device keeps the desired model in its record and gets it when its edge worker returns', async () => {
     const { handle, id } = await start('offline-catch-up', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offline: 'catch-up', offlineAfter: '1500ms', deadline: '3m' });
     await waitFor(handle, 'the catch-up wave', (s) => s.stage === 'catch-up' && s.rollout?.catchUp !== undefined);
-    const waiting = await readDeviceRecord(env.client, OFFLINE);
+    // The owner applies the signal in its next workflow task.
+    let waiting = await readDeviceRecord(env.client, OFFLINE);
+    for (const deadline = Date.now() + 30_000; !waiting?.desired && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      waiting = await readDeviceRecord(env.client, OFFLINE);
+    }
     assert.equal(waiting?.desired?.deploymentId, id);
     // `edgeship devices` shows it.
     assert.match(renderDevices([{ deviceId: OFFLINE, record: waiting, owner: 'RUNNING' }]), new RegExp(`${waiting?.desired?.sha256.slice(0, 12)} until `));
@@ -228,7 +247,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
       assert.equal(r[OFFLINE].outcome, 'validated');
       assert.ok(r[OFFLINE].cameBackAt, 'the report says when the device came back');
       assert.equal(fleet.served.get(OFFLINE), artifactOf(report));
-      const after = await readDeviceRecord(env.client, OFFLINE);
+      const after = await releasedRecord(OFFLINE, id);
       assert.equal(after?.desired, undefined, 'the desired model is cleared once delivered');
       assert.equal(after?.serves?.sha256, artifactOf(report));
       await record('offline-catch-up', id, ['catch-up', `${OFFLINE}.catch-up`]);
