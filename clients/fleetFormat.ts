@@ -16,6 +16,7 @@ import type {
   WaveStatus,
 } from '../common/rollout';
 import type { DeploymentStatus } from '../workflows/report';
+import type { ServerView } from './deploymentState';
 
 /** The wave workflow's live-status query (workflows/fleet/rolloutWave.ts), asked by name. */
 export const WAVE_STATUS_QUERY = 'waveStatus';
@@ -381,19 +382,9 @@ export function deploymentIdFromChild(workflowId: string, deviceId: string): str
 }
 
 /** What `list --device` needs of one listed execution (clients/commands/list.ts maps the SDK's). */
-export interface ListedExecution {
-  workflowId: string;
-  runId: string;
+export interface ListedExecution extends Omit<ServerView, 'memo'> {
   type: string;
-  executionStatus: string;
-  startTime: string;
-  closeTime?: string;
-  model?: string;
-  sha?: string;
-  stage?: string;
-  /** EdgeshipStatus: the deployment's status (deployModel) or the device's outcome (deviceRollout). */
-  status?: string;
-  devices?: string[];
+  /** (status) EdgeshipStatus: the deployment's status (deployModel) or the device's outcome (deviceRollout). */
   parent?: { workflowId: string; runId: string };
   root?: { workflowId: string; runId: string };
 }

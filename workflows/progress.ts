@@ -21,6 +21,7 @@ export class Progress {
   awaiting?: AwaitedDecision;
   private readonly startedMs = nowMs();
   private lastMemo = '';
+  private byId = new Map<string, DeviceState>();
 
   constructor(request: DeployRequest) {
     const info = workflowInfo();
@@ -49,7 +50,9 @@ export class Progress {
   }
 
   device(deviceId: string): DeviceState {
-    const found = this.report.devices.find((d) => d.deviceId === deviceId);
+    // Indexed: a fleet rollout looks up thousands of devices after every wave.
+    if (this.byId.size !== this.report.devices.length) this.byId = new Map(this.report.devices.map((d) => [d.deviceId, d]));
+    const found = this.byId.get(deviceId);
     if (!found) throw new Error(`device ${deviceId} is not part of this deployment`);
     return found;
   }

@@ -1,6 +1,7 @@
 // A real Temporal dev server for tests: the `temporal` binary found by findTemporalCli(), run via
 // `existing-path` so nothing downloads, with edgeship's search attributes registered.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { findTemporalCli } from '../../common/temporalCli';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 
@@ -14,4 +15,13 @@ export async function startTestTemporal(opts: { ui?: boolean; uiPort?: number } 
       extraArgs: ['--log-level', 'error'],
     },
   });
+}
+
+/** Worker chatter and the expected activity failures of workflow tests would bury their output. */
+export function quietSdkLogs(): void {
+  try {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+  } catch {
+    // Another test file in this process installed the runtime first; keep its logger.
+  }
 }

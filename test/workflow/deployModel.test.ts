@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { historyToJSON } from '../helpers/historyJson';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { startDeployment } from '../../clients/startDeployment';
 import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
@@ -20,7 +20,7 @@ import type { DeploymentReport, DeploymentStatus } from '../../workflows/report'
 import { decisionSenders } from '../../clients/decisionSenders';
 import { readDeployment } from '../../clients/deploymentState';
 import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
-import { startTestTemporal } from '../helpers/temporalEnv';
+import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
 
 const DEVICES = ['pi-01', 'pi-02'];
@@ -28,15 +28,6 @@ const DEVICES = ['pi-01', 'pi-02'];
 const HISTORY_DIR = path.resolve(__dirname, '..', 'histories', 'v2');
 
 type Handle = WorkflowHandle<typeof deployModel>;
-
-/** Worker chatter and the expected activity failures of these paths would bury the test output. */
-function quietSdkLogs(): void {
-  try {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-  } catch {
-    // Another test file in this process installed the runtime first; keep its logger.
-  }
-}
 
 describe('deployModel workflow (real dev server, replaced activities)', function () {
   this.timeout(120_000);

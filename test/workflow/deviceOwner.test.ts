@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
-import { startTestTemporal } from '../helpers/temporalEnv';
+import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 
 describe('deviceOwner workflow (real dev server)', function () {
   this.timeout(120_000);
@@ -20,11 +20,7 @@ describe('deviceOwner workflow (real dev server)', function () {
 
   before(async function () {
     this.timeout(90_000);
-    try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') });
-    } catch {
-      // installed by another test file
-    }
+    quietSdkLogs();
     env = await startTestTemporal();
     worker = await Worker.create({
       connection: env.nativeConnection,

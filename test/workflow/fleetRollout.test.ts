@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { readDeviceRecord, renderDevices } from '../../clients/deviceRecords';
@@ -22,7 +22,7 @@ import type { deployModel } from '../../workflows';
 import { approveSignal, rejectSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
 import { historyToJSON } from '../helpers/historyJson';
-import { startTestTemporal } from '../helpers/temporalEnv';
+import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
 
 const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
@@ -42,11 +42,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
 
   before(async function () {
     this.timeout(90_000);
-    try {
-      Runtime.install({ logger: new DefaultLogger('ERROR') });
-    } catch {
-      // another test file installed the runtime first
-    }
+    quietSdkLogs();
     env = await startTestTemporal();
     const connection = env.nativeConnection;
     workers.push(

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { quietSdkLogs } from '../helpers/temporalEnv';
 import { historyFromJSON } from '../helpers/historyJson';
 
 const HISTORY_ROOT = path.resolve(__dirname, '..', 'histories');
@@ -53,11 +54,7 @@ describe('deployModel replay (stored histories)', function () {
 
   for (const version of Object.keys(EXPECTED)) {
     it(`replays every recorded ${version} path without a nondeterminism error`, async () => {
-      try {
-        Runtime.install({ logger: new DefaultLogger('ERROR') });
-      } catch {
-        // Installed already by another test file in this process.
-      }
+      quietSdkLogs();
       const histories = loadHistories(version);
       const failures: string[] = [];
       let replayed = 0;

@@ -284,9 +284,7 @@ export class FleetRollout {
     const { progress } = this.ctx;
     wave.state = 'running';
     wave.startedAt = isoAt(nowMs());
-    progress.setStage(input.mode === 'catch-up' ? 'catch-up' : 'rollout');
     const end = progress.begin(input.mode === 'catch-up' ? 'catch-up' : 'rollout');
-    progress.publish();
     try {
       // A wave workflow's history grows ~6 events per device: past WAVE_PART_DEVICES the wave
       // runs as consecutive parts (each its own workflow, the halt tally carried across), so no
