@@ -6,7 +6,9 @@ import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createEdgeActivities, type EdgeActivityOptions } from '../activities/edge';
 import type { EdgeActivities } from '../common/contracts';
 import type { DeviceSpec } from '../common/inventory';
+import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../common/edgeVersion';
 import { edgeTaskQueue } from '../common/queues';
+import { version as packageVersion } from '../package.json';
 import { connectIfNeeded, makeHandle, type WorkerHandle } from './workerHandle';
 
 export type { WorkerHandle } from './workerHandle';
@@ -31,7 +33,7 @@ export async function createEdgeWorker(opts: EdgeWorkerOptions): Promise<WorkerH
       connection: conn.connection,
       namespace: opts.namespace ?? 'default',
       taskQueue,
-      identity: opts.identity ?? `edge-${opts.device.id}@${os.hostname()}:${process.pid}`,
+      identity: opts.identity ?? formatEdgeWorkerIdentity({ version: packageVersion, api: EDGE_API_VERSION, deviceId: opts.device.id, host: os.hostname(), pid: process.pid }),
       activities: { ...createEdgeActivities(opts.device, opts.activityOptions), ...opts.activities },
       // A device has few cores and one runtime; the activities also serialize on the model dir.
       maxConcurrentActivityTaskExecutions: 4,

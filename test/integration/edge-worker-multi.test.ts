@@ -18,6 +18,7 @@ import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/flee
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import type { EdgeProbeResult } from '../fixtures/workflows/probes';
+import { parseEdgeWorkerIdentity } from '../../common/edgeVersion';
 
 const ACTIVITY_QUEUE = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
 
@@ -69,7 +70,7 @@ describe('edge worker process serving several devices', function () {
     for (const d of [a, b]) {
       await waitFor(`poller on ${edgeTaskQueue(d.id)} from pid ${pid}`, async () => {
         const res = await env.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: edgeTaskQueue(d.id) }, taskQueueType: ACTIVITY_QUEUE });
-        return (res.pollers ?? []).some((p) => p.identity === `edge-${d.id}@${hostname()}:${pid}`);
+        return (res.pollers ?? []).some((p) => parseEdgeWorkerIdentity(p.identity ?? '')?.deviceId === d.id && parseEdgeWorkerIdentity(p.identity ?? '')?.pid === pid && parseEdgeWorkerIdentity(p.identity ?? '')?.host === hostname());
       }, 30_000, stderr);
       await waitForServedSha({ healthUrl: d.healthUrl, sha256: models.good.sha256, timeoutMs: 30_000 });
     }

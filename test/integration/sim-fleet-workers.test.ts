@@ -13,6 +13,7 @@ import { edgeTaskQueue } from '../../common/queues';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { isAlive, readPid } from '../../scripts/sim/pidfile';
 import { startTestTemporal } from '../helpers/temporalEnv';
+import { parseEdgeWorkerIdentity } from '../../common/edgeVersion';
 
 const ACTIVITY_QUEUE = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
 
@@ -44,7 +45,7 @@ describe('simulated fleet: edge workers shared by several devices', function () 
   /** The queue is polled by the edge worker of `pid` (identity edge-<id>@host:<pid>). */
   async function polledBy(deviceId: string, pid: number): Promise<boolean> {
     const res = await env.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: edgeTaskQueue(deviceId) }, taskQueueType: ACTIVITY_QUEUE });
-    return (res.pollers ?? []).some((p) => p.identity === `edge-${deviceId}@${hostname()}:${pid}`);
+    return (res.pollers ?? []).some((p) => parseEdgeWorkerIdentity(p.identity ?? '')?.deviceId === deviceId && parseEdgeWorkerIdentity(p.identity ?? '')?.pid === pid && parseEdgeWorkerIdentity(p.identity ?? '')?.host === hostname());
   }
 
   it('6 devices in 2 worker processes; killing one device\'s worker stops its group, restart brings the group back', async () => {
