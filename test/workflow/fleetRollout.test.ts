@@ -191,6 +191,44 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     await record('halt-revert-all', id, ['canary', 'wave-1', 'wave-2', 'revert', 'f-05', 'f-02.revert']);
   });
 
+  it('a failed device and the halted wave close Failed with their typed reason; the parent\'s details say why the device failed', async () => {
+    const devices = ONLINE.slice(0, 5);
+    const { handle, id } = await start('culprit-red', devices, { canary: { count: 1 }, waves: [4], maxParallel: 1, halt: { maxFailed: 0 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['f-03'] });
+    const report = await closed(handle, 'DeploymentHalted');
+    const failedRow = rows(report)['f-03'];
+    assert.equal(failedRow.outcome, 'failed');
+    const failureType = (failedRow.error ?? '').split(':')[0];
+    assert.ok(failureType.length > 0, `the failed row carries its error: ${JSON.stringify(failedRow)}`);
+    const closedAs = async (workflowId: string): Promise<{ status: string; type?: string; message?: string }> => {
+      const handleOf = env.client.workflow.getHandle(workflowId);
+      const { status } = await handleOf.describe();
+      if (status.name !== 'FAILED') return { status: status.name };
+      try {
+        await handleOf.result();
+      } catch (err) {
+        if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return { status: status.name, type: err.cause.type ?? undefined, message: err.cause.message };
+      }
+      return { status: status.name };
+    };
+    const device = await closedAs(`${id}.f-03`);
+    assert.equal(device.status, 'FAILED');
+    assert.equal(device.type, failureType);
+    assert.match(device.message ?? '', /^f-03: failed at validate: /);
+    const wave = await closedAs(`${id}.wave-1`);
+    assert.deepEqual([wave.status, wave.type], ['FAILED', 'WaveHalted']);
+    // The validated devices and the canary wave stay green.
+    assert.equal((await closedAs(`${id}.f-02`)).status, 'COMPLETED');
+    assert.equal((await closedAs(`${id}.canary`)).status, 'COMPLETED');
+    // The parent still read every device from the failed children: the tally and rows are whole.
+    assert.equal(report.rollout?.waves.find((w) => w.name === 'wave-1')?.counts.failed, 1);
+    assert.equal(rows(report)['f-02'].outcome, 'validated');
+    const failedDevice = report.devices.find((d) => d.deviceId === 'f-03');
+    assert.equal(failedDevice?.error?.type, failureType);
+    const { currentDetails } = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    assert.match(currentDetails, new RegExp(`- f\\\\-03: restored \\(serves \x60[0-9a-f]+\x60\\) — failed at validate: ${failureType}: validation failed on f\\\\-03`));
+    assert.match(currentDetails, /\n\n- canary/, 'a blank line before the wave list, so it renders as a list');    await record('culprit-red', id, ['canary', 'wave-1', 'f-03', 'f-02']);
+  });
+
   it('keep-validated: the halt leaves validated devices on the new model; failed ones restored; the run closes halted', async () => {
     const devices = ONLINE.slice(0, 8);
     const { handle, id } = await start('halt-keep', devices, { canary: { count: 1 }, waves: [3, 4], maxParallel: 1, halt: { maxFailedPercent: 20, minDoneForPercent: 5 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['f-05', 'f-06'] });

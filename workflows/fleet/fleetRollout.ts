@@ -31,8 +31,9 @@ import {
 import { edgeActivity, ownershipActivity } from '../activities';
 import { ErrorType, deploymentFailure, summarizeFailure } from '../failures';
 import { isoAt, nowMs, type Progress } from '../progress';
-import type { DeploymentStatusName, DevicePhase, StageName } from '../report';
+import type { DeploymentStatusName, DevicePhase, FailureSummary, StageName } from '../report';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
+import { isWaveResult, resultOfFailedChild } from './closeFailed';
 import { emptyCounts, rolloutWave } from './rolloutWave';
 
 /** Devices per wave workflow; a bigger wave runs as consecutive parts (see runWave). */
@@ -300,7 +301,7 @@ export class FleetRollout {
           workflowId,
           args: [partInput],
           staticSummary: `${input.name}${parts.length > 1 ? ` part ${k + 1}/${parts.length}` : ''}: ${input.mode} ${devices.length} device${devices.length === 1 ? '' : 's'}`,
-        });
+        }).catch((err: unknown) => resultOfFailedChild(err, isWaveResult));
         merged = merged ? mergeWaveResults(merged, result) : result;
         this.absorb(wave, merged, result);
         if (merged.halted || CancellationScope.current().consideredCancelled) {
@@ -439,6 +440,9 @@ export class FleetRollout {
       if (device.phase === 'queued' && row.outcome === 'pending') continue;
       device.phase = phaseOf(row, device.phase);
       if (row.servedSha256Prefix !== undefined) device.servedSha256Prefix = row.servedSha256Prefix;
+      // Why the device failed (its own failure, not the revert's), for the details and the report.
+      const failure = row.outcome === 'failed' || row.outcome === 'failed-unrestored' ? failureOf(row) : undefined;
+      if (failure) device.error = failure;
     }
     progress.publish();
   }
@@ -480,6 +484,15 @@ export class FleetRollout {
       }
     }
   }
+}
+
+/** A failed row's "<type>: <message>" as the report's failure summary, at the stage it failed. */
+function failureOf(row: FleetDeviceRow): FailureSummary | undefined {
+  if (!row.error) return undefined;
+  const colon = row.error.indexOf(': ');
+  const [type, message] = colon > 0 ? [row.error.slice(0, colon), row.error.slice(colon + 2)] : ['DeviceRolloutFailed', row.error];
+  const stage: StageName = row.failedStep === 'validate' || row.failedStep === 'swap' || row.failedStep === 'stage' ? row.failedStep : row.failedStep === 'soak' ? 'rollout' : 'compensate';
+  return { stage, deviceId: row.deviceId, type, message };
 }
 
 function phaseOf(row: FleetDeviceRow, current: DevicePhase): DevicePhase {
