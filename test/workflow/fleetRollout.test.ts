@@ -242,6 +242,12 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(report.rollout?.waves.some((w) => w.name === 'revert'), false);
     const owner = await releasedRecord('f-03', id);
     assert.equal(owner?.serves?.sha256, sha256);
+    // The owner's record lists what the swap left in backups/, as after a plain deployment.
+    assert.deepEqual(owner?.backups, [initialSha('f-03')]);
+    const restoredOwner = await releasedRecord('f-05', id);
+    assert.equal(restoredOwner?.serves?.sha256, initialSha('f-05'));
+    assert.deepEqual(restoredOwner?.backups, [initialSha('f-05')]);
+    assert.equal(rows(report)['f-03'].backupsOnDevice, undefined, 'backups stay out of the report rows');
     await record('halt-keep-validated', id, ['wave-2']);
   });
 

@@ -85,6 +85,8 @@ const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 export class FleetRollout {
   private readonly plan: RolloutPlanRequest;
   private readonly rows = new Map<string, FleetDeviceRow>();
+  /** Each device's backups/ after its swap, for its owner's record (kept out of the report's rows). */
+  private readonly backupsOnDevice = new Map<string, string[]>();
   readonly rollout: RolloutReport;
   private tally: HaltTally = { done: 0, failed: 0, offline: 0 };
 
@@ -335,7 +337,10 @@ export class FleetRollout {
         if (d.error) row.error = d.error;
       }
     } else {
-      for (const d of part.devices) this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
+      for (const { backupsOnDevice, ...d } of part.devices) {
+        this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
+        if (backupsOnDevice) this.backupsOnDevice.set(d.deviceId, backupsOnDevice);
+      }
       this.tally = { ...result.tally };
       this.rollout.tally = this.tally;
     }
@@ -451,20 +456,23 @@ export class FleetRollout {
   outcomeFor(deviceId: string, status: DeploymentStatusName): DeviceOutcome {
     const row = this.row(deviceId);
     const sha = this.ctx.compiled.artifact.sha256;
+    // What the swap left in backups/ (a plain deployment's record lists them the same way).
+    const seen = this.backupsOnDevice.get(deviceId);
+    const backups = seen ? { backups: seen } : {};
     const restored = (r: NonNullable<FleetDeviceRow['restore']>): DeviceOutcome =>
       r.outcome === 'nothing-switched' || r.outcome === 'superseded'
         ? { kind: 'untouched', deploymentStatus: status, reason: r.outcome }
-        : { kind: 'rolled-back', servesSha256: r.restoredSha256, deploymentStatus: status };
-    if (row.revert === 'revert-failed') return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the revert failed' };
+        : { kind: 'rolled-back', servesSha256: r.restoredSha256, deploymentStatus: status, ...backups };
+    if (row.revert === 'revert-failed') return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the revert failed', ...backups };
     if (row.revert === 'reverted' && row.restore) return restored(row.restore);
     switch (row.outcome) {
       case 'validated':
-        return { kind: 'deployed', servesSha256: sha, deploymentStatus: status };
+        return { kind: 'deployed', servesSha256: sha, deploymentStatus: status, ...backups };
       case 'failed':
       case 'cancelled':
         return row.restore ? restored(row.restore) : { kind: 'untouched', deploymentStatus: status };
       case 'failed-unrestored':
-        return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the restore failed' };
+        return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the restore failed', ...backups };
       case 'skipped-offline':
         return { kind: 'skipped-offline', deploymentStatus: status, reason: row.error ?? 'offline at its turn' };
       default:
