@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
@@ -295,6 +295,30 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
       late.shutdown();
       await lateRun;
     }
+  });
+
+  it('catch-up gives back the leases of devices whose part is done: another deployment to one of them proceeds while the catch-up still waits', async () => {
+    const { handle, id } = await start('catch-up-releases', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offline: 'catch-up', offlineAfter: '1500ms', deadline: '3m' });
+    await waitFor(handle, 'the catch-up wave', (s) => s.stage === 'catch-up' && s.rollout?.catchUp !== undefined);
+    const released = await releasedRecord('f-02', id);
+    assert.equal(released?.serves?.deploymentId, id, 'f-02 is recorded as deployed by the rollout');
+    // A plain deployment to f-02 takes its lease and completes while the rollout still waits for f-off.
+    const other = await start('after-catch-up-release', ['f-02'], undefined);
+    const otherReport = await closed(other.handle);
+    assert.equal(otherReport.status, 'completed');
+    assert.equal(fleet.served.get('f-02'), artifactOf(otherReport));
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the rollout still waits for the offline device');
+    const waiting = await readDeviceRecord(env.client, OFFLINE);
+    assert.equal(waiting?.holder?.deploymentId, id, 'the waiting device stays leased to the rollout');
+    // Cancelled during the catch-up, the rollout leaves f-01 and f-02 alone: their part was done
+    // and handed back (f-02 is another run's now). Nothing to revert: the run closes Cancelled.
+    const rolloutSha = (await handle.query(statusQuery)).artifact?.sha256;
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+    assert.equal(fleet.served.get('f-01'), rolloutSha, 'f-01 keeps the rollout\'s model');
+    assert.equal(fleet.served.get('f-02'), artifactOf(otherReport), 'f-02 keeps the later deployment');
+    assert.ok(!swapped(id).includes(OFFLINE), 'the offline device was never swapped');
+    await record('catch-up-releases', id, ['catch-up']);
   });
 
   it('approval after the canary (with canary vs old-model figures) and before every wave; a rejection reverts the canary', async () => {

@@ -10,6 +10,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
 } from '@temporalio/workflow';
 import type { CompileResult, ServingFigures } from '../../common/contracts';
 import type { DeviceOutcome, LeaseAnswer } from '../../common/ownership';
@@ -53,6 +54,8 @@ const LEASE_TRY_CHUNK = 1000;
 const LEASE_BATCH = 250;
 /** A catch-up wave waits for all its devices at once; bounded below the 2,000 pending-children limit. */
 const CATCH_UP_PARALLEL = 1000;
+/** Before a catch-up, the leases of the devices whose part is done go back at once (recorded histories kept them). */
+const CATCH_UP_RELEASES_EARLY_PATCH = 'edgeship-fleet-catch-up-releases-early';
 
 export interface FleetRolloutContext {
   request: DeployRequest & { rollout: RolloutPlanRequest };
@@ -87,6 +90,8 @@ export class FleetRollout {
   private readonly rows = new Map<string, FleetDeviceRow>();
   /** Each device's backups/ after its swap, for its owner's record (kept out of the report's rows). */
   private readonly backupsOnDevice = new Map<string, string[]>();
+  /** Devices whose lease this run already gave back (before a catch-up): never touched again. */
+  private readonly released = new Set<string>();
   readonly rollout: RolloutReport;
   private tally: HaltTally = { done: 0, failed: 0, offline: 0 };
 
@@ -413,6 +418,12 @@ export class FleetRollout {
         desired: { modelName: request.modelName, sha256: compiled.artifact.sha256, until },
       }),
     );
+    // The devices whose part is done go back to their owners now: other deployments to them must
+    // not queue behind a catch-up that may wait a day. The run keeps only the waiting devices'.
+    if (patched(CATCH_UP_RELEASES_EARLY_PATCH)) {
+      const waiting = new Set(offline);
+      await this.releaseLeasesOf(this.ctx.leasesRequested.filter((id) => !waiting.has(id)), 'completed');
+    }
     const wave = this.waveReport('catch-up', this.rollout.waves.length, 'catch-up', offline);
     this.rollout.waves.push(wave);
     await this.runWave(wave, { name: 'catch-up', index: wave.index, mode: 'catch-up', devices: offline, maxParallel: Math.min(offline.length, CATCH_UP_PARALLEL), settings: { ...settings, catchUpUntilMs: untilMs } });
@@ -420,7 +431,10 @@ export class FleetRollout {
 
   /** Restores every device this run left on the new model (and any a cancelled wave may have touched). */
   private async revert(settings: DeviceRolloutSettings): Promise<{ ok: boolean; count: number }> {
+    // A device whose lease went back early (its part was done before a catch-up) is no longer this
+    // run's to touch: another deployment may hold it now.
     const targets = [...this.rows.values()]
+      .filter((r) => !this.released.has(r.deviceId))
       .filter((r) => r.outcome === 'validated' || (r.outcome === 'pending' && this.rollout.waves.some((w) => w.state === 'running' && w.devices.includes(r.deviceId))))
       .map((r) => r.deviceId);
     if (targets.length === 0) return { ok: true, count: 0 };
@@ -482,9 +496,14 @@ export class FleetRollout {
 
   /** Gives every lease back in batches, with what this run did to each device. */
   async releaseLeases(status: DeploymentStatusName): Promise<void> {
-    const { run, leasesRequested } = this.ctx;
-    for (let i = 0; i < leasesRequested.length; i += LEASE_BATCH) {
-      const releases = leasesRequested.slice(i, i + LEASE_BATCH).map((deviceId) => ({ deviceId, outcome: this.outcomeFor(deviceId, status) }));
+    await this.releaseLeasesOf(this.ctx.leasesRequested.filter((id) => !this.released.has(id)), status);
+  }
+
+  private async releaseLeasesOf(deviceIds: string[], status: DeploymentStatusName): Promise<void> {
+    const { run } = this.ctx;
+    for (const id of deviceIds) this.released.add(id);
+    for (let i = 0; i < deviceIds.length; i += LEASE_BATCH) {
+      const releases = deviceIds.slice(i, i + LEASE_BATCH).map((deviceId) => ({ deviceId, outcome: this.outcomeFor(deviceId, status) }));
       try {
         await ownershipActivity('releaseDeviceLeases', `release ${releases.length} device lease${releases.length === 1 ? '' : 's'}`)({ ...run, releases });
       } catch {
