@@ -27,12 +27,22 @@ import { refuseDecision } from './approval';
 import type { ErrorTypeName } from '../common/errors';
 import { ErrorType, deploymentFailure, summarizeFailure } from './failures';
 import { approveSignal, decideUpdate, pauseSignal, rejectSignal, resumeSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
-import { Progress, isoAt, nowMs } from './progress';
+import { isoAt, nowMs } from './clock';
+import { Progress } from './progress';
 import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, DeviceState, StageName } from './report';
-import { checkRequest } from './requestCheck';
 import { FleetRollout } from './fleet/fleetRollout';
 import { PauseBook } from './fleet/pauseBook';
 import { Saga } from './saga';
+
+/**
+ * The request schema (zod, dozens of modules) is evaluated only when a deployment checks its
+ * input: each workflow execution evaluates its own copy of every module it requires, and the
+ * per-device children and owners share this bundle (npm run bench:workflow-heap).
+ */
+function checkRequest(raw: unknown): DeployRequest {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./requestCheck') as typeof import('./requestCheck')).checkRequest(raw);
+}
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
 const restoreLabel = (deviceId: string): string => `restore ${deviceId}`;

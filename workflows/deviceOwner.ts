@@ -34,7 +34,7 @@ import { SA_DEVICES, SA_SHA, SA_STATUS } from '../common/searchAttributes';
 import { desiredModelSignal, deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
 import { escapeText } from './escapeText';
 import { LeaseBook, emptyRecord } from './leaseBook';
-import { isoAt, nowMs } from './progress';
+import { isoAt, nowMs } from './clock';
 
 /** Continue-as-new well before Temporal's 51,200-event limit; a lease change is ~10 events. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 4_000;

@@ -3,18 +3,10 @@
 import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import type { DeployRequest } from '../common/request';
+import { isoAt, nowMs } from './clock';
 import { escapeText } from './escapeText';
 import { deploymentTiming } from './timing';
 import type { AwaitedDecision, DeploymentReport, DeploymentStatus, DeploymentStatusName, DeviceState, StageName, StageRecord } from './report';
-
-/** Workflow time: replay-safe (the SDK pins Date to the time of the current workflow task). */
-export function nowMs(): number {
-  return new Date().getTime();
-}
-
-export function isoAt(ms: number): string {
-  return new Date(ms).toISOString();
-}
 
 export class Progress {
   readonly report: DeploymentReport;

@@ -22,7 +22,7 @@ import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/
 import { edgeActivity, gpuActivity } from '../activities';
 import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
-import { isoAt, nowMs } from '../progress';
+import { isoAt, nowMs } from '../clock';
 import { closeDeviceRollout } from './closeFailed';
 
 export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');

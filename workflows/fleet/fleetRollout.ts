@@ -32,7 +32,8 @@ import {
 } from '../../common/rollout';
 import { edgeActivity, ownershipActivity } from '../activities';
 import { ErrorType, deploymentFailure, summarizeFailure } from '../failures';
-import { isoAt, nowMs, type Progress } from '../progress';
+import { isoAt, nowMs } from '../clock';
+import type { Progress } from '../progress';
 import type { DeploymentStatusName, DevicePhase, FailureSummary, StageName } from '../report';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
 import { isWaveResult, resultOfFailedChild } from './closeFailed';

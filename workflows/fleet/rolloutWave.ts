@@ -18,7 +18,7 @@ import {
 import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { escapeText } from '../escapeText';
-import { isoAt, nowMs } from '../progress';
+import { isoAt, nowMs } from '../clock';
 import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFailed';
 import { deviceRollout } from './deviceRollout';
 import { haltFigure, haltReason } from './plan';
