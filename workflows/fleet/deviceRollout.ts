@@ -12,9 +12,11 @@ import {
   TimeoutFailure,
   defineQuery,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { BackupRecord, RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
 import type { DeviceFigures, DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
@@ -24,6 +26,7 @@ import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../clock';
 import { closeDeviceRollout } from './closeFailed';
+import { SEARCH_ATTRIBUTES_AT_START_PATCH } from './searchAttributesAtStart';
 
 export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');
 
@@ -64,23 +67,30 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   const result: DeviceRolloutResult = { deviceId, mode, wave: input.wave, outcome: 'failed', startedAt: isoAt(nowMs()), finishedAt: '' };
   let step: DeviceRolloutStep | 'done' = mode === 'revert' ? 'restore' : 'probe';
   setHandler(deviceRolloutStatusQuery, () => ({ ...result, step }));
-  upsertSearchAttributes([
-    { key: SA_DEVICES, value: [deviceId] },
-    { key: SA_MODEL, value: input.modelName },
-    { key: SA_SHA, value: sha256 },
-    { key: SA_STATUS, value: 'running' },
-    { key: SA_STAGE, value: step },
-  ]);
+  // The wave sets device, model, sha and status at the child's start; from then on only the final
+  // status (and where a failure happened) is upserted: the filters an operator uses. Every upsert
+  // is a history event and a visibility write; the step lives in the details and the query.
+  const attributesAtStart = patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
+  // (A child started by a wave that predates the patch has none: it sets them itself.)
+  if (!attributesAtStart || workflowInfo().typedSearchAttributes.get(SA_DEVICES) === undefined) {
+    upsertSearchAttributes([
+      { key: SA_DEVICES, value: [deviceId] },
+      { key: SA_MODEL, value: input.modelName },
+      { key: SA_SHA, value: sha256 },
+      { key: SA_STATUS, value: 'running' },
+      { key: SA_STAGE, value: step },
+    ]);
+  }
   const stepNow = (): DeviceRolloutStep | undefined => (step === 'done' ? undefined : step);
   const enter = (next: DeviceRolloutStep): void => {
     step = next;
-    upsertSearchAttributes([{ key: SA_STAGE, value: next }]);
+    if (!attributesAtStart) upsertSearchAttributes([{ key: SA_STAGE, value: next }]);
     setCurrentDetails(`**${escapeText(deviceId)}** · ${mode} · ${next} · ${escapeText(input.wave)} of ${escapeText(input.deploymentId)}`);
   };
   const finish = (): DeviceRolloutResult => {
     step = 'done';
     result.finishedAt = isoAt(nowMs());
-    upsertSearchAttributes([{ key: SA_STATUS, value: result.outcome }, { key: SA_STAGE, value: 'done' }]);
+    upsertSearchAttributes([{ key: SA_STATUS, value: result.outcome }, { key: SA_STAGE, value: attributesAtStart ? (result.failedStep ?? 'done') : 'done' }]);
     setCurrentDetails(`**${escapeText(deviceId)}** · ${result.outcome}${result.failedStep ? ` at ${result.failedStep}` : ''}${result.error ? `: ${escapeText(result.error.message)}` : ''}`);
     return result;
   };

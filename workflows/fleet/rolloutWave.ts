@@ -10,6 +10,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   setCurrentDetails,
   setHandler,
   startChild,
@@ -21,6 +22,7 @@ import { escapeText } from '../escapeText';
 import { isoAt, nowMs } from '../clock';
 import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFailed';
 import { deviceRollout } from './deviceRollout';
+import { SEARCH_ATTRIBUTES_AT_START_PATCH, deviceRolloutSearchAttributes } from './searchAttributesAtStart';
 import { haltFigure, haltReason } from './plan';
 
 export const waveStatusQuery = defineQuery<WaveStatus>('waveStatus');
@@ -106,6 +108,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
     publish();
   });
 
+  const childAttributesAtStart = patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
   const queue = [...input.devices];
   const inFlight: Array<Promise<void>> = [];
   try {
@@ -121,6 +124,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
       const started = startChild(deviceRollout, {
         workflowId: deviceRolloutWorkflowId(input.settings.deploymentId, deviceId, input.mode),
         args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name }],
+        ...(childAttributesAtStart ? { typedSearchAttributes: deviceRolloutSearchAttributes(deviceId, input.settings) } : {}),
         // The device's rollout undoes its own work when cancelled; the wave waits for that.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${input.mode} ${deviceId} (${input.name})`,
