@@ -119,7 +119,7 @@ export interface DeviceOwnerInput {
 }
 
 export const DEFAULT_HOLDER_CHECK_INTERVAL_MS = 30_000;
-/** With nobody waiting, a vanished holder matters less: check this many times less often. */
+/** Owners started before edgeship-owner-checks-holder-only-when-asked also checked with nobody waiting, this many times less often. */
 export const IDLE_CHECK_FACTOR = 10;
 export const DEVICE_HISTORY_LIMIT = 20;
 

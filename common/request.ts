@@ -193,6 +193,11 @@ export const DeployRequestSchema = z.strictObject({
   } else if (plan.canary.count > req.devices.length) {
     ctx.addIssue({ code: 'custom', path: ['rollout', 'canary', 'count'], message: `${plan.canary.count} canary devices asked, ${req.devices.length} listed` });
   }
+  // Each percentage is of the whole fleet: together they can cover it once, not more. Refused
+  // like a single "150%" wave instead of running fewer devices than the plan reads.
+  const percentages = plan.waves.filter((w): w is string => typeof w === 'string');
+  const total = percentages.reduce((sum, w) => sum + Number.parseFloat(w), 0);
+  if (total > 100) ctx.addIssue({ code: 'custom', path: ['rollout', 'waves'], message: `the percentages add up to ${Number(total.toFixed(4))}% of the fleet (${percentages.join(' + ')}); at most 100%` });
 });
 
 /** A validated request with every default filled in: what the workflow receives. */

@@ -222,6 +222,11 @@ export interface FleetDeviceRow {
   cameBackAt?: string;
   /** The halt's / rejection's / cancellation's revert of this device. */
   revert?: DeviceRolloutOutcome;
+  /**
+   * Distinct versions in the device's backups/ after its swap, newest first: carried from the
+   * wave to the parent for the device owner's record, then dropped from the report's row.
+   */
+  backupsOnDevice?: string[];
 }
 
 /** Shrinks a device result to its row (wave results and the parent's report stay small at 2,000 devices). */
@@ -236,6 +241,7 @@ export function deviceRow(r: DeviceRolloutResult): FleetDeviceRow {
     ...(r.figures ? { figures: r.figures } : {}),
     ...(r.restore ? { restore: { outcome: r.restore.outcome, restoredSha256: r.restore.restoredSha256 } } : {}),
     ...(r.cameBackAt ? { cameBackAt: r.cameBackAt } : {}),
+    ...(r.backupsOnDevice ? { backupsOnDevice: r.backupsOnDevice } : {}),
   };
 }
 

@@ -39,3 +39,13 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
   tried.push(PROJECT_LOCAL_TEMPORAL);
   throw new TemporalCliNotFound(tried);
 }
+
+/**
+ * Flags for every `temporal server start-dev` the project starts (demo, dev-stack, tests,
+ * benches). start-dev opens its SQLite file with a rollback journal and synchronous=FULL: every
+ * commit waits for two fsyncs, which made the dev server, not the workflows, the bottleneck of a
+ * 500-device fleet here. With WAL and synchronous=NORMAL a crash of the machine can lose the last
+ * commits, never corrupt the file — fine for a development server; a production cluster brings its
+ * own persistence (PostgreSQL, MySQL, Cassandra) and ignores these (docs/fleet-scale.md).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS: readonly string[] = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];

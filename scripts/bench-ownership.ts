@@ -14,7 +14,7 @@ import { percentile } from '../common/percentiles';
 import { edgeTaskQueue, GPU_TASK_QUEUE } from '../common/queues';
 import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
-import { findTemporalCli } from '../common/temporalCli';
+import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../common/temporalCli';
 import { ReplacedFleet, sha } from '../test/workflow/replacedActivities';
 // A versioned identity, as a real edge worker has: the lease step's version gate lets it through.
 import { testEdgeIdentity } from '../test/helpers/edgeIdentity';
@@ -42,7 +42,7 @@ const fmt = (xs: number[]): string => `median ${q(xs, 0.5).toFixed(1)} ms, p95 $
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: findTemporalCli() }, searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES], extraArgs: ['--log-level', 'error'] },
+    server: { executable: { type: 'existing-path', path: findTemporalCli() }, searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES], extraArgs: ['--log-level', 'error', ...DEV_SERVER_SQLITE_PRAGMAS] },
   });
   const fleet = new ReplacedFleet(DEVICES);
   const client: Client = env.client;

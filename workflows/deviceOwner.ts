@@ -6,7 +6,9 @@
 // - releaseLease (signal): the holder is done (with what it did to the device), or a waiting run
 //   leaves the queue. The next in line is told with a `leaseGranted` signal.
 // - A holder that ends without releasing (terminated, timed out) is noticed by a periodic check
-//   and its lease passes on; its record says the device state is unproven.
+//   while someone waits for the device, or at once by an onBusy "fail" request it would refuse;
+//   its lease passes on and its record says the device state is unproven. An idle, held owner
+//   runs no timer and no activity.
 // - The record (what the device serves, which run put it there, backups, queue) is the query
 //   result and the memo, so `edgeship devices` reads it without any worker.
 // - continue-as-new keeps the history bounded; the record travels to the next run.
@@ -17,6 +19,7 @@ import {
   continueAsNew,
   getExternalWorkflowHandle,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -35,6 +38,9 @@ import { isoAt, nowMs } from './progress';
 
 /** Continue-as-new well before Temporal's 51,200-event limit; a lease change is ~10 events. */
 const HISTORY_EVENTS_BEFORE_CONTINUE = 4_000;
+
+/** Owners recorded before it checked their holder every IDLE_CHECK_FACTOR intervals even when nobody waited. */
+const OWNER_CHECKS_HOLDER_ONLY_WHEN_ASKED_PATCH = 'edgeship-owner-checks-holder-only-when-asked';
 
 const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -63,10 +69,33 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
   let changed = true;
   const publish = publisher();
 
+  /**
+   * Recorded owners checked their holder every few minutes even when nobody waited: a timer, an
+   * activity and two workflow tasks per device, in bursts across a fleet. Now an idle, held owner
+   * costs nothing; the holder is checked while someone waits, and at once when an onBusy "fail"
+   * request would be refused by it.
+   */
+  const checkOnlyWhenAsked = patched(OWNER_CHECKS_HOLDER_ONLY_WHEN_ASKED_PATCH);
+
+  /** Ends the lease of a holder whose run closed without releasing; true when it did. */
+  async function abandonIfClosed(holder: LeaseEntry): Promise<boolean> {
+    const run = await describeDeploymentRun({ workflowId: holder.deploymentId, runId: holder.runId }).catch((err: unknown) => {
+      log.warn('could not check the lease holder; will try again', { deviceId, error: String(err) });
+      return { open: true, status: 'unknown' };
+    });
+    if (run.open || book.record.holder !== holder) return false;
+    const next = book.abandonHolder(`the run closed as ${run.status} without releasing the device`, isoAt(nowMs()));
+    if (next) toNotify.push(next);
+    changed = true;
+    return true;
+  }
+
   setHandler(
     requestLeaseUpdate,
-    (req) => {
-      const result = book.request(req, isoAt(nowMs()));
+    async (req) => {
+      let result = book.request(req, isoAt(nowMs()));
+      const holder = book.record.holder;
+      if (result.kind === 'busy' && checkOnlyWhenAsked && holder && (await abandonIfClosed(holder))) result = book.request(req, isoAt(nowMs()));
       if (result.kind === 'busy') {
         const h = result.answer.holder;
         throw ApplicationFailure.create({
@@ -102,9 +131,11 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
     publish(book.record, changed);
     changed = false;
     const holder = book.record.holder;
-    const interval = book.record.queue.length > 0 ? checkEveryMs : checkEveryMs * IDLE_CHECK_FACTOR;
+    const someoneWaits = book.record.queue.length > 0;
+    const interval = someoneWaits ? checkEveryMs : checkEveryMs * IDLE_CHECK_FACTOR;
     const wakeUp = (): boolean => toNotify.length > 0 || changed || workflowInfo().historyLength > continueAfter;
-    const woke = holder ? await condition(wakeUp, interval) : (await condition(wakeUp), true);
+    const checkHolder = holder !== null && (someoneWaits || !checkOnlyWhenAsked);
+    const woke = checkHolder ? await condition(wakeUp, interval) : (await condition(wakeUp), true);
 
     while (toNotify.length > 0) {
       const run = toNotify.shift() as LeaseEntry;
@@ -119,17 +150,7 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
       changed = true;
     }
 
-    if (!woke && holder && book.record.holder === holder) {
-      const run = await describeDeploymentRun({ workflowId: holder.deploymentId, runId: holder.runId }).catch((err: unknown) => {
-        log.warn('could not check the lease holder; will try again', { deviceId, error: String(err) });
-        return { open: true, status: 'unknown' };
-      });
-      if (!run.open && book.record.holder === holder) {
-        const next = book.abandonHolder(`the run closed as ${run.status} without releasing the device`, isoAt(nowMs()));
-        if (next) toNotify.push(next);
-        changed = true;
-      }
-    }
+    if (!woke && holder && book.record.holder === holder) await abandonIfClosed(holder);
 
     if (workflowInfo().historyLength > continueAfter && toNotify.length === 0) {
       await condition(allHandlersFinished);

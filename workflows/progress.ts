@@ -153,10 +153,17 @@ export class Progress {
       }
       if (r.rollout.halted) lines.push(`**halted** in ${t(r.rollout.halted.wave)}: ${t(r.rollout.halted.reason)}`);
     }
-    if (!r.rollout || r.devices.length <= 20) for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}`);
+    if (!r.rollout || r.devices.length <= 20) for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}${d.error ? ` — failed at ${d.error.stage}: ${t(d.error.type)}: ${t(cut(d.error.message, 200))}` : ''}`);
     if (r.approval?.decision === 'rejected') lines.push(`rejected by ${t(r.approval.by ?? '?')}: ${t(r.approval.reason ?? '')}`);
     else if (r.approval?.comment) lines.push(`${r.approval.decision} by ${t(r.approval.by ?? '?')}: ${t(r.approval.comment)}`);
     if (r.failure) lines.push(`failure: ${r.failure.stage}: ${t(r.failure.type)}: ${t(r.failure.message)}`);
-    return lines.join('\n');
+    // A list needs a blank line before it, or some Markdown renderers (the UI's, once the fenced
+    // approval block is gone) show its "- " literally.
+    return lines.map((line, i) => (line.startsWith('- ') && i > 0 && !lines[i - 1].startsWith('- ') ? `\n${line}` : line)).join('\n');
   }
+}
+
+/** A message shortened for the one-line views (the report keeps it whole). */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

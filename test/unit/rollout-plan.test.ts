@@ -78,12 +78,20 @@ describe('rollout plan', () => {
     assert.deepEqual(haltCriteriaOf(plan), { maxFailedPercent: 5, minDoneForPercent: 10, countOffline: false });
   });
 
+  it('takes percentages that cover the fleet exactly once', () => {
+    const plan = request({ canary: { count: 2 }, waves: ['50%', '50%'] }).rollout;
+    assert.ok(plan);
+    assert.deepEqual(planWaves(devices, plan).map((w) => w.devices.length), [2, 10, 8]);
+  });
+
   it('refuses bad plans with the path of each problem', () => {
     assert.match(refusal({ canary: ['d-01', 'nope'] }), /rollout\.canary: not in devices: nope/);
     assert.match(refusal({ canary: ['d-01', 'd-01'] }), /each canary device may be listed once/);
     assert.match(refusal({ canary: { count: 21 } }), /rollout\.canary\.count: 21 canary devices asked, 20 listed/);
     assert.match(refusal({ waves: ['150%'] }), /rollout\.waves\.0/);
     assert.match(refusal({ waves: [0] }), /rollout\.waves\.0/);
+    assert.match(refusal({ waves: ['60%', '60%'] }), /rollout\.waves: the percentages add up to 120% of the fleet \(60% \+ 60%\); at most 100%/);
+    assert.match(refusal({ waves: [2, '70%', '30.5%'] }), /add up to 100\.5%/);
     assert.match(refusal({ maxParallel: 0 }), /rollout\.maxParallel/);
     assert.match(refusal({ onHalt: 'shrug' }), /rollout\.onHalt/);
     assert.match(refusal({ offline: 'ignore' }), /rollout\.offline/);

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
@@ -11,6 +12,9 @@ import { deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type L
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
+
+const EventType = temporal.api.enums.v1.EventType;
+type EventType = temporal.api.enums.v1.EventType;
 
 describe('deviceOwner workflow (real dev server)', function () {
   this.timeout(120_000);
@@ -67,8 +71,15 @@ describe('deviceOwner workflow (real dev server)', function () {
     }
   }
 
+  /** A lease request from a real, running workflow (another device's owner stands in for a deployment run). */
+  async function liveRun(name: string): Promise<LeaseRequest> {
+    const handle = await env.client.workflow.start('deviceOwner', { workflowId: `live-run-${name}`, taskQueue: GPU_TASK_QUEUE, args: [{ deviceId: `live-${name}` }] });
+    return { deploymentId: handle.workflowId, runId: handle.firstExecutionRunId, modelName: 'm', onBusy: 'queue' };
+  }
+
   it('refuses a malformed request in the validator, and a busy device with onBusy "fail"', async () => {
-    const first = await ask(env.client, 'own-01', {}, lease('a'));
+    const a = await liveRun('a');
+    const first = await ask(env.client, 'own-01', {}, a);
     assert.equal(first.granted, true);
     await assert.rejects(ask(env.client, 'own-01', {}, { ...lease('b'), onBusy: 'maybe' as LeaseRequest['onBusy'] }), (err: unknown) => {
       assert.ok(err instanceof WorkflowUpdateFailedError);
@@ -85,8 +96,29 @@ describe('deviceOwner workflow (real dev server)', function () {
       assert.equal((err.cause as { type?: string }).type, 'DeviceBusy');
       return true;
     });
-    const record = await until('own-01', 'a holds, nobody waits', (r) => r.holder?.deploymentId === 'a');
+    const record = await until('own-01', 'a holds, nobody waits', (r) => r.holder?.deploymentId === a.deploymentId);
     assert.deepEqual(record.queue, []);
+  });
+
+  it('an idle, held owner runs no timer and no activity; an onBusy "fail" request finds a holder that ended and takes the lease', async () => {
+    const holder = await liveRun('idle-holder');
+    assert.equal((await ask(env.client, 'own-04', {}, holder)).granted, true);
+    const owner = env.client.workflow.getHandle(deviceOwnerWorkflowId('own-04'));
+    // Many check intervals (300 ms here) pass with the lease held and nobody waiting.
+    await new Promise((r) => setTimeout(r, 2000));
+    const kinds = async (): Promise<EventType[]> => ((await owner.fetchHistory()).events ?? []).map((e) => e.eventType ?? EventType.EVENT_TYPE_UNSPECIFIED);
+    const quiet = await kinds();
+    assert.ok(!quiet.includes(EventType.EVENT_TYPE_TIMER_STARTED), 'no timer while idle');
+    assert.ok(!quiet.includes(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 'no activity while idle');
+    const tasks = (events: EventType[]): number => events.filter((e) => e === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED).length;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(tasks(await kinds()), tasks(quiet), 'no workflow task while idle');
+    // The holder ends without releasing; a request that would be refused checks it first.
+    await env.client.workflow.getHandle(holder.deploymentId).terminate('gone without releasing');
+    const b = await liveRun('b-fail');
+    assert.equal((await ask(env.client, 'own-04', {}, { ...b, onBusy: 'fail' })).granted, true);
+    const record = await until('own-04', 'b holds', (r) => r.holder?.deploymentId === b.deploymentId);
+    assert.equal(record.history.at(-1)?.outcome, 'abandoned');
   });
 
   it('a queued run that no longer exists when its turn comes is skipped for the next', async () => {

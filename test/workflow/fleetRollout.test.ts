@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
@@ -197,6 +197,44 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     await record('halt-revert-all', id, ['canary', 'wave-1', 'wave-2', 'revert', 'f-05', 'f-02.revert']);
   });
 
+  it('a failed device and the halted wave close Failed with their typed reason; the parent\'s details say why the device failed', async () => {
+    const devices = ONLINE.slice(0, 5);
+    const { handle, id } = await start('culprit-red', devices, { canary: { count: 1 }, waves: [4], maxParallel: 1, halt: { maxFailed: 0 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['f-03'] });
+    const report = await closed(handle, 'DeploymentHalted');
+    const failedRow = rows(report)['f-03'];
+    assert.equal(failedRow.outcome, 'failed');
+    const failureType = (failedRow.error ?? '').split(':')[0];
+    assert.ok(failureType.length > 0, `the failed row carries its error: ${JSON.stringify(failedRow)}`);
+    const closedAs = async (workflowId: string): Promise<{ status: string; type?: string; message?: string }> => {
+      const handleOf = env.client.workflow.getHandle(workflowId);
+      const { status } = await handleOf.describe();
+      if (status.name !== 'FAILED') return { status: status.name };
+      try {
+        await handleOf.result();
+      } catch (err) {
+        if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return { status: status.name, type: err.cause.type ?? undefined, message: err.cause.message };
+      }
+      return { status: status.name };
+    };
+    const device = await closedAs(`${id}.f-03`);
+    assert.equal(device.status, 'FAILED');
+    assert.equal(device.type, failureType);
+    assert.match(device.message ?? '', /^f-03: failed at validate: /);
+    const wave = await closedAs(`${id}.wave-1`);
+    assert.deepEqual([wave.status, wave.type], ['FAILED', 'WaveHalted']);
+    // The validated devices and the canary wave stay green.
+    assert.equal((await closedAs(`${id}.f-02`)).status, 'COMPLETED');
+    assert.equal((await closedAs(`${id}.canary`)).status, 'COMPLETED');
+    // The parent still read every device from the failed children: the tally and rows are whole.
+    assert.equal(report.rollout?.waves.find((w) => w.name === 'wave-1')?.counts.failed, 1);
+    assert.equal(rows(report)['f-02'].outcome, 'validated');
+    const failedDevice = report.devices.find((d) => d.deviceId === 'f-03');
+    assert.equal(failedDevice?.error?.type, failureType);
+    const { currentDetails } = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    assert.match(currentDetails, new RegExp(`- f\\\\-03: restored \\(serves \x60[0-9a-f]+\x60\\) — failed at validate: ${failureType}: validation failed on f\\\\-03`));
+    assert.match(currentDetails, /\n\n- canary/, 'a blank line before the wave list, so it renders as a list');    await record('culprit-red', id, ['canary', 'wave-1', 'f-03', 'f-02']);
+  });
+
   it('keep-validated: the halt leaves validated devices on the new model; failed ones restored; the run closes halted', async () => {
     const devices = ONLINE.slice(0, 8);
     const { handle, id } = await start('halt-keep', devices, { canary: { count: 1 }, waves: [3, 4], maxParallel: 1, halt: { maxFailedPercent: 20, minDoneForPercent: 5 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['f-05', 'f-06'] });
@@ -210,6 +248,12 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(report.rollout?.waves.some((w) => w.name === 'revert'), false);
     const owner = await releasedRecord('f-03', id);
     assert.equal(owner?.serves?.sha256, sha256);
+    // The owner's record lists what the swap left in backups/, as after a plain deployment.
+    assert.deepEqual(owner?.backups, [initialSha('f-03')]);
+    const restoredOwner = await releasedRecord('f-05', id);
+    assert.equal(restoredOwner?.serves?.sha256, initialSha('f-05'));
+    assert.deepEqual(restoredOwner?.backups, [initialSha('f-05')]);
+    assert.equal(rows(report)['f-03'].backupsOnDevice, undefined, 'backups stay out of the report rows');
     await record('halt-keep-validated', id, ['wave-2']);
   });
 
@@ -257,6 +301,30 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
       late.shutdown();
       await lateRun;
     }
+  });
+
+  it('catch-up gives back the leases of devices whose part is done: another deployment to one of them proceeds while the catch-up still waits', async () => {
+    const { handle, id } = await start('catch-up-releases', ['f-01', OFFLINE, 'f-02'], { canary: ['f-01'], offline: 'catch-up', offlineAfter: '1500ms', deadline: '3m' });
+    await waitFor(handle, 'the catch-up wave', (s) => s.stage === 'catch-up' && s.rollout?.catchUp !== undefined);
+    const released = await releasedRecord('f-02', id);
+    assert.equal(released?.serves?.deploymentId, id, 'f-02 is recorded as deployed by the rollout');
+    // A plain deployment to f-02 takes its lease and completes while the rollout still waits for f-off.
+    const other = await start('after-catch-up-release', ['f-02'], undefined);
+    const otherReport = await closed(other.handle);
+    assert.equal(otherReport.status, 'completed');
+    assert.equal(fleet.served.get('f-02'), artifactOf(otherReport));
+    assert.equal((await handle.describe()).status.name, 'RUNNING', 'the rollout still waits for the offline device');
+    const waiting = await readDeviceRecord(env.client, OFFLINE);
+    assert.equal(waiting?.holder?.deploymentId, id, 'the waiting device stays leased to the rollout');
+    // Cancelled during the catch-up, the rollout leaves f-01 and f-02 alone: their part was done
+    // and handed back (f-02 is another run's now). Nothing to revert: the run closes Cancelled.
+    const rolloutSha = (await handle.query(statusQuery)).artifact?.sha256;
+    await handle.cancel();
+    await assert.rejects(handle.result(), (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure);
+    assert.equal(fleet.served.get('f-01'), rolloutSha, 'f-01 keeps the rollout\'s model');
+    assert.equal(fleet.served.get('f-02'), artifactOf(otherReport), 'f-02 keeps the later deployment');
+    assert.ok(!swapped(id).includes(OFFLINE), 'the offline device was never swapped');
+    await record('catch-up-releases', id, ['catch-up']);
   });
 
   it('approval after the canary (with canary vs old-model figures) and before every wave; a rejection reverts the canary', async () => {

@@ -27,6 +27,10 @@ const FLEET = [
   'approve-each-wave--deployment', 'reject-after-canary--deployment', 'reject-after-canary--revert',
   'soak-degrades--deployment', 'soak-degrades--f-03',
   'cancel-mid-wave--deployment', 'cancel-mid-wave--wave-1', 'cancel-mid-wave--f-03',
+  // A failed device and a halted wave close Failed (edgeship-fleet-failed-children-close-failed).
+  'culprit-red--deployment', 'culprit-red--canary', 'culprit-red--wave-1', 'culprit-red--f-03', 'culprit-red--f-02',
+  // Leases of finished devices go back before a catch-up (edgeship-fleet-catch-up-releases-early).
+  'catch-up-releases--deployment', 'catch-up-releases--catch-up',
 ];
 const EXPECTED: Record<string, string[]> = {
   v1: PATHS,

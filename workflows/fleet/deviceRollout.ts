@@ -25,6 +25,7 @@ import { edgeActivity, gpuActivity } from '../activities';
 import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../progress';
+import { closeDeviceRollout } from './closeFailed';
 
 export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');
 
@@ -55,6 +56,10 @@ function figuresOf(v: ValidationReport): DeviceFigures {
 }
 
 export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
+  return closeDeviceRollout(await rollOutDevice(input));
+}
+
+async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
   const { deviceId, mode, artifact, edge } = input;
   const run = { deploymentId: input.deploymentId, runId: input.runId };
   const sha256 = artifact.sha256;

@@ -10,6 +10,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
 } from '@temporalio/workflow';
 import type { CompileResult, ServingFigures } from '../../common/contracts';
 import type { DeviceOutcome, LeaseAnswer } from '../../common/ownership';
@@ -31,8 +32,9 @@ import {
 import { edgeActivity, ownershipActivity } from '../activities';
 import { ErrorType, deploymentFailure, summarizeFailure } from '../failures';
 import { isoAt, nowMs, type Progress } from '../progress';
-import type { DeploymentStatusName, DevicePhase, StageName } from '../report';
+import type { DeploymentStatusName, DevicePhase, FailureSummary, StageName } from '../report';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
+import { isWaveResult, resultOfFailedChild } from './closeFailed';
 import { emptyCounts, rolloutWave } from './rolloutWave';
 
 /** Devices per wave workflow; a bigger wave runs as consecutive parts (see runWave). */
@@ -52,6 +54,8 @@ const LEASE_TRY_CHUNK = 1000;
 const LEASE_BATCH = 250;
 /** A catch-up wave waits for all its devices at once; bounded below the 2,000 pending-children limit. */
 const CATCH_UP_PARALLEL = 1000;
+/** Before a catch-up, the leases of the devices whose part is done go back at once (recorded histories kept them). */
+const CATCH_UP_RELEASES_EARLY_PATCH = 'edgeship-fleet-catch-up-releases-early';
 
 export interface FleetRolloutContext {
   request: DeployRequest & { rollout: RolloutPlanRequest };
@@ -84,6 +88,10 @@ const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 export class FleetRollout {
   private readonly plan: RolloutPlanRequest;
   private readonly rows = new Map<string, FleetDeviceRow>();
+  /** Each device's backups/ after its swap, for its owner's record (kept out of the report's rows). */
+  private readonly backupsOnDevice = new Map<string, string[]>();
+  /** Devices whose lease this run already gave back (before a catch-up): never touched again. */
+  private readonly released = new Set<string>();
   readonly rollout: RolloutReport;
   private tally: HaltTally = { done: 0, failed: 0, offline: 0 };
 
@@ -300,7 +308,7 @@ export class FleetRollout {
           workflowId,
           args: [partInput],
           staticSummary: `${input.name}${parts.length > 1 ? ` part ${k + 1}/${parts.length}` : ''}: ${input.mode} ${devices.length} device${devices.length === 1 ? '' : 's'}`,
-        });
+        }).catch((err: unknown) => resultOfFailedChild(err, isWaveResult));
         merged = merged ? mergeWaveResults(merged, result) : result;
         this.absorb(wave, merged, result);
         if (merged.halted || CancellationScope.current().consideredCancelled) {
@@ -334,7 +342,10 @@ export class FleetRollout {
         if (d.error) row.error = d.error;
       }
     } else {
-      for (const d of part.devices) this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
+      for (const { backupsOnDevice, ...d } of part.devices) {
+        this.rows.set(d.deviceId, { ...d, wave: this.row(d.deviceId).wave === 'catch-up' ? 'catch-up' : d.wave });
+        if (backupsOnDevice) this.backupsOnDevice.set(d.deviceId, backupsOnDevice);
+      }
       this.tally = { ...result.tally };
       this.rollout.tally = this.tally;
     }
@@ -407,6 +418,12 @@ export class FleetRollout {
         desired: { modelName: request.modelName, sha256: compiled.artifact.sha256, until },
       }),
     );
+    // The devices whose part is done go back to their owners now: other deployments to them must
+    // not queue behind a catch-up that may wait a day. The run keeps only the waiting devices'.
+    if (patched(CATCH_UP_RELEASES_EARLY_PATCH)) {
+      const waiting = new Set(offline);
+      await this.releaseLeasesOf(this.ctx.leasesRequested.filter((id) => !waiting.has(id)), 'completed');
+    }
     const wave = this.waveReport('catch-up', this.rollout.waves.length, 'catch-up', offline);
     this.rollout.waves.push(wave);
     await this.runWave(wave, { name: 'catch-up', index: wave.index, mode: 'catch-up', devices: offline, maxParallel: Math.min(offline.length, CATCH_UP_PARALLEL), settings: { ...settings, catchUpUntilMs: untilMs } });
@@ -414,7 +431,10 @@ export class FleetRollout {
 
   /** Restores every device this run left on the new model (and any a cancelled wave may have touched). */
   private async revert(settings: DeviceRolloutSettings): Promise<{ ok: boolean; count: number }> {
+    // A device whose lease went back early (its part was done before a catch-up) is no longer this
+    // run's to touch: another deployment may hold it now.
     const targets = [...this.rows.values()]
+      .filter((r) => !this.released.has(r.deviceId))
       .filter((r) => r.outcome === 'validated' || (r.outcome === 'pending' && this.rollout.waves.some((w) => w.state === 'running' && w.devices.includes(r.deviceId))))
       .map((r) => r.deviceId);
     if (targets.length === 0) return { ok: true, count: 0 };
@@ -439,6 +459,9 @@ export class FleetRollout {
       if (device.phase === 'queued' && row.outcome === 'pending') continue;
       device.phase = phaseOf(row, device.phase);
       if (row.servedSha256Prefix !== undefined) device.servedSha256Prefix = row.servedSha256Prefix;
+      // Why the device failed (its own failure, not the revert's), for the details and the report.
+      const failure = row.outcome === 'failed' || row.outcome === 'failed-unrestored' ? failureOf(row) : undefined;
+      if (failure) device.error = failure;
     }
     progress.publish();
   }
@@ -447,20 +470,23 @@ export class FleetRollout {
   outcomeFor(deviceId: string, status: DeploymentStatusName): DeviceOutcome {
     const row = this.row(deviceId);
     const sha = this.ctx.compiled.artifact.sha256;
+    // What the swap left in backups/ (a plain deployment's record lists them the same way).
+    const seen = this.backupsOnDevice.get(deviceId);
+    const backups = seen ? { backups: seen } : {};
     const restored = (r: NonNullable<FleetDeviceRow['restore']>): DeviceOutcome =>
       r.outcome === 'nothing-switched' || r.outcome === 'superseded'
         ? { kind: 'untouched', deploymentStatus: status, reason: r.outcome }
-        : { kind: 'rolled-back', servesSha256: r.restoredSha256, deploymentStatus: status };
-    if (row.revert === 'revert-failed') return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the revert failed' };
+        : { kind: 'rolled-back', servesSha256: r.restoredSha256, deploymentStatus: status, ...backups };
+    if (row.revert === 'revert-failed') return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the revert failed', ...backups };
     if (row.revert === 'reverted' && row.restore) return restored(row.restore);
     switch (row.outcome) {
       case 'validated':
-        return { kind: 'deployed', servesSha256: sha, deploymentStatus: status };
+        return { kind: 'deployed', servesSha256: sha, deploymentStatus: status, ...backups };
       case 'failed':
       case 'cancelled':
         return row.restore ? restored(row.restore) : { kind: 'untouched', deploymentStatus: status };
       case 'failed-unrestored':
-        return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the restore failed' };
+        return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the restore failed', ...backups };
       case 'skipped-offline':
         return { kind: 'skipped-offline', deploymentStatus: status, reason: row.error ?? 'offline at its turn' };
       default:
@@ -470,9 +496,14 @@ export class FleetRollout {
 
   /** Gives every lease back in batches, with what this run did to each device. */
   async releaseLeases(status: DeploymentStatusName): Promise<void> {
-    const { run, leasesRequested } = this.ctx;
-    for (let i = 0; i < leasesRequested.length; i += LEASE_BATCH) {
-      const releases = leasesRequested.slice(i, i + LEASE_BATCH).map((deviceId) => ({ deviceId, outcome: this.outcomeFor(deviceId, status) }));
+    await this.releaseLeasesOf(this.ctx.leasesRequested.filter((id) => !this.released.has(id)), status);
+  }
+
+  private async releaseLeasesOf(deviceIds: string[], status: DeploymentStatusName): Promise<void> {
+    const { run } = this.ctx;
+    for (const id of deviceIds) this.released.add(id);
+    for (let i = 0; i < deviceIds.length; i += LEASE_BATCH) {
+      const releases = deviceIds.slice(i, i + LEASE_BATCH).map((deviceId) => ({ deviceId, outcome: this.outcomeFor(deviceId, status) }));
       try {
         await ownershipActivity('releaseDeviceLeases', `release ${releases.length} device lease${releases.length === 1 ? '' : 's'}`)({ ...run, releases });
       } catch {
@@ -480,6 +511,15 @@ export class FleetRollout {
       }
     }
   }
+}
+
+/** A failed row's "<type>: <message>" as the report's failure summary, at the stage it failed. */
+function failureOf(row: FleetDeviceRow): FailureSummary | undefined {
+  if (!row.error) return undefined;
+  const colon = row.error.indexOf(': ');
+  const [type, message] = colon > 0 ? [row.error.slice(0, colon), row.error.slice(colon + 2)] : ['DeviceRolloutFailed', row.error];
+  const stage: StageName = row.failedStep === 'validate' || row.failedStep === 'swap' || row.failedStep === 'stage' ? row.failedStep : row.failedStep === 'soak' ? 'rollout' : 'compensate';
+  return { stage, deviceId: row.deviceId, type, message };
 }
 
 function phaseOf(row: FleetDeviceRow, current: DevicePhase): DevicePhase {

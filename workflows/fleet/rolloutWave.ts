@@ -18,6 +18,7 @@ import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type Halt
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { escapeText } from '../escapeText';
 import { isoAt, nowMs } from '../progress';
+import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFailed';
 import { deviceRollout } from './deviceRollout';
 import { haltFigure, haltReason } from './plan';
 
@@ -115,7 +116,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
         staticSummary: `${input.mode} ${deviceId} (${input.name})`,
       });
       inFlight.push(
-        started.then((child) => child.result()).then((r) => {
+        started.then((child) => child.result()).catch((err: unknown) => resultOfFailedChild(err, isDeviceRolloutResult)).then((r) => {
           running.delete(deviceId);
           results.push(r);
           countDevice(counts, tally, r, criteria?.countOffline ?? false);
@@ -142,5 +143,5 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
   // Results in the wave's device order, whichever finished first.
   const order = new Map(input.devices.map((id, i) => [id, i]));
   results.sort((a, b) => (order.get(a.deviceId) ?? 0) - (order.get(b.deviceId) ?? 0));
-  return { name: input.name, mode: input.mode, startedAt, finishedAt, counts, devices: results.map(deviceRow), notReached, ...(halted ? { halted } : {}), tally };
+  return closeWave({ name: input.name, mode: input.mode, startedAt, finishedAt, counts, devices: results.map(deviceRow), notReached, ...(halted ? { halted } : {}), tally });
 }
