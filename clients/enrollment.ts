@@ -14,7 +14,10 @@ import { fetchHostKey, knownHostsLine, type PresentedHostKey } from './hostKey';
 
 /**
  * What the device package installs (its /etc/edgeship/device.json): models under
- * /var/lib/edgeship/models, the EdgeInfer runtime on the device's loopback, port 9000.
+ * /var/lib/edgeship/models, the EdgeInfer runtime on the device's loopback, port 9000. The
+ * inventory's restartCommand is used only by an edge worker that reads the fleet inventory
+ * (simulated devices, devices run without the package); the package's worker takes its restart
+ * from device.json (default: the runtime reloads by itself) and ignores it.
  */
 export const DEVICE_PACKAGE_DEFAULTS = {
   modelDir: '/var/lib/edgeship/models',

@@ -70,7 +70,7 @@ export function devicesAddCommand(): Command {
     .option('--model-dir <dir>', 'model directory on the device', DEVICE_PACKAGE_DEFAULTS.modelDir)
     .option('--health-url <url>', 'runtime /healthz as seen on the device', DEVICE_PACKAGE_DEFAULTS.healthUrl)
     .option('--inference-url <url>', 'runtime /infer as seen on the device', DEVICE_PACKAGE_DEFAULTS.inferenceUrl)
-    .option('--restart-command <json-argv>', 'argv the edge worker runs to restart the runtime (no shell)', JSON.stringify(DEVICE_PACKAGE_DEFAULTS.restartCommand))
+    .option('--restart-command <json-argv>', 'argv an edge worker that reads this inventory runs to restart the runtime (no shell); the device package\'s worker follows its device.json instead', JSON.stringify(DEVICE_PACKAGE_DEFAULTS.restartCommand))
     .option('--keep-backups <n>', 'distinct model versions kept in backups/ (default 3)')
     .addOption(inventoryOption())
     .addOption(new Option('--json', 'machine-readable output (JSON on stdout)'))
