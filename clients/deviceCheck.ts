@@ -54,7 +54,8 @@ export interface CheckOptions {
 
 const firstLine = (text: string): string => text.split('\n')[0];
 
-function sshFix(type: string | undefined, device: DeviceSpec): string {
+function sshFix(type: string | undefined, device: DeviceSpec, message = ''): string {
+  if (/privateKey|ENOENT|no such file/i.test(message)) return `the GPU server's key ${device.ssh.privateKeyPath} cannot be read: fix ssh.privateKeyPath in the inventory (devices add --key)`;
   if (type === 'HostKeyMismatch') return `if the device was re-imaged, verify its new key on its console and pin it again (remove the entry, then edgeship devices add ${device.id} …); otherwise something else answers at ${device.ssh.host}:${device.ssh.port}: do not deploy`;
   if (type === 'SshAuthFailed') return `authorize the GPU server's key (${device.ssh.privateKeyPath}.pub) for ${device.ssh.user} on the device (~${device.ssh.user}/.ssh/authorized_keys), or fix ssh.user / ssh.privateKeyPath`;
   return `check that the device is on and reachable from here and that sshd listens on ${device.ssh.host}:${device.ssh.port} (ssh.host / ssh.port in the inventory)`;
@@ -74,7 +75,7 @@ async function checkSsh(device: DeviceSpec, timeoutMs: number): Promise<{ line: 
       const detail = seen ? `host key mismatch: ${device.ssh.host}:${device.ssh.port} presents ${seen}, pinned ${pinnedFp}` : firstLine(message);
       return { line: { check: 'ssh', ok: false, detail, fix: sshFix(e.type, device), data: { type: e.type, seen: seen ?? null, pinned: pinnedFp } } };
     }
-    return { line: { check: 'ssh', ok: false, detail: firstLine(message), fix: sshFix(e.type, device), data: { type: e.type ?? null } } };
+    return { line: { check: 'ssh', ok: false, detail: firstLine(message), fix: sshFix(e.type, device, message), data: { type: e.type ?? null } } };
   }
 }
 

@@ -70,13 +70,14 @@ export function renderDevices(views: DeviceView[]): string {
  * Fills in each view's edgeVersion from the pollers of its edge queue (one DescribeTaskQueue per
  * device, a few at a time). A device whose queue cannot be described shows '?'.
  */
-export async function addEdgeVersions(client: TaskQueueDescriber, views: DeviceView[], concurrency = 8): Promise<DeviceView[]> {
+export async function addEdgeVersions(client: TaskQueueDescriber, views: DeviceView[], opts: { concurrency?: number; liveWindowMs?: number } = {}): Promise<DeviceView[]> {
+  const concurrency = opts.concurrency ?? 8;
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < views.length) {
       const view = views[next++];
       try {
-        view.edgeVersion = edgeVersionLabel(await describeEdgePollers(client, view.deviceId));
+        view.edgeVersion = edgeVersionLabel(await describeEdgePollers(client, view.deviceId, { liveWindowMs: opts.liveWindowMs }));
       } catch {
         view.edgeVersion = '?';
       }

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { addEdgeVersions, listDeviceRecords, renderDevices } from '../deviceRecords';
 import { devicesAddCommand } from './devicesAdd';
-import { devicesCheckCommand } from './devicesCheck';
+import { devicesCheckCommand, pollerWindowMs, pollerWindowOption } from './devicesCheck';
 import { printJson, withClient, withCommonOptions, type CommonOptions } from './shared';
 
 export function devicesCommand(): Command {
@@ -24,8 +24,10 @@ now, "old" when the worker predates versioned identities (deployments refuse suc
   edgeship devices add <id> --host <h> --user <u> --target <t>   enroll a device, pinning its host key
   edgeship devices check <id>                                    SSH, staging/, edge worker, /healthz: ✓/✗
 (a device id "add" or "check" cannot be listed by name.)`)
-    .action(async (ids: string[], opts: CommonOptions) => {
-      const views = await withClient(opts, async (client) => addEdgeVersions(client, await listDeviceRecords(client, ids.length ? ids : undefined)));
+    .addOption(pollerWindowOption())
+    .action(async (ids: string[], opts: CommonOptions & { pollerWindow: string }) => {
+      const liveWindowMs = pollerWindowMs(opts.pollerWindow);
+      const views = await withClient(opts, async (client) => addEdgeVersions(client, await listDeviceRecords(client, ids.length ? ids : undefined), { liveWindowMs }));
       if (opts.json) printJson({ devices: views });
       else process.stdout.write(`${renderDevices(views)}\n`);
     });

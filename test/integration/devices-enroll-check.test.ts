@@ -12,6 +12,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { utils } from 'ssh2';
 import type { DeviceCheckReport } from '../../clients/deviceCheck';
+import { addEdgeVersions } from '../../clients/deviceRecords';
 import type { EnrollResult } from '../../clients/enrollment';
 import { parseEdgeWorkerIdentity } from '../../common/edgeVersion';
 import { loadInventory, parseKnownHostsLine } from '../../common/inventory';
@@ -138,6 +139,9 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     assert.match(c['model-dir'].detail, /staging is writable by root \(probe file created and removed over SFTP\)/);
     assert.equal((c['edge-worker'].data as { version: string }).version, JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')).version);
     assert.equal((c.healthz.data as { sha256: string }).sha256, sim().baselineSha256, '/healthz through the SSH channel names the served model');
+    // `edgeship devices` reads the same pollers for its VERSION column.
+    const [listed] = await addEdgeVersions(env.client, [{ deviceId: 'sim-1', record: null, owner: 'RUNNING' }]);
+    assert.equal(listed.edgeVersion, (c['edge-worker'].data as { version: string }).version);
     const text = await edgeship(['devices', 'check', 'sim-1', '--inventory', inventory, '--address', env.address, '--poller-window', '15']);
     assert.equal(text.code, 0);
     assert.equal(text.stdout.split('\n').filter((l) => l.startsWith('✓ ')).length, 5);
@@ -161,6 +165,8 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     assert.equal(c['edge-worker'].ok, false);
     assert.match(c['edge-worker'].detail, /no edge worker polls edge\.sim-1 \(none seen in the last 15 s; last seen: edgeship-edge\/\S+ api=2 sim-1@/);
     assert.match(c['edge-worker'].fix ?? '', /start the device's edge worker/);
+    const [listed] = await addEdgeVersions(env.client, [{ deviceId: 'sim-1', record: null, owner: 'RUNNING' }], { liveWindowMs: 15_000 });
+    assert.equal(listed.edgeVersion, '-', 'no worker polls: VERSION "-"');
 
     const runtimePid = sim().runtimePid();
     assert.ok(runtimePid);

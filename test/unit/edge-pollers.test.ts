@@ -1,6 +1,7 @@
 // How the GPU side reads a device's edge queue pollers (common/edgePollers.ts): which are live,
 // which are too old to drive, what `edgeship devices` shows as VERSION.
 import { strict as assert } from 'node:assert';
+import { renderDevices } from '../../clients/deviceRecords';
 import { edgePollersFrom, edgeVersionLabel, edgeVersionRefusal } from '../../common/edgePollers';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 
@@ -46,5 +47,24 @@ describe('edge queue pollers', () => {
     assert.equal(stale[0].live, false);
     assert.equal(edgeVersionLabel(stale), '-');
     assert.equal(edgePollersFrom([{ identity: current(3), lastAccessTime: at(100) }], NOW, 120_000)[0].live, true, 'the window is a parameter');
+  });
+});
+
+describe('edgeship devices: VERSION column', () => {
+  it('appears when versions were looked up, between DEVICE and STATE; "?" for a device not looked up', () => {
+    const text = renderDevices([
+      { deviceId: 'pi-01', record: null, owner: 'RUNNING', edgeVersion: '0.2.0' },
+      { deviceId: 'pi-02', record: null, owner: 'RUNNING', edgeVersion: '-' },
+      { deviceId: 'pi-03', record: null, owner: 'RUNNING' },
+    ]);
+    const [header, ...rows] = text.split('\n');
+    assert.match(header, /^DEVICE\s+VERSION\s+STATE\s+SERVES/);
+    assert.match(rows[0], /^pi-01\s+0\.2\.0\s+\?/);
+    assert.match(rows[1], /^pi-02\s+-\s+\?/);
+    assert.match(rows[2], /^pi-03\s+\?\s+\?/);
+  });
+
+  it('is absent when no version was looked up (as before)', () => {
+    assert.match(renderDevices([{ deviceId: 'pi-01', record: null, owner: 'RUNNING' }]), /^DEVICE\s+STATE\s+SERVES/);
   });
 });
