@@ -3,7 +3,7 @@
 // dev server. The server's long poll is shortened to 5 s (dynamic config) so that a stopped edge
 // worker ages out of the task queue's pollers within seconds, checked with --poller-window 15.
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +21,7 @@ import { edgeTaskQueue } from '../../common/queues';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { sshFingerprint } from '../../common/sshFingerprint';
 import { findTemporalCli } from '../../common/temporalCli';
+import { shellQuote } from '../../activities/gpu/ssh';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { buildTestModels } from '../helpers/edgeModels';
 
@@ -39,6 +40,20 @@ async function edgeship(args: string[]): Promise<CliResult> {
     if (typeof e.code !== 'number') throw err;
     return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** Runs the CLI on a pseudo-terminal (script(1)), typing `input`; the terminal's output, merged. */
+function onTerminal(args: string[], input: string): Promise<{ code: number; output: string }> {
+  const command = [EDGESHIP, ...args].map(shellQuote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, EDGESHIP_INVENTORY: '' } });
+    let output = '';
+    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    child.stdin.end(input);
+  });
 }
 
 async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -122,6 +137,19 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     assert.equal(noFlag.code, 2);
     assert.match(noFlag.stderr, /no terminal.*pass --host-key-fingerprint/);
     assert.ok(readFileSync(inventory).equals(written), 'inventory unchanged without a confirmation');
+
+    // On a terminal (script(1) gives the CLI a pty): the key is shown and y/N asked.
+    const interactive = addArgs('sim-1t', fp).filter((a, i, all) => a !== '--host-key-fingerprint' && all[i - 1] !== '--host-key-fingerprint');
+    const no = await onTerminal(interactive, 'n\n');
+    assert.equal(no.code, 1, no.output);
+    assert.match(no.output, new RegExp(`Pin ssh-ed25519 ${fp.replace(/[+/]/g, '\\$&')} for 127\\.0\\.0\\.1:\\d+\\? \\[y/N\\]`));
+    assert.match(no.output, /not confirmed: nothing written/);
+    assert.ok(readFileSync(inventory).equals(written), 'inventory unchanged after "n"');
+    const yes = await onTerminal(interactive, 'y\n');
+    assert.equal(yes.code, 0, yes.output);
+    assert.deepEqual(loadInventory(inventory).devices.map((d) => d.id), ['sim-1', 'sim-1t']);
+    // Back to the one device the check tests use.
+    writeFileSync(inventory, written);
   });
 
   it('check: all five ✓ with the edge worker and runtime up; an unknown id is a one-line error', async () => {
