@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { utils } from 'ssh2';
-import type { DeviceCheckReport } from '../../clients/deviceCheck';
+import { checkDevice, type DeviceCheckReport } from '../../clients/deviceCheck';
 import { addEdgeVersions } from '../../clients/deviceRecords';
 import type { EnrollResult } from '../../clients/enrollment';
 import { parseEdgeWorkerIdentity } from '../../common/edgeVersion';
@@ -178,6 +178,29 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^edgeship: device nope-1 is not in .* \(known: sim-1\): enroll it with edgeship devices add nope-1/);
     assert.equal(unknown.stderr.trim().split('\n').length, 1);
+  });
+
+  it('check through the embedded SSH server (no sshd): /healthz through its channel to the loopback; no edge worker is ✗', async () => {
+    const { good } = (await buildTestModels('tiny', ['good'])) as Required<Awaited<ReturnType<typeof buildTestModels>>>;
+    const embedded = await startSimulatedFleet({
+      count: 1, ids: ['emb-1'], baseDir: path.join(work, 'embedded'), sshServer: 'embedded',
+      baseline: { modelPath: good.path, metadataPath: good.metadataPath },
+    });
+    try {
+      // The runtime loads its model after it listens: check once it serves.
+      await waitFor('emb-1 serving', async () => (await fetch(embedded.devices[0].spec.healthUrl).catch(() => null))?.status === 200, 60_000);
+      const report = await checkDevice({ inventory: embedded.inventoryPath, deviceId: 'emb-1', pollerWindowMs: 15_000, temporal: async () => ({ client: env.client, close: async () => undefined }) });
+      const c = byCheck(report);
+      assert.equal(c.ssh.ok, true, c.ssh.detail);
+      assert.equal(c['model-dir'].ok, true, c['model-dir'].detail);
+      assert.equal(c.healthz.ok, true, c.healthz.detail);
+      assert.equal((c.healthz.data as { sha256: string }).sha256, embedded.devices[0].baselineSha256);
+      assert.equal(c['edge-worker'].ok, false);
+      assert.match(c['edge-worker'].detail, /no edge worker polls edge\.emb-1 \(none seen in the last 15 s\)/);
+      assert.equal(report.ok, false);
+    } finally {
+      await embedded.stop();
+    }
   });
 
   it('check: ✗ lines with what to do — worker stopped, runtime stopped, Temporal unreachable, host key not the pinned one', async () => {
