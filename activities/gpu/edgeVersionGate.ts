@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describeEdgePollers, edgeVersionRefusal, type TaskQueueDescriber } from '../../common/edgePollers';
 import { ErrorType } from '../../common/errors';
+import { isDeviceId } from '../../common/ids';
 import type { GpuActivities } from '../../common/contracts';
 
 /** Resolves when the device may be deployed to; throws DeviceVersionUnsupported when not. */
@@ -12,6 +13,8 @@ export type EdgeVersionGate = (deviceId: string) => Promise<void>;
 
 export function createEdgeVersionGate(client: TaskQueueDescriber): EdgeVersionGate {
   return async (deviceId) => {
+    // A malformed id has no edge queue; the caller's own validation refuses it, typed.
+    if (!isDeviceId(deviceId)) return;
     // A failure to ask Temporal is thrown as it is: the activity retries it.
     const pollers = await describeEdgePollers(client, deviceId);
     const refusal = edgeVersionRefusal(deviceId, pollers);
