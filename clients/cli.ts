@@ -8,6 +8,7 @@ import { UserError } from './commands/shared';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { watchCommand } from './commands/watch';
+import { pauseCommand, resumeCommand } from './commands/pause';
 
 export function buildProgram(): Command {
   return new Command('edgeship')
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
     .addCommand(watchCommand())
     .addCommand(approveCommand())
     .addCommand(rejectCommand())
+    .addCommand(pauseCommand())
+    .addCommand(resumeCommand())
     .addCommand(listCommand())
     .addCommand(devicesCommand())
     .addHelpText('after', `

@@ -10,6 +10,7 @@ import type {
   HaltCriteria,
   HaltTally,
   HaltVerdict,
+  PauseRecord,
   RolloutReport,
   WaveCounts,
   WaveReport,
@@ -108,7 +109,16 @@ export function renderWaves(r: RolloutReport, live: Record<string, WaveStatus> =
   out.push(`tally: ${tallyLine(r.tally)}`);
   if (r.halted) out.push(haltLine(r.halted, r.plan.onHalt));
   if (r.catchUp) out.push(`catch-up: ${count(r.catchUp.devices.length)} device(s) waited for until ${r.catchUp.until}`);
+  for (const p of r.pauses ?? []) out.push(pauseLine(p));
   return out;
+}
+
+/** A pause as a line: in force, or over. */
+export function pauseLine(p: PauseRecord, deploymentId = '<id>'): string {
+  const why = p.reason ? ` (${cut(p.reason, 120)})` : '';
+  return p.resumedAt === undefined
+    ? `PAUSED by ${p.by} since ${p.at}${why}: no new device starts; devices in flight finish — edgeship resume ${deploymentId}`
+    : `paused by ${p.by} ${p.at}${why} → resumed by ${p.resumedBy ?? '?'} ${p.resumedAt}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,7 +244,8 @@ export type RolloutUpdate =
   | { type: 'wave'; deploymentId: string; wave: string; mode: DeviceRolloutMode; state: WaveReport['state']; counts: WaveCounts; live: boolean; haltFigure?: string; running?: string[] }
   | { type: 'device'; deploymentId: string; deviceId: string; wave: string; outcome: string; failedStep?: string; error?: string }
   | { type: 'halted'; deploymentId: string; verdict: HaltVerdict; onHalt: string }
-  | { type: 'canary-comparison'; deploymentId: string; comparison: CanaryComparison };
+  | { type: 'canary-comparison'; deploymentId: string; comparison: CanaryComparison }
+  | { type: 'pause'; deploymentId: string; pause: PauseRecord };
 
 /** What a watcher remembers between polls. */
 export interface RolloutWatchState {
@@ -242,6 +253,8 @@ export interface RolloutWatchState {
   devices: Set<string>;
   halted: boolean;
   canaryShown: boolean;
+  /** The last pause line shown (a pause, then its resume, each once). */
+  pauseShown?: string;
 }
 
 export const newRolloutWatchState = (): RolloutWatchState => ({ waves: new Map(), devices: new Set(), halted: false, canaryShown: false });
@@ -301,6 +314,11 @@ export function rolloutUpdates(state: RolloutWatchState, s: DeploymentStatus, li
     state.halted = true;
     out.push({ type: 'halted', deploymentId, verdict: r.halted, onHalt: r.plan.onHalt });
   }
+  const pause = r.pauses?.at(-1);
+  if (pause && state.pauseShown !== pauseLine(pause)) {
+    state.pauseShown = pauseLine(pause);
+    out.push({ type: 'pause', deploymentId, pause });
+  }
   const comparison = canaryComparisonOf(s);
   if (!state.canaryShown && comparison && awaitingAfterCanary(s)) {
     state.canaryShown = true;
@@ -327,6 +345,9 @@ export function updateLines(updates: RolloutUpdate[]): string[] {
         break;
       case 'canary-comparison':
         out.push('  canary vs baseline (old model):', ...canaryComparisonLines(u.comparison).map((l) => `    ${l}`));
+        break;
+      case 'pause':
+        out.push(`  ${pauseLine(u.pause, u.deploymentId)}`);
         break;
     }
   }

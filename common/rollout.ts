@@ -139,6 +139,8 @@ export interface WaveInput {
   /** Absent: the wave never halts (reverts, catch-up). */
   halt?: { criteria: HaltCriteria; canary: boolean; before: HaltTally };
   settings: DeviceRolloutSettings;
+  /** The rollout was paused when the wave started (later changes arrive by the wavePaused signal). */
+  paused?: boolean;
 }
 
 export interface WaveResult {
@@ -165,6 +167,8 @@ export interface WaveStatus {
   running: string[];
   devices: Array<Pick<DeviceRolloutResult, 'deviceId' | 'outcome' | 'failedStep'>>;
   halted?: HaltVerdict;
+  /** No new device starts while the rollout is paused; the running ones finish. */
+  paused?: boolean;
 }
 
 /** Child workflow ids: stable, readable in the UI, unique per parent id (a re-run reuses them once closed). */
@@ -245,6 +249,15 @@ export function deviceRow(r: DeviceRolloutResult): FleetDeviceRow {
   };
 }
 
+/** One pause of a rollout: who paused it and why, and who resumed it when. */
+export interface PauseRecord {
+  by: string;
+  at: string;
+  reason?: string;
+  resumedBy?: string;
+  resumedAt?: string;
+}
+
 export interface RolloutReport {
   plan: {
     canary: string[];
@@ -262,6 +275,8 @@ export interface RolloutReport {
   canaryComparison?: CanaryComparison;
   /** Catch-up: devices waited for, until when. */
   catchUp?: { until: string; devices: string[] };
+  /** Pauses (`edgeship pause` / `resume`), oldest first; the last has no resumedAt while paused. */
+  pauses?: PauseRecord[];
   /** One row per device (compact: the full story is in the device's child workflow). */
   devices: FleetDeviceRow[];
   /**

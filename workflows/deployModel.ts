@@ -26,11 +26,12 @@ import { leaseGrantedSignal, releaseLeaseSignal } from './deviceMessages';
 import { refuseDecision } from './approval';
 import type { ErrorTypeName } from '../common/errors';
 import { ErrorType, deploymentFailure, summarizeFailure } from './failures';
-import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
+import { approveSignal, decideUpdate, pauseSignal, rejectSignal, resumeSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
 import { Progress, isoAt, nowMs } from './progress';
 import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, DeviceState, StageName } from './report';
 import { checkRequest } from './requestCheck';
 import { FleetRollout } from './fleet/fleetRollout';
+import { PauseBook } from './fleet/pauseBook';
 import { Saga } from './saga';
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
@@ -136,6 +137,24 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
     },
   );
   setHandler(statusQuery, () => compactReport(progress.snapshot(), PAYLOAD_DEVICE_ROWS));
+  // Pause / resume of a fleet rollout; taken before the rollout begins too (it then waits).
+  const pauses = new PauseBook();
+  let fleet: FleetRollout | undefined;
+  const onPauseSignal = async (name: 'pause' | 'resume', payload: unknown): Promise<void> => {
+    const at = isoAt(nowMs());
+    const refusal = !request.rollout ? 'pause and resume apply to fleet rollouts; this deployment has no rollout plan' : name === 'pause' ? pauses.pause(payload, at) : pauses.resume(payload, at);
+    if (refusal) {
+      const by = payload && typeof payload === 'object' && typeof (payload as { by?: unknown }).by === 'string' ? (payload as { by: string }).by : undefined;
+      report.ignoredMessages.push({ name, ...(by ? { by } : {}), at, reason: refusal });
+      log.warn('ignored signal', { signal: name, by, reason: refusal });
+      progress.publish();
+      return;
+    }
+    if (fleet) await fleet.pauseChanged();
+    else progress.publish();
+  };
+  setHandler(pauseSignal, (input) => onPauseSignal('pause', input));
+  setHandler(resumeSignal, (input) => onPauseSignal('resume', input));
   const leasesGranted = new Set<string>();
   setHandler(leaseGrantedSignal, (grant) => {
     if (grant && typeof grant.deviceId === 'string') leasesGranted.add(grant.deviceId);
@@ -578,14 +597,13 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
   // ---- the run --------------------------------------------------------------------------------
   let status: DeploymentStatusName;
   let cancellation: unknown;
-  let fleet: FleetRollout | undefined;
   try {
     const { exported, compiled } = await gpuStages();
     const ext = compiled.format;
     const plan = request.rollout;
     if (ownership && plan) {
       // Fleet rollouts (request.rollout): waves of per-device child workflows (workflows/fleet/).
-      fleet = new FleetRollout({ request: { ...request, rollout: plan }, run, progress, compiled, awaitApproval, step, leasesGranted, leasesRequested });
+      fleet = new FleetRollout({ request: { ...request, rollout: plan }, run, progress, compiled, awaitApproval, step, leasesGranted, leasesRequested, pauses });
       await fleet.acquireLeases();
       const end = await fleet.run();
       if (end.cancellation !== undefined) cancellation = end.cancellation;

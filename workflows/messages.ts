@@ -23,13 +23,27 @@ export interface DecisionAccepted {
   at: string;
 }
 
+/** Fleet rollouts: no new device starts until resumed; devices in flight finish. */
+export interface PauseInput {
+  by: string;
+  reason?: string;
+}
+
+export interface ResumeInput {
+  by: string;
+}
+
 export const APPROVE_SIGNAL = 'approve';
 export const REJECT_SIGNAL = 'reject';
 export const DECIDE_UPDATE = 'decide';
 export const STATUS_QUERY = 'status';
+export const PAUSE_SIGNAL = 'pause';
+export const RESUME_SIGNAL = 'resume';
 
 export const approveSignal = defineSignal<[ApproveInput]>(APPROVE_SIGNAL);
 export const rejectSignal = defineSignal<[RejectInput]>(REJECT_SIGNAL);
 /** For callers that want an answer: the validator refuses bad decisions before they are logged. */
 export const decideUpdate = defineUpdate<DecisionAccepted, [DecisionInput]>(DECIDE_UPDATE);
 export const statusQuery = defineQuery<DeploymentStatus>(STATUS_QUERY);
+export const pauseSignal = defineSignal<[PauseInput]>(PAUSE_SIGNAL);
+export const resumeSignal = defineSignal<[ResumeInput]>(RESUME_SIGNAL);

@@ -152,6 +152,8 @@ export class Progress {
         lines.push(`- ${t(w.name)} (${w.devices.length}): ${w.state}${c.total ? ` · ${c.validated} validated · ${c.failed} failed · ${c.skipped} offline${c.reverted ? ` · ${c.reverted} reverted` : ''}` : ''}`);
       }
       if (r.rollout.halted) lines.push(`**halted** in ${t(r.rollout.halted.wave)}: ${t(r.rollout.halted.reason)}`);
+      const pause = r.rollout.pauses?.at(-1);
+      if (pause && pause.resumedAt === undefined) lines.push(`**paused** by ${t(pause.by)} since ${pause.at}${pause.reason ? `: ${t(pause.reason)}` : ''} — no new device starts; resume with \`edgeship resume ${t(r.deploymentId)}\``);
     }
     if (!r.rollout || r.devices.length <= 20) for (const d of r.devices) lines.push(`- ${t(d.deviceId)}: ${d.phase}${d.servedSha256Prefix ? ` (serves \`${d.servedSha256Prefix}\`)` : ''}${d.phase === 'queued' && d.lease ? ` (position ${d.lease.position}${d.lease.holder ? ` behind ${t(d.lease.holder)}` : ''})` : ''}${d.error ? ` — failed at ${d.error.stage}: ${t(d.error.type)}: ${t(cut(d.error.message, 200))}` : ''}`);
     if (r.approval?.decision === 'rejected') lines.push(`rejected by ${t(r.approval.by ?? '?')}: ${t(r.approval.reason ?? '')}`);

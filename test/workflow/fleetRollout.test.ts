@@ -21,7 +21,8 @@ import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import type { FleetDeviceRow } from '../../common/rollout';
 import type { deployModel } from '../../workflows';
-import { approveSignal, rejectSignal, statusQuery } from '../../workflows/messages';
+import { approveSignal, pauseSignal, rejectSignal, resumeSignal, statusQuery } from '../../workflows/messages';
+import { waveStatusQuery } from '../../workflows/fleet/rolloutWave';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { historyToJSON } from '../helpers/historyJson';
@@ -325,6 +326,52 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(fleet.served.get('f-02'), artifactOf(otherReport), 'f-02 keeps the later deployment');
     assert.ok(!swapped(id).includes(OFFLINE), 'the offline device was never swapped');
     await record('catch-up-releases', id, ['catch-up']);
+  });
+
+  it('pause holds new starts (the device in flight finishes) and resume continues where it stopped', async () => {
+    let releaseF02 = (): void => undefined;
+    const f02Validating = new Promise<void>((resolve) => (releaseF02 = resolve));
+    const devices = ONLINE.slice(0, 4);
+    const { handle, id } = await start('pause-resume', devices, { canary: ['f-01'], waves: [3], maxParallel: 1 }, { validationWaitsFor: { 'f-02': f02Validating } });
+    await waitFor(handle, 'f-02 validating', () => fleet.trace(id, ['validateDeployment']).some((t) => t.includes('f-02')));
+    await handle.signal(pauseSignal, { by: 'ops', reason: 'latency alarm on the dashboard' });
+    const paused = await waitFor(handle, 'the pause recorded', (s) => s.rollout?.pauses?.at(-1)?.by === 'ops');
+    assert.equal(paused.rollout?.pauses?.[0].reason, 'latency alarm on the dashboard');
+    // The wave was told: its live status says paused, and the parent's details show how to resume.
+    const wave = env.client.workflow.getHandle(`${id}.wave-1`);
+    for (const deadline = Date.now() + 10_000; !(await wave.query(waveStatusQuery)).paused; ) {
+      if (Date.now() > deadline) assert.fail('the wave never learned of the pause');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { currentDetails } = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    assert.match(currentDetails, /\*\*paused\*\* by ops since .*: latency alarm on the dashboard — no new device starts; resume with `edgeship resume /);
+    // The device in flight finishes; no other device starts while paused.
+    releaseF02();
+    await waitFor(handle, 'f-02 validated', () => fleet.served.get('f-02') !== initialSha('f-02'));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(swapped(id), ['f-01', 'f-02'], 'nothing new started while paused');
+    assert.equal((await wave.query(waveStatusQuery)).counts.pending, 2);
+    // A second pause is ignored with its reason; a resume continues the wave.
+    await handle.signal(pauseSignal, { by: 'someone-else' });
+    await waitFor(handle, 'the second pause ignored', (s) => s.ignoredMessages.some((m) => m.name === 'pause' && m.by === 'someone-else' && /already paused by ops/.test(m.reason)));
+    await handle.signal(resumeSignal, { by: 'ops' });
+    const report = await closed(handle);
+    assert.equal(report.status, 'completed');
+    assert.deepEqual(swapped(id), devices);
+    const [pause] = report.rollout?.pauses ?? [];
+    assert.equal(pause?.resumedBy, 'ops');
+    assert.ok(pause?.resumedAt && pause.resumedAt >= pause.at);
+    await record('pause-resume', id, ['wave-1']);
+  });
+
+  it('pause is refused on a deployment without a rollout plan', async () => {
+    const { handle } = await start('pause-plain', ['f-07'], undefined, {}, { approval: { required: true, timeout: '2m' } });
+    await waitFor(handle, 'awaiting approval', (s) => s.status === 'awaiting-approval');
+    await handle.signal(pauseSignal, { by: 'ops' });
+    const s = await waitFor(handle, 'the pause ignored', (st) => st.ignoredMessages.some((m) => m.name === 'pause'));
+    assert.match(s.ignoredMessages[0].reason, /apply to fleet rollouts; this deployment has no rollout plan/);
+    await handle.signal(rejectSignal, { by: 'ops', reason: 'done testing' });
+    await closed(handle, 'DeploymentRejected');
   });
 
   it('approval after the canary (with canary vs old-model figures) and before every wave; a rejection reverts the canary', async () => {

@@ -32,6 +32,8 @@ export interface Scenario {
   validationFailsOn?: string;
   /** validateDeployment on this device runs until the activity is cancelled. */
   validationHangsOn?: string;
+  /** validateDeployment on these devices waits until the test settles the promise (heartbeating meanwhile). */
+  validationWaitsFor?: Record<string, Promise<void>>;
   /** Fleet rollouts: validateDeployment fails its gates on each of these devices. */
   validationFailsOnDevices?: string[];
   /** Fleet rollouts: the soak watch reports these devices degraded. */
@@ -240,6 +242,16 @@ export class ReplacedFleet {
           const beat = setInterval(() => ctx.heartbeat('measuring'), 200);
           try {
             await ctx.cancelled; // rejects with CancelledFailure when the workflow cancels us
+          } finally {
+            clearInterval(beat);
+          }
+        }
+        const held = scenario.validationWaitsFor?.[deviceId];
+        if (held) {
+          const ctx = Context.current();
+          const beat = setInterval(() => ctx.heartbeat('measuring'), 200);
+          try {
+            await Promise.race([held, ctx.cancelled]);
           } finally {
             clearInterval(beat);
           }

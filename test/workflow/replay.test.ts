@@ -31,6 +31,8 @@ const FLEET = [
   'culprit-red--deployment', 'culprit-red--canary', 'culprit-red--wave-1', 'culprit-red--f-03', 'culprit-red--f-02',
   // Leases of finished devices go back before a catch-up (edgeship-fleet-catch-up-releases-early).
   'catch-up-releases--deployment', 'catch-up-releases--catch-up',
+  // Paused mid-wave (the wave told by signal), then resumed.
+  'pause-resume--deployment', 'pause-resume--wave-1',
 ];
 const EXPECTED: Record<string, string[]> = {
   v1: PATHS,

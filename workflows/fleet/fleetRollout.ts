@@ -8,9 +8,10 @@ import {
   CancellationScope,
   CancelledFailure,
   condition,
-  executeChild,
   isCancellation,
   patched,
+  startChild,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { CompileResult, ServingFigures } from '../../common/contracts';
 import type { DeviceOutcome, LeaseAnswer } from '../../common/ownership';
@@ -35,7 +36,8 @@ import { isoAt, nowMs, type Progress } from '../progress';
 import type { DeploymentStatusName, DevicePhase, FailureSummary, StageName } from '../report';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
 import { isWaveResult, resultOfFailedChild } from './closeFailed';
-import { emptyCounts, rolloutWave } from './rolloutWave';
+import type { PauseBook } from './pauseBook';
+import { emptyCounts, rolloutWave, wavePausedSignal } from './rolloutWave';
 
 /** Devices per wave workflow; a bigger wave runs as consecutive parts (see runWave). */
 export const WAVE_PART_DEVICES = 1000;
@@ -69,6 +71,8 @@ export interface FleetRolloutContext {
   leasesGranted: Set<string>;
   /** Every device whose owner this run asked: each gets a release at the end. */
   leasesRequested: string[];
+  /** Pauses and resumes, taken by deployModel's signal handlers (also before the rollout began). */
+  pauses: PauseBook;
 }
 
 export interface FleetRolloutEnd {
@@ -94,6 +98,8 @@ export class FleetRollout {
   private readonly released = new Set<string>();
   readonly rollout: RolloutReport;
   private tally: HaltTally = { done: 0, failed: 0, offline: 0 };
+  /** The wave workflow running now, told when the rollout is paused or resumed. */
+  private runningWave?: { handle: ChildWorkflowHandle<typeof rolloutWave>; mode: DeviceRolloutMode; paused: boolean };
 
   constructor(private readonly ctx: FleetRolloutContext) {
     this.plan = ctx.request.rollout;
@@ -115,6 +121,7 @@ export class FleetRollout {
       tally: this.tally,
       devices: [...this.rows.values()],
     };
+    if (ctx.pauses.history.length > 0) this.rollout.pauses = ctx.pauses.history;
     ctx.progress.report.rollout = this.rollout;
     this.syncDevices();
   }
@@ -237,6 +244,7 @@ export class FleetRollout {
             break;
           }
         }
+        await this.whilePaused();
         const result = await this.runWave(wave, { name: wave.name, index: i, mode: 'deploy', devices: wave.devices, maxParallel: this.plan.maxParallel, halt: { criteria, canary: i === 0, before: { ...this.tally } }, settings });
         if (!result.halted && i === 0 && result.counts.validated === 0) {
           // Nothing was proven on a device (the whole canary was offline): the fleet waits for a person.
@@ -282,6 +290,30 @@ export class FleetRollout {
     return { status, ...(cancellation !== undefined ? { cancellation } : {}) };
   }
 
+  /** deployModel calls this after a pause or resume was taken. */
+  async pauseChanged(): Promise<void> {
+    this.rollout.pauses = this.ctx.pauses.history;
+    this.ctx.progress.publish();
+    await this.tellRunningWave();
+  }
+
+  private async tellRunningWave(): Promise<void> {
+    const wave = this.runningWave;
+    const paused = this.ctx.pauses.paused;
+    if (!wave || wave.mode === 'revert' || wave.paused === paused) return;
+    wave.paused = paused;
+    try {
+      await wave.handle.signal(wavePausedSignal, { paused });
+    } catch {
+      // The wave closed meanwhile: the next one starts with the rollout's pause state.
+    }
+  }
+
+  /** No new wave starts while the rollout is paused (a cancellation still ends the wait). */
+  private async whilePaused(): Promise<void> {
+    if (this.ctx.pauses.paused) await condition(() => !this.ctx.pauses.paused);
+  }
+
   private row(deviceId: string): FleetDeviceRow {
     const r = this.rows.get(deviceId);
     if (!r) throw new Error(`device ${deviceId} is not part of this rollout`);
@@ -304,11 +336,22 @@ export class FleetRollout {
         const partInput: WaveInput = { ...input, devices, ...(input.halt ? { halt: { ...input.halt, before: merged ? { ...merged.tally } : input.halt.before } } : {}) };
         const workflowId = parts.length === 1 ? wave.workflowId : `${waveWorkflowId(this.ctx.run.deploymentId, wave.name)}.part-${k + 1}`;
         wave.workflowId = workflowId;
-        const result = await executeChild(rolloutWave, {
+        // startChild + result() is executeChild's own pair of commands, with the handle kept so a
+        // pause or resume reaches the running wave.
+        const paused = input.mode !== 'revert' && this.ctx.pauses.paused;
+        const handle = await startChild(rolloutWave, {
           workflowId,
-          args: [partInput],
+          args: [{ ...partInput, ...(paused ? { paused } : {}) }],
           staticSummary: `${input.name}${parts.length > 1 ? ` part ${k + 1}/${parts.length}` : ''}: ${input.mode} ${devices.length} device${devices.length === 1 ? '' : 's'}`,
-        }).catch((err: unknown) => resultOfFailedChild(err, isWaveResult));
+        });
+        this.runningWave = { handle, mode: input.mode, paused };
+        let result: WaveResult;
+        try {
+          await this.tellRunningWave(); // a pause or resume that came while the wave was starting
+          result = await handle.result().catch((err: unknown) => resultOfFailedChild(err, isWaveResult));
+        } finally {
+          this.runningWave = undefined;
+        }
         merged = merged ? mergeWaveResults(merged, result) : result;
         this.absorb(wave, merged, result);
         if (merged.halted || CancellationScope.current().consideredCancelled) {
@@ -424,6 +467,7 @@ export class FleetRollout {
       const waiting = new Set(offline);
       await this.releaseLeasesOf(this.ctx.leasesRequested.filter((id) => !waiting.has(id)), 'completed');
     }
+    await this.whilePaused();
     const wave = this.waveReport('catch-up', this.rollout.waves.length, 'catch-up', offline);
     this.rollout.waves.push(wave);
     await this.runWave(wave, { name: 'catch-up', index: wave.index, mode: 'catch-up', devices: offline, maxParallel: Math.min(offline.length, CATCH_UP_PARALLEL), settings: { ...settings, catchUpUntilMs: untilMs } });

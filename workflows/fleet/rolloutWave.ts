@@ -8,6 +8,7 @@ import {
   ParentClosePolicy,
   condition,
   defineQuery,
+  defineSignal,
   isCancellation,
   setCurrentDetails,
   setHandler,
@@ -23,6 +24,8 @@ import { deviceRollout } from './deviceRollout';
 import { haltFigure, haltReason } from './plan';
 
 export const waveStatusQuery = defineQuery<WaveStatus>('waveStatus');
+/** From the parent: the rollout was paused or resumed (a revert wave never pauses). */
+export const wavePausedSignal = defineSignal<[{ paused: boolean }]>('wavePaused');
 
 export function emptyCounts(total: number): WaveCounts {
   return { total, pending: total, running: 0, validated: 0, failed: 0, skipped: 0, reverted: 0, cancelled: 0 };
@@ -66,6 +69,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
   let halted: WaveResult['halted'];
   let cancelled = false;
   const criteria = input.halt?.criteria;
+  let paused = input.mode !== 'revert' && input.paused === true;
 
   const status = (): WaveStatus => ({
     name: input.name,
@@ -76,6 +80,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
     running: [...running],
     devices: results.map((r) => ({ deviceId: r.deviceId, outcome: r.outcome, ...(r.failedStep ? { failedStep: r.failedStep } : {}) })),
     ...(halted ? { halted } : {}),
+    ...(paused ? { paused } : {}),
   });
   setHandler(waveStatusQuery, status);
   upsertSearchAttributes([
@@ -91,16 +96,21 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
         `**${escapeText(input.name)}** (${input.mode}) of ${escapeText(input.settings.deploymentId)}: ${c.validated} validated · ${c.running} running · ${c.failed} failed · ${c.skipped} offline · ${c.reverted} reverted · ${c.pending} pending`,
         ...(criteria ? [`halt: ${haltFigure(criteria, tally)}`] : []),
         ...(halted ? [`**halted**: ${escapeText(halted.reason)}`] : []),
+        ...(paused ? ['**paused**: no new device starts until the rollout is resumed'] : []),
       ].join('\n'),
     );
   };
   publish();
+  setHandler(wavePausedSignal, (signal) => {
+    paused = input.mode !== 'revert' && signal?.paused === true;
+    publish();
+  });
 
   const queue = [...input.devices];
   const inFlight: Array<Promise<void>> = [];
   try {
     while (queue.length > 0 && !halted) {
-      await condition(() => running.size < input.maxParallel);
+      await condition(() => running.size < input.maxParallel && !paused);
       if (halted) break;
       const deviceId = queue.shift() as string;
       counts.pending -= 1;
