@@ -1,4 +1,4 @@
-// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list, devices.
+// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list, devices (add, check).
 import { Command, CommanderError } from 'commander';
 import { approveCommand } from './commands/approve';
 import { devicesCommand } from './commands/devices';
@@ -14,6 +14,8 @@ export function buildProgram(): Command {
   return new Command('edgeship')
     .description('durable model deployment to edge devices on Temporal: export → calibrate → compile → stage → approve → swap → validate')
     .showHelpAfterError()
+    // Each subcommand's flags are its own: `devices add … --json` is add's --json, not the list's.
+    .enablePositionalOptions()
     .addCommand(startCommand())
     .addCommand(statusCommand())
     .addCommand(watchCommand())

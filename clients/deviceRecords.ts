@@ -2,6 +2,7 @@
 // visibility store — no worker, no SSH. A device no deployment has asked for yet has no owner
 // workflow and so no record.
 import type { Client } from '@temporalio/client';
+import { describeEdgePollers, edgeVersionLabel, type TaskQueueDescriber } from '../common/edgePollers';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceRecord } from '../common/ownership';
 
 export interface DeviceView {
@@ -9,6 +10,11 @@ export interface DeviceView {
   record: DeviceRecord | null;
   /** Temporal execution status of the owner workflow (RUNNING normally). */
   owner: string;
+  /**
+   * The device package version its edge worker reports (from the pollers of edge.<id>): '-' when
+   * no worker polls, 'old' when its identity predates versions. Absent when not looked up.
+   */
+  edgeVersion?: string;
 }
 
 const isRecord = (v: unknown): v is DeviceRecord => !!v && typeof v === 'object' && (v as { schema?: unknown }).schema === 'edgeship.device/1';
@@ -38,12 +44,14 @@ export async function readDeviceRecord(client: Client, deviceId: string): Promis
 
 export function renderDevices(views: DeviceView[]): string {
   if (views.length === 0) return 'no device has an owner yet (a device gets one when a deployment first asks for it)';
-  const header = ['DEVICE', 'STATE', 'SERVES', 'PUT THERE BY', 'HOLDER', 'QUEUE', 'BACKUPS', 'DESIRED (CATCH-UP)'];
-  const rows = views.map(({ deviceId, record: r }) => {
-    if (!r) return [deviceId, '?', '?', '?', '?', '?', '?', '?'];
+  const withVersion = views.some((v) => v.edgeVersion !== undefined);
+  const header = ['DEVICE', ...(withVersion ? ['VERSION'] : []), 'STATE', 'SERVES', 'PUT THERE BY', 'HOLDER', 'QUEUE', 'BACKUPS', 'DESIRED (CATCH-UP)'];
+  const rows = views.map(({ deviceId, record: r, edgeVersion }) => {
+    const first = [deviceId, ...(withVersion ? [edgeVersion ?? '?'] : [])];
+    if (!r) return [...first, '?', '?', '?', '?', '?', '?', '?'];
     const serves = r.serves ? `${r.serves.sha256?.slice(0, 12) ?? 'no model'}${r.serves.verified ? '' : ' (unverified)'}` : 'not reported';
     return [
-      deviceId,
+      ...first,
       r.holder ? 'held' : 'idle',
       serves,
       r.serves?.deploymentId ?? (r.serves?.note ? r.serves.note.slice(0, 40) : '—'),
@@ -56,4 +64,25 @@ export function renderDevices(views: DeviceView[]): string {
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((c) => c[i].length)));
   return [header, ...rows].map((c) => c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+/**
+ * Fills in each view's edgeVersion from the pollers of its edge queue (one DescribeTaskQueue per
+ * device, a few at a time). A device whose queue cannot be described shows '?'.
+ */
+export async function addEdgeVersions(client: TaskQueueDescriber, views: DeviceView[], opts: { concurrency?: number; liveWindowMs?: number } = {}): Promise<DeviceView[]> {
+  const concurrency = opts.concurrency ?? 8;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < views.length) {
+      const view = views[next++];
+      try {
+        view.edgeVersion = edgeVersionLabel(await describeEdgePollers(client, view.deviceId, { liveWindowMs: opts.liveWindowMs }));
+      } catch {
+        view.edgeVersion = '?';
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, views.length) }, lane));
+  return views;
 }

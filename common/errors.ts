@@ -46,6 +46,8 @@ export const ErrorType = {
   ApprovalRejected: 'ApprovalRejected',
   /** Another deployment holds the device and the request said onBusy: "fail" (or the queue wait ran out). */
   DeviceBusy: 'DeviceBusy',
+  /** The device's edge worker implements an edge API older than this GPU side drives (common/edgeVersion.ts): upgrade the device package. */
+  DeviceVersionUnsupported: 'DeviceVersionUnsupported',
   // How a deployment that did not deploy closes in Temporal (the report is in the details).
   DeploymentRejected: 'DeploymentRejected',
   DeploymentFailed: 'DeploymentFailed',
@@ -89,4 +91,5 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.DeviceStateCorrupt,
   ErrorType.DeviceBusy,
   ErrorType.NothingServed,
+  ErrorType.DeviceVersionUnsupported,
 ];

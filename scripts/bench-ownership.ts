@@ -16,6 +16,8 @@ import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../common/temporalCli';
 import { ReplacedFleet, sha } from '../test/workflow/replacedActivities';
+// A versioned identity, as a real edge worker has: the lease step's version gate lets it through.
+import { testEdgeIdentity } from '../test/helpers/edgeIdentity';
 import { approveSignal, statusQuery } from '../workflows/messages';
 import type { DeploymentReport } from '../workflows/report';
 
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const client: Client = env.client;
   const workers = [
     await Worker.create({ connection: env.nativeConnection, taskQueue: GPU_TASK_QUEUE, workflowsPath: require.resolve('../workflows'), activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(client) } }),
-    ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
+    ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
   ];
   const running = Promise.all(workers.map((w) => w.run()));
   try {

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createGpuModelActivities, type GpuModelActivityOptions } from '../activities/gpu';
+import { createEdgeVersionGate, gatePushArtifact } from '../activities/gpu/edgeVersionGate';
 import { createFleetActivities } from '../activities/gpu/fleet';
 import { createOwnershipActivities, type OwnershipActivityOptions } from '../activities/gpu/ownership';
 import type { GpuActivities } from '../common/contracts';
@@ -47,7 +48,8 @@ export async function createGpuWorker(opts: GpuWorkerOptions): Promise<WorkerHan
       workflowsPath: opts.workflowsPath ?? defaultWorkflowsPath(),
       activities: {
         ...createGpuModelActivities(opts.modelActivityOptions),
-        ...createFleetActivities(opts.inventory),
+        // The push refuses a device whose edge worker is too old before connecting to it.
+        ...gatePushArtifact(createFleetActivities(opts.inventory), createEdgeVersionGate(client)),
         ...createOwnershipActivities(client, { taskQueue, ...opts.ownership }),
         ...opts.activities,
       },

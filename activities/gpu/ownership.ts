@@ -7,6 +7,7 @@ import { ErrorType } from '../../common/errors';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { SA_DEVICES } from '../../common/searchAttributes';
+import { createEdgeVersionGate } from './edgeVersionGate';
 import { desiredModelSignal, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 
 export interface OwnershipActivityOptions {
@@ -14,6 +15,12 @@ export interface OwnershipActivityOptions {
   taskQueue?: string;
   /** Passed to a newly started deviceOwner: how often it checks a holder that may have vanished. */
   holderCheckIntervalMs?: number;
+  /**
+   * requestDeviceLease refuses (DeviceVersionUnsupported) a device whose live edge worker cannot
+   * run this GPU side's edge activities (default true). Tests whose edge workers are plain test
+   * workers give them a versioned identity rather than turning this off.
+   */
+  checkEdgeVersion?: boolean;
 }
 
 /** Runs `work` over items with at most `limit` at once (signals to many owners). */
@@ -31,6 +38,40 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
 const SIGNAL_CONCURRENCY = 16;
 
 export function createOwnershipActivities(client: Client, opts: OwnershipActivityOptions = {}): OwnershipActivities {
+  const edgeVersionGate = opts.checkEdgeVersion === false ? undefined : createEdgeVersionGate(client);
+
+  /** Asks the device's owner for the lease (update-with-start creates the owner on first use). */
+  async function leaseOne(input: Parameters<OwnershipActivities['requestDeviceLease']>[0]): Promise<LeaseAnswer> {
+    const { deviceId, updateIdSuffix, ...request } = input;
+    const workflowId = deviceOwnerWorkflowId(deviceId);
+    const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
+    const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+      args: [args],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      typedSearchAttributes: [{ key: SA_DEVICES, value: [deviceId] }],
+      staticSummary: `owner of device ${deviceId}`,
+    });
+    try {
+      // The update id makes a retried activity ask once: the server dedupes it per run.
+      return await client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
+        args: [request],
+        updateId: `lease/${request.deploymentId}/${request.runId}${updateIdSuffix ? `/${updateIdSuffix}` : ''}`,
+        startWorkflowOperation: start,
+      });
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
+        if (cause && cause.type === ErrorType.DeviceBusy) {
+          throw ApplicationFailure.create({ type: ErrorType.DeviceBusy, message: cause.message ?? `device ${deviceId} is busy`, nonRetryable: true, details: cause.details as unknown[] });
+        }
+        throw ApplicationFailure.create({ type: ErrorType.InvalidRequest, message: `device ${deviceId} refused the lease request: ${cause?.message ?? err.message}`, nonRetryable: true });
+      }
+      throw err;
+    }
+  }
+
   const activities: OwnershipActivities = {
     async requestDeviceLeases({ deviceIds, tryAll, ...request }): Promise<LeaseAnswer[]> {
       if (tryAll) {
@@ -42,7 +83,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
         await eachLimited([...deviceIds.keys()], SIGNAL_CONCURRENCY, async (i) => {
           const deviceId = deviceIds[i];
           try {
-            answers[i] = await activities.requestDeviceLease({ ...request, deviceId, onBusy: 'fail', updateIdSuffix: 'try' });
+            answers[i] = await leaseOne({ ...request, deviceId, onBusy: 'fail', updateIdSuffix: 'try' });
           } catch (err) {
             if (!(err instanceof ApplicationFailure) || err.type !== ErrorType.DeviceBusy) throw err;
             const busy = (err.details?.[0] ?? {}) as Partial<LeaseAnswer>;
@@ -54,7 +95,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
       }
       const answers: LeaseAnswer[] = [];
       for (const deviceId of deviceIds) {
-        const answer = await activities.requestDeviceLease({ ...request, deviceId });
+        const answer = await leaseOne({ ...request, deviceId });
         answers.push(answer);
         if (!answer.granted) break;
         // Every owner: a slow server (seconds per owner) must not look like a dead worker.
@@ -91,34 +132,11 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
     },
 
     async requestDeviceLease(input): Promise<LeaseAnswer> {
-      const { deviceId, updateIdSuffix, ...request } = input;
-      const workflowId = deviceOwnerWorkflowId(deviceId);
-      const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
-      const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
-        args: [args],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [{ key: SA_DEVICES, value: [deviceId] }],
-        staticSummary: `owner of device ${deviceId}`,
-      });
-      try {
-        // The update id makes a retried activity ask once: the server dedupes it per run.
-        return await client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
-          args: [request],
-          updateId: `lease/${request.deploymentId}/${request.runId}${updateIdSuffix ? `/${updateIdSuffix}` : ''}`,
-          startWorkflowOperation: start,
-        });
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          const cause = err.cause as { type?: string; message?: string; details?: unknown[] } | undefined;
-          if (cause && cause.type === ErrorType.DeviceBusy) {
-            throw ApplicationFailure.create({ type: ErrorType.DeviceBusy, message: cause.message ?? `device ${deviceId} is busy`, nonRetryable: true, details: cause.details as unknown[] });
-          }
-          throw ApplicationFailure.create({ type: ErrorType.InvalidRequest, message: `device ${deviceId} refused the lease request: ${cause?.message ?? err.message}`, nonRetryable: true });
-        }
-        throw err;
-      }
+      // A plain deployment leases its devices one by one before staging anything: the place to
+      // refuse a device whose edge worker is too old, before its owner grants anything. (A fleet
+      // rollout's devices are checked by the push instead, so one old device fails alone.)
+      if (edgeVersionGate) await edgeVersionGate(input.deviceId);
+      return leaseOne(input);
     },
 
     async describeDeploymentRun({ workflowId, runId }) {

@@ -14,6 +14,8 @@ export function withCommonOptions(cmd: Command): Command {
     // Before the action: the profile's address and namespace become the options' values, and a
     // bad config file or unknown profile is the user's to fix, not a stack trace.
     .hook('preAction', (_self, action) => {
+      // A subcommand that does not talk to Temporal (devices add) has no connection to resolve.
+      if (!action.options.some((o) => o.long === '--address')) return;
       try {
         applyConnectionDefaults(action);
       } catch (err) {
@@ -24,7 +26,14 @@ export function withCommonOptions(cmd: Command): Command {
 }
 
 export async function withClient<T>(opts: ConnectionSettings, work: (client: Client) => Promise<T>): Promise<T> {
-  const { client, close } = await connectClient(opts);
+  let connected: Awaited<ReturnType<typeof connectClient>>;
+  try {
+    connected = await connectClient(opts);
+  } catch (err) {
+    // Temporal unreachable: one line naming where and what to do, not a stack trace.
+    throw new UserError((err as Error).message);
+  }
+  const { client, close } = connected;
   try {
     return await work(client);
   } finally {

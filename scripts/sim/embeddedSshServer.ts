@@ -1,8 +1,10 @@
 // The fallback SSH server for simulated devices on machines without OpenSSH's sshd: an ssh2
 // Server with the device's generated, pinned host key, public-key-only authentication for one
 // user and one key, SFTP confined to the device directory, and `exec` of exactly
-// `sha256sum -- <path>` implemented in-process (there is no shell to run anything else).
+// `sha256sum -- <path>` implemented in-process (there is no shell to run anything else), and
+// channels to the device's own loopback (direct-tcpip), as the OpenSSH devices allow.
 import { promises as fsp, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { connect } from 'node:net';
 import * as path from 'node:path';
 import { Server, utils, type Attributes, type Connection, type SFTPWrapper } from 'ssh2';
 import { sha256File } from '../../common/hashing';
@@ -220,6 +222,20 @@ export async function startEmbeddedSshServer(opts: EmbeddedSshServerOptions): Pr
       ctx.accept();
     });
     client.on('ready', () => {
+      // Like the OpenSSH devices (AllowTcpForwarding local, PermitOpen 127.0.0.1:*): a channel to
+      // the device's own loopback only, so `edgeship devices check` can read the runtime's /healthz.
+      client.on('tcpip', (accept, reject, info) => {
+        if (info.destIP !== '127.0.0.1' && info.destIP !== 'localhost') return reject();
+        const socket = connect(info.destPort, '127.0.0.1');
+        socket.once('error', () => reject());
+        socket.once('connect', () => {
+          const channel = accept();
+          socket.removeAllListeners('error');
+          socket.on('error', () => channel.destroy());
+          channel.on('error', () => socket.destroy());
+          channel.pipe(socket).pipe(channel);
+        });
+      });
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         session.on('sftp', (accept) => serveSftp(accept(), jail));
@@ -247,7 +263,7 @@ export async function startEmbeddedSshServer(opts: EmbeddedSshServerOptions): Pr
             (err: unknown) => finish(1, '', `sha256sum: ${words[2]}: ${(err as Error).message}\n`),
           );
         });
-        // No shell, no pty, no forwarding: nothing else is offered.
+        // No shell, no pty: nothing else is offered.
         session.on('shell', (_accept, reject) => reject());
         session.on('pty', (_accept, reject) => reject?.());
       });

@@ -30,7 +30,10 @@ function sshdConfig(layout: DeviceLayout, port: number): string {
     'UseDNS no',
     'PrintMotd no',
     'X11Forwarding no',
-    'AllowTcpForwarding no',
+    // Local forwarding to the device's own loopback only: `edgeship devices check` reads the
+    // runtime's /healthz through the SSH connection, as on a packaged device.
+    'AllowTcpForwarding local',
+    'PermitOpen 127.0.0.1:*',
     'AllowAgentForwarding no',
     'PermitTTY no',
     'LoginGraceTime 20',

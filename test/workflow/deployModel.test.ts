@@ -10,6 +10,7 @@ import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { historyToJSON } from '../helpers/historyJson';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
 import { startDeployment } from '../../clients/startDeployment';
 import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
@@ -21,7 +22,8 @@ import { decisionSenders } from '../../clients/decisionSenders';
 import { readDeployment } from '../../clients/deploymentState';
 import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
+import { testEdgeIdentity } from '../helpers/edgeIdentity';
+import { initialSha, ReplacedFleet, sha, type Scenario } from './replacedActivities';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -35,6 +37,8 @@ describe('deployModel workflow (real dev server, replaced activities)', function
   let workers: Worker[] = [];
   let running: Promise<unknown>;
   const fleet = new ReplacedFleet([...DEVICES, 'hailo-01']);
+  /** Has a test edge worker only in the test that starts one with an old identity. */
+  fleet.served.set('old-01', initialSha('old-01'));
 
   before(async function () {
     this.timeout(90_000);
@@ -49,7 +53,8 @@ describe('deployModel workflow (real dev server, replaced activities)', function
         // The ownership activities are the real ones: they talk to this test server.
         activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
       }),
-      ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
+      // Each says what a real edge worker of this package says, so the lease step's version gate passes them.
+      ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
     ];
     running = Promise.all(workers.map((w) => w.run()));
   });
@@ -466,6 +471,37 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     assert.equal(described.status.name, 'FAILED');
     assert.equal(described.typedSearchAttributes.get(SA_STATUS), 'rejected');
   });
+
+  it('a device whose edge worker implements edge API 1 is refused at the lease, typed, before anything is staged', async () => {
+    // A test edge worker (replaced activities) whose identity says what an old device package says.
+    const old = await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue('old-01'), activities: fleet.edgeActivities('old-01'), identity: testEdgeIdentity('old-01', 1, '0.0.9') });
+    const servedBefore = fleet.served.get('old-01');
+    await old.runUntil(async () => {
+      await waitForPoller('old-01');
+      const { handle, id } = await start('old-edge', {}, { devices: ['pi-01', 'old-01'], approval: { required: false } });
+      const report = await closed(handle, 'DeploymentFailed');
+      assert.equal(report.status, 'failed');
+      assert.equal(report.failure?.type, 'DeviceVersionUnsupported');
+      assert.equal(report.failure?.stage, 'lease');
+      assert.equal(report.failure?.deviceId, 'old-01');
+      assert.match(report.failure?.message ?? '', /0\.0\.9 implements edge API 1; this GPU side needs ≥ 2: upgrade the device package/);
+      assert.deepEqual(fleet.trace(id, ['pushArtifact', 'swapModel', 'discardStaged']), [], 'nothing staged, nothing swapped');
+      assert.deepEqual(fleet.trace(id, ['exportModel', 'compileModel']), ['exportModel', 'compileModel'], 'the GPU stages ran: the gate is at the lease');
+      assert.equal(fleet.served.get('old-01'), servedBefore, 'the old device serves what it served');
+      // Refused before its owner was asked: old-01 has no owner, so nobody holds it.
+      assert.equal(await readDeviceRecord(env.client, 'old-01'), null);
+    });
+  });
+
+  async function waitForPoller(deviceId: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const res = await env.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: edgeTaskQueue(deviceId) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY });
+      if ((res.pollers ?? []).length > 0) return;
+      if (Date.now() > deadline) throw new Error(`no poller on ${edgeTaskQueue(deviceId)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 
   it('a holder that is terminated gives its lease to the next in line', async () => {
     const gone = await start('terminated-holder');

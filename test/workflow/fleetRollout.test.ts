@@ -9,6 +9,8 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { createEdgeVersionGate, gatePushArtifact } from '../../activities/gpu/edgeVersionGate';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { readDeviceRecord, renderDevices } from '../../clients/deviceRecords';
@@ -22,12 +24,15 @@ import type { deployModel } from '../../workflows';
 import { approveSignal, pauseSignal, rejectSignal, resumeSignal, statusQuery } from '../../workflows/messages';
 import { waveStatusQuery } from '../../workflows/fleet/rolloutWave';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
+import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { historyToJSON } from '../helpers/historyJson';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
 
 const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
 const OFFLINE = 'f-off';
+/** Devices whose edge workers predate this GPU side's edge API (started by their test only). */
+const OLD = ['old-01', 'old-02'];
 
 type Handle = WorkflowHandle<typeof deployModel>;
 
@@ -39,7 +44,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
   let env: TestWorkflowEnvironment;
   const workers: Worker[] = [];
   const running: Array<Promise<unknown>> = [];
-  const fleet = new ReplacedFleet([...ONLINE, OFFLINE]);
+  const fleet = new ReplacedFleet([...ONLINE, OFFLINE, ...OLD]);
 
   before(async function () {
     this.timeout(90_000);
@@ -51,10 +56,11 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
         connection,
         taskQueue: GPU_TASK_QUEUE,
         workflowsPath: require.resolve('../../workflows'),
-        activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
+        // The replaced pushArtifact sits behind the real edge-version gate, as the GPU worker's real one does.
+        activities: { ...gatePushArtifact(fleet.gpuActivities(), createEdgeVersionGate(env.client)), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
       }),
       // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
-      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), maxHeartbeatThrottleInterval: '500ms' })))),
+      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), maxHeartbeatThrottleInterval: '500ms', identity: testEdgeIdentity(id) })))),
     );
     for (const w of workers) running.push(w.run());
   });
@@ -279,7 +285,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     // `edgeship devices` shows it.
     assert.match(renderDevices([{ deviceId: OFFLINE, record: waiting, owner: 'RUNNING' }]), new RegExp(`${waiting?.desired?.sha256.slice(0, 12)} until `));
     // The device comes back: its worker starts polling edge.f-off.
-    const late = await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(OFFLINE), activities: fleet.edgeActivities(OFFLINE) });
+    const late = await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(OFFLINE), activities: fleet.edgeActivities(OFFLINE), identity: testEdgeIdentity(OFFLINE) });
     const lateRun = late.run();
     try {
       const report = await closed(handle);
@@ -432,6 +438,43 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     const again = await closed(rerun.handle, 'DeploymentRolledBack');
     assert.notEqual(again.runId, ra.runId);
     for (const d of ['f-01', 'f-02', 'f-03', 'f-04']) assert.equal(fleet.served.get(d), initialSha(d), `${d} back on what it served before the re-run`);
+  });
+
+  it('devices whose edge workers are too old count as failed with DeviceVersionUnsupported, nothing staged: API 1 refused by the push, a worker without probeServing at the probe', async () => {
+    // Test edge workers with replaced activities: old-01 says it implements edge API 1; old-02 has no
+    // versioned identity and no probeServing, like an edge worker from before both.
+    const { probeServing: _absent, ...withoutProbe } = fleet.edgeActivities('old-02');
+    const olds = [
+      await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue('old-01'), activities: fleet.edgeActivities('old-01'), identity: testEdgeIdentity('old-01', 1, '0.0.9') }),
+      await Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue('old-02'), activities: withoutProbe }),
+    ];
+    const runs = olds.map((w) => w.run());
+    try {
+      for (const id of OLD) {
+        for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
+          const res = await env.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: edgeTaskQueue(id) }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY });
+          if ((res.pollers ?? []).length > 0) break;
+          assert.ok(Date.now() < deadline, `a poller on ${edgeTaskQueue(id)}`);
+        }
+      }
+      const { handle, id } = await start('old-edge-workers', ['f-01', ...OLD], { canary: ['f-01'], maxParallel: 2, halt: { maxFailed: 2 } });
+      const report = await closed(handle);
+      const r = rows(report);
+      assert.equal(r['f-01'].outcome, 'validated');
+      assert.equal(r['old-01'].outcome, 'failed');
+      assert.equal(r['old-01'].failedStep, 'stage');
+      assert.match(r['old-01'].error ?? '', /^DeviceVersionUnsupported: .*0\.0\.9 implements edge API 1; this GPU side needs ≥ 2: upgrade the device package/);
+      assert.equal(r['old-02'].outcome, 'failed');
+      assert.equal(r['old-02'].failedStep, 'probe');
+      assert.match(r['old-02'].error ?? '', /^DeviceVersionUnsupported: .*does not implement probeServing/);
+      assert.deepEqual(report.rollout?.tally, { done: 3, failed: 2, offline: 0 });
+      // Nothing reached either old device: no push, no swap, no discard, the model they served is theirs.
+      assert.deepEqual(fleet.trace(id, ['pushArtifact', 'swapModel', 'discardStaged', 'restoreBackup']).filter((t) => /old-0/.test(t)), []);
+      for (const d of OLD) assert.equal(fleet.served.get(d), initialSha(d));
+    } finally {
+      for (const w of olds) w.shutdown();
+      await Promise.all(runs);
+    }
   });
 
   it('cancellation mid-wave: the device being validated and every device swapped before are restored', async () => {

@@ -8,6 +8,7 @@
 import {
   ActivityCancellationType,
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   TimeoutFailure,
   defineQuery,
@@ -18,6 +19,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { ErrorType } from '../../common/errors';
 import type { BackupRecord, RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
 import type { DeviceFigures, DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
@@ -160,6 +162,14 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
         result.error = { type: 'DeviceOffline', message: `the edge worker of ${deviceId} did not answer within ${waitMs} ms` };
         return finish();
       }
+      // An edge worker that has no probeServing at all predates the edge API this side drives:
+      // the device counts as failed for that reason, with nothing staged and nothing to undo.
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NotFoundError') {
+        result.failedStep = 'probe';
+        result.error = { type: ErrorType.DeviceVersionUnsupported, message: `the edge worker of ${deviceId} does not implement probeServing (${err.cause.message}): it predates the edge API this GPU side drives; upgrade the device package` };
+        result.outcome = 'failed';
+        return finish();
+      }
       throw Object.assign(new Error('probe'), { cause: err, at: 'probe' as const });
     }
 
@@ -169,6 +179,8 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
       const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`, UNTIL_STOPPED)({ deviceId, artifact, metadataPath: input.metadataPath, ...run });
       if (pushed.servedSha256 !== undefined) result.replacedSha256 = pushed.servedSha256;
     } catch (err) {
+      // The push refused the device's edge version before connecting: nothing to discard.
+      if (summarizeFailure(err, 'stage', deviceId).type === ErrorType.DeviceVersionUnsupported) staged = false;
       throw Object.assign(new Error('stage'), { cause: err, at: 'stage' as const });
     }
 
