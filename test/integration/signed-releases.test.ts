@@ -260,13 +260,22 @@ describe('signed releases on a real device (SFTP, runtime, edge activities)', fu
     assert.equal((await settledHealth(spec)).status, 200);
   });
 
-  it('pushArtifact refuses a manifest that does not describe the artifact before touching the device', async () => {
+  it('pushArtifact refuses a manifest that is missing, malformed or describes another artifact, before touching the device', async () => {
     const r = await release('mismatch', keyA);
     const size = (await readFile(r.path)).length;
     await assert.rejects(
       runActivity(() => createPushArtifact(fleet.inventory)({ deviceId: spec.id, deploymentId: 'dep-mismatch', runId: 'r1', artifact: { path: r.path, sha256: r.sha256, sizeBytes: size }, metadataPath: r.metadataPath, manifestPath: v2.manifestPath })),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'InvalidRequest' && err.nonRetryable === true && /describes model/.test(err.message),
     );
+    // A manifest path that does not exist, or a file that is no signed manifest.
+    const notJson = path.join(work, 'not-a-manifest.json');
+    await writeFile(notJson, '{"manifest": ');
+    for (const [manifestPath, message] of [[path.join(work, 'absent.manifest.json'), /cannot be read/], [notJson, /is not JSON/], [r.metadataPath, /is not a signed release manifest/]] as const) {
+      await assert.rejects(
+        runActivity(() => createPushArtifact(fleet.inventory)({ deviceId: spec.id, deploymentId: 'dep-mismatch', runId: 'r1', artifact: { path: r.path, sha256: r.sha256, sizeBytes: size }, metadataPath: r.metadataPath, manifestPath })),
+        (err: unknown) => err instanceof ApplicationFailure && err.type === 'InvalidRequest' && err.nonRetryable === true && message.test(err.message),
+      );
+    }
     assert.deepEqual((await staging()).filter((f) => f.startsWith(r.sha256)), []);
   });
 });
