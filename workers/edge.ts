@@ -46,6 +46,11 @@ async function main(): Promise<void> {
   let trust: DeviceTrust | undefined;
   try {
     if (flags.trustedKey?.length || flags.requireSignatures) trust = loadDeviceTrust({ publicKeyFiles: flags.trustedKey ?? [], requireSignatures: flags.requireSignatures === true });
+  } catch (err) {
+    log.fatal({ trustedKeys: flags.trustedKey ?? [] }, (err as Error).message);
+    process.exit(2);
+  }
+  try {
     const inventory = loadInventory(flags.inventory);
     for (const id of ids) {
       const device = findDevice(inventory, id);
