@@ -1,14 +1,15 @@
 // Release sequence numbers: monotonic per model name, kept in the artifact store.
 //
 //   <store>/sequences/<modelName>.json   {"modelName", "last"}: the highest sequence handed out
-//   <store>/sequences/<modelName>.lock   held while a number is taken (O_EXCL create, our pid inside)
+//   <store>/sequences/<modelName>.lock   held while a number is taken (O_EXCL create; "<host> <pid>" inside)
 //
 // Two compiles at once (one worker's parallel activities, or two workers on one store) never get
 // the same number: the lock is taken with an exclusive create, and the counter is written
-// atomically (temp + rename) before the lock goes. A lock whose holder process is gone is stale
-// and broken; a crash after the counter moved but before the manifest was written only skips a
+// atomically (temp + rename) before the lock goes. A lock whose holder process on this host is
+// gone is stale and broken (a holder on another host sharing the store is waited for); a crash after the counter moved but before the manifest was written only skips a
 // number, which is harmless (the device only compares).
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../../common/durableFs';
 import { MODEL_NAME_PATTERN } from '../../common/ids';
@@ -29,15 +30,16 @@ async function acquire(lock: string): Promise<void> {
   for (;;) {
     try {
       const handle = await open(lock, 'wx', 0o600);
-      await handle.writeFile(`${process.pid}\n`);
+      await handle.writeFile(`${hostname()} ${process.pid}\n`);
       await handle.close();
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
-    // A lock file still being written has no pid yet: only a named, dead holder is stale.
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) {
+    const [host, pidText] = (await readFile(lock, 'utf8').catch(() => '')).trim().split(' ');
+    const holder = Number.parseInt(pidText ?? '', 10);
+    // A lock file still being written names no holder yet: only a named, dead holder on this host is stale.
+    if (host === hostname() && Number.isInteger(holder) && holder > 0 && holder !== process.pid && !pidAlive(holder)) {
       await rm(lock, { force: true });
       continue;
     }

@@ -2,8 +2,8 @@
 // trust loading, the GPU side's sequence counter under concurrency and idempotent signing.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { loadReleaseSigner } from '../../activities/gpu/releaseKey';
 import { ReleaseSequences } from '../../activities/gpu/releaseSequence';
@@ -139,6 +139,17 @@ describe('release manifests and device trust', () => {
     assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 1));
     assert.equal(await seq.last('tcn'), 12);
     assert.equal(await seq.last('other-model'), 0);
+  });
+
+  it('breaks a lock left by a process of this host that is gone', async () => {
+    const root = path.join(dir, 'stale-store');
+    mkdirSync(path.join(root, 'sequences'), { recursive: true });
+    // A pid far above pid_max: no such process.
+    writeFileSync(path.join(root, 'sequences', 'tcn.lock'), `${hostname()} 99999999\n`);
+    const seq = new ReleaseSequences(root);
+    assert.equal(await seq.withLock('tcn', (take) => take()), 1);
+    assert.ok(!existsSync(path.join(root, 'sequences', 'tcn.lock')), 'the lock is released');
+    await assert.rejects(seq.withLock('../etc', (take) => take()), /not a model name/);
   });
 
   it('signing is idempotent: a re-run reuses manifest and sequence; new metadata or a new key is a new release', async () => {
