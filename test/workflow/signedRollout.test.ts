@@ -6,8 +6,9 @@
 // figures. The canary trusts the release key and installs the release; the second device trusts
 // only another key, so it refuses the release on the device (SignatureInvalid): it counts as
 // failed, the halt rule (maxFailed 0) stops the rollout and the canary is reverted to its older
-// release (a run's own restore is never refused as a downgrade).
-// Then every event of every workflow the run made is decoded and searched for the private key.
+// release (a run's own restore is never refused as a downgrade). A plain deployment of the same
+// source then shows the signing on the approval screen and reuses the manifest's sequence.
+// Then every event of every workflow of these runs is decoded and searched for the private key.
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,9 @@ import { loadDeviceTrust } from '../../edge/trust';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { createEdgeWorker } from '../../workers/edgeWorker';
 import { createGpuWorker } from '../../workers/gpuWorker';
+import { renderStatus } from '../../clients/format';
+import { approveSignal, statusQuery } from '../../workflows/messages';
+import type { DeploymentStatus } from '../../workflows/report';
 import { buildTestModels } from '../helpers/edgeModels';
 import { makeTestKey, relabelledModel, signTestRelease, type TestKey } from '../helpers/releaseKeys';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
@@ -49,7 +53,7 @@ function collect(value: unknown, strings: string[], bytes: Buffer[]): void {
   }
 }
 
-describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP devices)', function () {
+describe('signed releases through the workflows (real dev server, GPU and edge workers, SFTP devices)', function () {
   this.timeout(300_000);
   let env: TestWorkflowEnvironment;
   let fleet: SimulatedFleet;
@@ -58,6 +62,9 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
   let keyB: TestKey;
   const workers: Worker[] = [];
   const running: Array<Promise<void>> = [];
+  // Set by the first test, used by the next ones.
+  let request: ReturnType<typeof parseDeployRequest>;
+  let candidateSha = '';
 
   before(async function () {
     this.timeout(180_000);
@@ -77,7 +84,7 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
     for (const k of [keyA, keyB]) if (k) await rm(path.dirname(k.privateKeyPath), { recursive: true, force: true });
   });
 
-  it('the canary installs the signed release, the device that does not trust its key refuses it, the halt reverts the canary; no history holds the key', async () => {
+  it('the canary installs the signed release, the device that does not trust its key refuses it, the halt reverts the canary', async () => {
     const storeDir = path.join(work, 'store');
     const store = new ArtifactStore(storeDir);
     const { good } = await buildTestModels('tiny');
@@ -126,6 +133,7 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
         }),
         buildCalibrationSet: async (input: CalibrationInput) => ({ ...(await replaced.buildCalibrationSet(input)), calibrationSet }),
         preflightModel: replaced.preflightModel,
+        compareWithServed: replaced.compareWithServed,
       },
     });
     const trusts = { [canary.id]: [keyA], [other.id]: [keyB] };
@@ -139,7 +147,7 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
       running.push(h.run());
     }
 
-    const request = parseDeployRequest({
+    request = parseDeployRequest({
       modelName: MODEL,
       source: { kind: 'checkpoint', checkpointPath: checkpoint },
       target: 'cpu-fp32',
@@ -152,6 +160,7 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
     });
     const { workflowId } = await startDeployment(env.client, request);
     const { report } = await awaitFinalReport(env.client, workflowId);
+    candidateSha = onnx.sha256;
 
     // The release was signed at compile with A, the next sequence of this model name.
     assert.deepEqual(report.release && { signed: report.release.signed, keyId: report.release.signed && report.release.keyId, sequence: report.release.signed && report.release.sequence }, { signed: true, keyId: keyA.keyId, sequence: 2 });
@@ -168,8 +177,34 @@ describe('a signed fleet rollout (real dev server, GPU and edge workers, SFTP de
       assert.deepEqual([h.sha256, h.release_sequence], [old.sha256, 1], d.id);
     }
     assert.deepEqual((await readdir(path.join(other.spec.modelDir, 'staging'))).filter((f) => f.startsWith(onnx.sha256)), []);
+  });
 
-    // ---- no history holds the private key ------------------------------------------------------
+  it('a plain deployment: the approval screen shows the signing; the re-run compile reuses manifest and sequence; the device reports its check', async () => {
+    const canary = fleet.devices[0];
+    const plain = parseDeployRequest({ ...request, devices: [canary.id], rollout: undefined, approval: { required: true, timeout: '10m' } });
+    const { handle, workflowId } = await startDeployment(env.client, plain);
+    let status: DeploymentStatus;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      status = await handle.query(statusQuery);
+      if (status.awaiting || status.finished) break;
+      assert.ok(Date.now() < deadline, `no approval wait after 120 s (stage ${status.stage})`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(status.awaiting, `ended before the approval: ${JSON.stringify(status.failure)}`);
+    const screen = renderStatus(status);
+    assert.match(screen, new RegExp(`release: signed by ${keyA.keyId}, sequence 2 `), screen);
+    assert.doesNotMatch(screen, /allowDowngrade/);
+    await handle.signal(approveSignal, { by: 'signing-test' });
+    const { report, executionStatus } = await awaitFinalReport(env.client, workflowId);
+    assert.equal(executionStatus, 'COMPLETED', JSON.stringify(report.failure));
+    assert.equal(report.release?.signed && report.release.sequence, 2, 'the same compile reuses its manifest: no new sequence');
+    assert.deepEqual(report.devices[0].release, { signed: true, keyId: keyA.keyId, modelName: MODEL, sequence: 2 });
+    const h = (await (await fetch(canary.spec.healthUrl)).json()) as { sha256?: string; release_sequence?: number; release_key_id?: string };
+    assert.deepEqual([h.sha256, h.release_sequence, h.release_key_id], [candidateSha, 2, keyA.keyId]);
+  });
+
+  it('no event of any workflow of these runs holds the private key or its path', async () => {
     const pem = readFileSync(keyA.privateKeyPath, 'utf8');
     const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
     const seed = der.subarray(der.length - 32); // the raw Ed25519 private key
