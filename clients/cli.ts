@@ -1,7 +1,8 @@
-// The `edgeship` command (bin/edgeship): start, approve, reject, status, watch, list, devices (add, check).
+// The `edgeship` command (bin/edgeship): start, approve, reject, pause, resume, status, watch, list, devices (add, check), keys.
 import { Command, CommanderError } from 'commander';
 import { approveCommand } from './commands/approve';
 import { devicesCommand } from './commands/devices';
+import { keysCommand } from './commands/keys';
 import { listCommand } from './commands/list';
 import { rejectCommand } from './commands/reject';
 import { UserError } from './commands/shared';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .addCommand(resumeCommand())
     .addCommand(listCommand())
     .addCommand(devicesCommand())
+    .addCommand(keysCommand())
     .addHelpText('after', `
 Connection (every command): --address / TEMPORAL_ADDRESS (default localhost:7233),
 --namespace / TEMPORAL_NAMESPACE (default "default"), --tls-cert/--tls-key/--tls-ca

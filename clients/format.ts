@@ -1,6 +1,7 @@
 // Human-readable rendering of deployment status and reports for the terminal.
 import type { WaveStatus } from '../common/rollout';
-import type { DeploymentReport, DeploymentStatus, DeviceState, StageRecord } from '../workflows/report';
+import type { ReleaseCheck } from '../common/contracts';
+import type { DeploymentReport, DeploymentStatus, DeviceState, ReleaseSummary, StageRecord } from '../workflows/report';
 import { canaryComparisonLines, renderRollout } from './fleetFormat';
 
 const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`);
@@ -32,8 +33,21 @@ function figuresSummary(s: StageRecord): string {
   return parts.length ? ` · ${parts.join(' · ')}` : '';
 }
 
+/** The release's signing and the request's allowDowngrade, as the report header shows them. */
+export function releaseLines(r: ReleaseSummary | undefined): string[] {
+  if (!r) return [];
+  const signing = r.signed ? `release: signed by ${r.keyId}, sequence ${r.sequence} (manifest ${r.manifestSha256.slice(0, 12)})` : `release: UNSIGNED — ${r.reason}`;
+  return [signing, ...(r.allowDowngrade ? ['allowDowngrade: yes (devices may go to an older release than they serve)'] : [])];
+}
+
+function releaseCheckText(c: ReleaseCheck): string {
+  if (!c.signed) return c.reason === 'unsigned' ? 'installed unsigned (device does not require signatures)' : 'signatures not checked (device trusts no key)';
+  return `verified ${c.keyId} seq ${c.sequence}${c.downgradeFrom !== undefined ? ` (DOWNGRADE from ${c.downgradeFrom}, allowed by the request)` : ''}`;
+}
+
 export function deviceLine(d: DeviceState): string {
   const parts = [`${d.deviceId}: ${d.phase}`];
+  if (d.release) parts.push(releaseCheckText(d.release));
   if (d.phase === 'queued' && d.lease) parts.push(`waiting for the device's lease: position ${d.lease.position}${d.lease.holder ? ` behind ${d.lease.holder}` : ''} since ${d.lease.requestedAt}`);
   if (d.restore && d.restore.outcome !== 'restored') parts.push(`restore: ${d.restore.outcome}${d.restore.reason ? ` (${d.restore.reason})` : ''}`);
   if (d.servedSha256Prefix !== undefined) parts.push(d.servedSha256Prefix ? `serves ${d.servedSha256Prefix}` : 'serves nothing');
@@ -57,9 +71,11 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport, opts: Rende
   lines.push(`${s.deploymentId}  ${s.status.toUpperCase()}  (stage ${s.stage})`);
   lines.push(`  model ${s.modelName} → ${s.target}${s.artifact ? `, artifact ${s.artifact.sha256.slice(0, 16)} (${s.artifact.format}, ${bytes(s.artifact.sizeBytes)})` : ''}`);
   if (s.sourceSha256) lines.push(`  source sha256 ${s.sourceSha256}`);
+  lines.push(...releaseLines(s.release).map((l) => `  ${l}`));
   const awaiting = (s as DeploymentStatus).awaiting;
   if (awaiting) {
     lines.push('', `  AWAITING APPROVAL until ${awaiting.deadline}${awaiting.approvers ? ` (approvers: ${awaiting.approvers.join(', ')})` : ''}`);
+    if (s.release?.allowDowngrade) lines.push('    ⚠ allowDowngrade: approving lets devices install this release even where it is older than what they serve');
     const f = s.decisionFigures;
     if (f) {
       if (f.parity) lines.push(`    parity (ONNX vs PyTorch): min cosine ${num(f.parity.minCosine, 6)} (gate ${f.parity.gate}), max |Δ| ${f.parity.maxAbsDiff.toExponential(2)}`);

@@ -186,9 +186,20 @@ export interface CompileResult {
   quantization?: QuantizationFigures;
   /** Things a person deciding on the deployment should see (e.g. INT8 not faster than FP32). */
   warnings?: string[];
+  /** The signed release manifest beside the artifact, or why there is none (no release key on the GPU worker). */
+  release?: ReleaseSigning;
   durationMs: number;
   reused: boolean;
 }
+
+/**
+ * What compileModel did about signing. signed: a manifest signed with the GPU worker's release
+ * key sits at manifestPath (`<artifact>.manifest.json`); a re-run of the same compile reuses it
+ * and its sequence. unsigned: no release key is configured; the artifact ships as before.
+ */
+export type ReleaseSigning =
+  | { signed: true; keyId: string; sequence: number; manifestPath: string; manifestSha256: string; reused: boolean }
+  | { signed: false; reason: string };
 
 /**
  * Gates of preflightModel, run on the GPU server before anything is staged. Every figure is
@@ -333,12 +344,16 @@ export interface PushArtifactInput extends DeploymentRun {
   deviceId: string;
   artifact: ArtifactRef;
   metadataPath: string;
+  /** The signed release manifest (CompileResult.release.manifestPath), staged beside the model. */
+  manifestPath?: string;
 }
 
 export interface PushArtifactResult {
   deviceId: string;
   stagedPath: string; // on the device: <modelDir>/staging/<sha256>.<ext>
   stagedMetadataPath: string; // <modelDir>/staging/<sha256>.<ext>.meta.json
+  /** <modelDir>/staging/<sha256>.<ext>.manifest.json (or the release's), when a manifest was pushed. */
+  stagedManifestPath?: string;
   /**
    * The release `current` names on the device, read while this run holds the device's lease:
    * what the candidate replaces (the champion). null: serves nothing; absent: not a release name.
@@ -355,7 +370,19 @@ export interface SwapModelInput extends DeploymentRun {
   sha256: string;
   ext: 'onnx' | 'hef';
   healthTimeoutMs?: number; // default 60000
+  /** The request's allowDowngrade: install a signed release older than the one served. */
+  allowDowngrade?: boolean;
 }
+
+/**
+ * What the device checked before the swap. signed: the manifest verified under a trusted key;
+ * downgradeFrom: the sequence served before, when this release is older (allowDowngrade).
+ * unsigned: the device requires no signatures and the artifact had no manifest. unchecked: the
+ * device trusts no key (signatures are off on it).
+ */
+export type ReleaseCheck =
+  | { signed: true; keyId: string; modelName: string; sequence: number; downgradeFrom?: number }
+  | { signed: false; reason: 'unsigned' | 'unchecked' };
 
 export interface BackupRecord {
   sha256: string;
@@ -373,6 +400,8 @@ export interface SwapModelResult {
   reused: boolean;
   /** Distinct model versions (sha256) held in backups/ after the swap, newest first. */
   backupsOnDevice: string[];
+  /** The device's signature and downgrade check (absent from edge workers before signing). */
+  release?: ReleaseCheck;
 }
 
 /**

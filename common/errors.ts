@@ -57,6 +57,14 @@ export const ErrorType = {
   DeploymentHalted: 'DeploymentHalted',
   /** A soak watch saw a swapped device degrade (not ready, wrong sha, errors, latency). */
   SoakDegraded: 'SoakDegraded',
+  /**
+   * The device refused a release: its manifest is missing (signatures required), names an
+   * unknown key, fails its signature, or names other bytes or another target than the staged
+   * files. Details: {check, keyId?}. Nothing live was touched; the staged copy is discarded.
+   */
+  SignatureInvalid: 'SignatureInvalid',
+  /** A signed release older (lower sequence) than what the device serves, without allowDowngrade. */
+  DowngradeRefused: 'DowngradeRefused',
 } as const;
 
 export type ErrorTypeName = (typeof ErrorType)[keyof typeof ErrorType];
@@ -92,4 +100,6 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.DeviceBusy,
   ErrorType.NothingServed,
   ErrorType.DeviceVersionUnsupported,
+  ErrorType.SignatureInvalid,
+  ErrorType.DowngradeRefused,
 ];

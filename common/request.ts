@@ -118,6 +118,12 @@ export const DeployRequestSchema = z.strictObject({
    * fail at once with DeviceBusy. Nothing is staged before every device's lease is held.
    */
   onBusy: z.enum(ON_BUSY).default('queue'),
+  /**
+   * Devices that check signatures refuse a signed release older (lower sequence, same model
+   * name) than the one they serve (DowngradeRefused). true lets this deployment install it: an
+   * explicit roll back to an older release, shown on the approval screen and in the report.
+   */
+  allowDowngrade: z.boolean().default(false),
   /** How long to wait in device queues before failing with DeviceBusy (nothing touched). */
   queueTimeout: duration.prefault('24h'),
   /** Deadlines of the device-side activities; shorten them for simulated fleets and tests. */

@@ -3,7 +3,7 @@
 // `deviceRollout` child per device (so the parent's history grows with waves, a wave's with its
 // devices, and a device's with its own steps). Types and pure names only: workflows, clients and
 // tests import this file.
-import type { ArtifactRef, BackupRecord, RestoreBackupResult, SoakReport, ValidationGates } from './contracts';
+import type { ArtifactRef, BackupRecord, ReleaseCheck, RestoreBackupResult, SoakReport, ValidationGates } from './contracts';
 
 export const ROLLOUT_WAVE_WORKFLOW_TYPE = 'rolloutWave';
 export const DEVICE_ROLLOUT_WORKFLOW_TYPE = 'deviceRollout';
@@ -63,6 +63,10 @@ export interface DeviceRolloutSettings {
   modelName: string;
   artifact: ArtifactRef;
   metadataPath: string;
+  /** The signed release manifest, staged with the artifact (absent: unsigned). */
+  manifestPath?: string;
+  /** The request's allowDowngrade (absent: false). */
+  allowDowngrade?: boolean;
   ext: 'onnx' | 'hef';
   gates: Pick<ValidationGates, 'p95LatencyMs' | 'minThroughputRps' | 'minReferenceCosine' | 'deviceMinCosine' | 'deviceMaxRelativeError'>;
   validation: { latencyRequests: number; concurrency: number; throughputDurationMs: number };
@@ -95,6 +99,8 @@ export interface DeviceRolloutResult {
   replacedSha256?: string | null;
   backup?: BackupRecord | null;
   backupsOnDevice?: string[];
+  /** The device's signature and downgrade check before its swap. */
+  release?: ReleaseCheck;
   figures?: DeviceFigures;
   /** The failed validation's own figures, when a gate failed. */
   validationFailures?: string[];

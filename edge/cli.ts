@@ -1,11 +1,16 @@
 // Entry point of the inference runtime on a device:
 //   npx tsx edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>]
 //     [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1]
+//     [--trusted-key <public key PEM> …] [--require-signatures]
+// --trusted-key (repeatable) names release public keys: a model whose signed manifest does not
+// verify under one of them is not served (503 with the reason); --require-signatures also refuses
+// models that have no manifest at all.
 // Prints `edgeship-runtime listening on http://HOST:PORT` once listening; SIGTERM/SIGINT stop it
 // gracefully (in-flight requests finish), a second signal exits at once.
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRuntime, type RuntimeOptions } from './server';
+import { loadDeviceTrust, type DeviceTrustConfig } from './trust';
 
 export class UsageError extends Error {}
 
@@ -17,7 +22,9 @@ function intFlag(name: string, value: string | undefined, min: number, max: numb
   return n;
 }
 
-export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
+export type ParsedRuntimeArgs = Omit<RuntimeOptions, 'trust'> & { trustConfig?: DeviceTrustConfig };
+
+export function parseRuntimeArgs(argv: string[]): ParsedRuntimeArgs {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -30,13 +37,20 @@ export function parseRuntimeArgs(argv: string[]): RuntimeOptions {
       'max-body-bytes': { type: 'string' },
       'intra-op-threads': { type: 'string' },
       'inference-workers': { type: 'string' },
+      'trusted-key': { type: 'string', multiple: true },
+      'require-signatures': { type: 'boolean' },
     },
   });
   const modelDir = values['model-dir'];
   if (!modelDir || !path.isAbsolute(modelDir)) throw new UsageError('--model-dir <absolute directory> is required');
   const port = intFlag('port', values.port, 0, 65535);
   if (port === undefined) throw new UsageError('--port <0-65535> is required');
+  const keys = values['trusted-key'] ?? [];
+  for (const k of keys) if (!path.isAbsolute(k)) throw new UsageError(`--trusted-key must be an absolute path, got ${JSON.stringify(k)}`);
+  const requireSignatures = values['require-signatures'] === true;
+  if (requireSignatures && keys.length === 0) throw new UsageError('--require-signatures needs at least one --trusted-key');
   return {
+    ...(keys.length > 0 ? { trustConfig: { publicKeyFiles: keys, requireSignatures } } : {}),
     modelDir,
     port,
     host: values.host ?? '127.0.0.1',
@@ -55,9 +69,10 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 async function main(): Promise<void> {
   let opts: RuntimeOptions;
   try {
-    opts = parseRuntimeArgs(process.argv.slice(2));
+    const { trustConfig, ...parsed } = parseRuntimeArgs(process.argv.slice(2));
+    opts = { ...parsed, ...(trustConfig ? { trust: loadDeviceTrust(trustConfig) } : {}) };
   } catch (err) {
-    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1 (0: on the event loop)]\n`);
+    process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1 (0: on the event loop)] [--trusted-key <abs PEM file> …] [--require-signatures]\n`);
     process.exit(2);
   }
   const runtime = await startRuntime(opts);

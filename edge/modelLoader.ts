@@ -1,6 +1,9 @@
 // Loads the model behind `<modelDir>/current` and proves it works before the runtime reports
 // healthy: the served file is hashed by us (names are never trusted), the sidecar metadata must
 // describe exactly that file, and a self-test inference must give finite latents of the right size.
+// On a device with trusted release keys the file must also carry a manifest signed by one of them
+// that names these very bytes and metadata (edge/trust.ts); with requireSignatures an unsigned
+// file, e.g. one copied into releases/ by hand, is not served.
 import { createHash } from 'node:crypto';
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -8,8 +11,10 @@ import * as ort from 'onnxruntime-node';
 import type { ModelMetadata } from '../common/contracts';
 import { Encoder, type InferenceEngine, type SessionSignature } from './encoder';
 import { readModelMetadata } from './metadata';
+import { manifestPathOf } from './releaseManifest';
 import { createNormalizer, parseInferPayload, WINDOW_CHANNELS, WINDOW_STEPS, type Normalizer } from './requestParsing';
 import { runtimeSessionOptions } from './session';
+import { ReleaseRefused, trustActive, verifyRelease, type DeviceTrust } from './trust';
 import { InferencePool } from './workerPool';
 
 export class ModelLoadError extends Error {
@@ -29,6 +34,8 @@ export interface LoadedModel {
   selfTestMs: number;
   /** Worker threads running inference; 0 when it runs on the event loop. */
   inferenceWorkers: number;
+  /** The verified release manifest (absent: the device checks no signatures, or the model is unsigned and none are required). */
+  release?: { keyId: string; sequence: number };
 }
 
 export interface LoadOptions {
@@ -37,6 +44,8 @@ export interface LoadOptions {
   inferenceWorkers?: number;
   /** An inference worker died after the load: the caller must stop serving (see workerPool.ts). */
   onFatal?: (reason: string) => void;
+  /** The device's trusted release keys (loadDeviceTrust); absent: no signature check. */
+  trust?: DeviceTrust;
 }
 
 async function resolveCurrent(modelDir: string): Promise<string> {
@@ -151,6 +160,16 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
   if (metadata.sha256 !== sha256) {
     throw new ModelLoadError(`metadata ${file}.meta.json describes sha256 ${metadata.sha256}, but the served file has ${sha256}`);
   }
+  let release: LoadedModel['release'];
+  if (trustActive(opts.trust)) {
+    try {
+      const v = await verifyRelease(opts.trust, { manifestFile: manifestPathOf(file), metadataFile: `${file}.meta.json`, model: { sha256 } });
+      if (v.signed) release = { keyId: v.keyId, sequence: v.manifest.sequence };
+    } catch (err) {
+      if (err instanceof ReleaseRefused) throw new ModelLoadError(`${file} is not a verified release (${err.check}): ${err.message}`);
+      throw err;
+    }
+  }
   if (metadata.format !== 'onnx') {
     throw new ModelLoadError(`${file} is a ${metadata.format} artifact; this runtime serves ONNX (a Hailo device keeps its HailoRT sidecar)`);
   }
@@ -161,7 +180,7 @@ export async function loadModel(modelDir: string, opts: LoadOptions = {}): Promi
     // Through the engine that will serve: with workers, this proves the worker path end to end.
     const selfTestMs = await selfTest(engine, metadata, normalizer);
     const stem = path.basename(file).replace(/\.[^.]+$/, '');
-    return { file, stem, sha256, metadata, normalizer, encoder: engine, selfTestMs, inferenceWorkers: opts.inferenceWorkers ?? 1 };
+    return { file, stem, sha256, metadata, normalizer, encoder: engine, selfTestMs, inferenceWorkers: opts.inferenceWorkers ?? 1, ...(release ? { release } : {}) };
   } catch (err) {
     await engine.release();
     throw err;

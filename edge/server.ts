@@ -10,6 +10,7 @@ import { readBody } from './httpBody';
 import { RuntimeMetrics, routeLabel } from './metrics';
 import { loadModel, type LoadedModel } from './modelLoader';
 import { parseInferBody, RequestError } from './requestParsing';
+import type { DeviceTrust } from './trust';
 
 export interface RuntimeOptions {
   modelDir: string;
@@ -23,6 +24,8 @@ export interface RuntimeOptions {
   inferenceWorkers?: number;
   /** Requests admitted at once; beyond it /infer answers 503 rather than queueing without bound. */
   maxInFlight?: number; // default 256
+  /** Trusted release keys (edge/trust.ts): with them, only a verified release is served; else 503 with the reason. */
+  trust?: DeviceTrust;
 }
 
 export interface RuntimeHandle {
@@ -92,6 +95,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
         latency_ms: Math.round(m.selfTestMs * 1000) / 1000,
         model_name: m.metadata.modelName,
         target: m.metadata.target,
+        ...(m.release ? { release_key_id: m.release.keyId, release_sequence: m.release.sequence } : {}),
       },
     };
   }
@@ -196,7 +200,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
   const onFatal = (reason: string): void => {
     if (state.kind === 'ready' || state.kind === 'loading') state = { kind: 'failed', reason };
   };
-  const ready = loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads, inferenceWorkers: opts.inferenceWorkers, onFatal }).then(
+  const ready = loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads, inferenceWorkers: opts.inferenceWorkers, onFatal, trust: opts.trust }).then(
     (model) => {
       if (state.kind === 'closing') return model.encoder.release();
       model.encoder.onRunSeconds = (s) => metrics.recordInference(s);

@@ -4,6 +4,9 @@
 // With several devices the process runs one Temporal Worker per device, each polling that
 // device's `edge.<id>` queue with that device's activities, over one shared connection. The
 // devices share the process's fate: a crash or a kill takes all of them off their queues.
+// Release trust: --trusted-key <public key PEM> (repeatable) and --require-signatures make swapModel
+// verify every release's signed manifest before it touches anything live (edge/trust.ts); the
+// device's runtime needs the same flags (edge/cli.ts) to refuse unverified models at load.
 // Env: EDGESHIP_DEVICE (one id), EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE;
 // else the temporal.toml profile (common/connectionConfig.ts). SIGINT/SIGTERM drain every worker and exit 0.
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
@@ -11,6 +14,7 @@
 import { Command, Option } from 'commander';
 import { findDevice, loadInventory, type DeviceSpec } from '../common/inventory';
 import { edgeTaskQueue } from '../common/queues';
+import { loadDeviceTrust, type DeviceTrust } from '../edge/trust';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createEdgeWorker, type WorkerHandle } from './edgeWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';
@@ -29,14 +33,23 @@ async function main(): Promise<void> {
     .description('edgeship edge worker: runs swapModel, validateDeployment, restoreBackup and discardStaged for one device (or, one worker each, for several)')
     .addOption(new Option('--device <id>', 'device id from the inventory; repeat it to serve several devices from this process').env('EDGESHIP_DEVICE').argParser(collect))
     .addOption(new Option('--devices <a,b,…>', 'several device ids, comma-separated (with or instead of --device)').argParser(splitList))
+    .addOption(new Option('--trusted-key <file>', 'a trusted release public key (PEM, `edgeship keys create`); repeat for several (key rotation)').argParser(collect))
+    .option('--require-signatures', 'refuse every release without a manifest signed by a trusted key (needs --trusted-key)')
     .showHelpAfterError();
   program.parse();
-  const flags = program.opts<ConnectionFlags & MetricsFlags & { device?: string[]; devices?: string[] }>();
+  const flags = program.opts<ConnectionFlags & MetricsFlags & { device?: string[]; devices?: string[]; trustedKey?: string[]; requireSignatures?: boolean }>();
   const ids = [...(flags.device ?? []), ...(flags.devices ?? [])];
   if (ids.length === 0) program.error("error: required option '--device <id>' not specified");
   if (new Set(ids).size !== ids.length) program.error(`error: a device is named twice: ${ids.join(', ')}`);
   const log = createProcessLogger('edgeship-edge-worker', ids.length === 1 ? { device: ids[0] } : { devices: ids });
   const devices: DeviceSpec[] = [];
+  let trust: DeviceTrust | undefined;
+  try {
+    if (flags.trustedKey?.length || flags.requireSignatures) trust = loadDeviceTrust({ publicKeyFiles: flags.trustedKey ?? [], requireSignatures: flags.requireSignatures === true });
+  } catch (err) {
+    log.fatal({ trustedKeys: flags.trustedKey ?? [] }, (err as Error).message);
+    process.exit(2);
+  }
   try {
     const inventory = loadInventory(flags.inventory);
     for (const id of ids) {
@@ -49,11 +62,12 @@ async function main(): Promise<void> {
     log.fatal({ inventory: flags.inventory }, (err as Error).message);
     process.exit(2);
   }
+  if (trust) log.info({ trustedKeys: [...trust.keys.keys()], requireSignatures: trust.requireSignatures }, 'release signatures checked before every swap');
   installWorkerRuntime(log, { metricsBindAddress: metricsBindAddress(flags) });
   const { resolved, connection } = await connectTemporal(flags, log);
   const handles: WorkerHandle[] = [];
   try {
-    for (const device of devices) handles.push(await createEdgeWorker({ device, connection, namespace: resolved.namespace }));
+    for (const device of devices) handles.push(await createEdgeWorker({ device, connection, namespace: resolved.namespace, ...(trust ? { activityOptions: { trust } } : {}) }));
   } catch (err) {
     await connection.close();
     throw err;

@@ -1,11 +1,15 @@
 // The GPU worker process (next to the training code and the artifact store):
-//   tsx workers/gpu.ts [--inventory <file>] [--address host:port] [--namespace ns] [--profile name] [--tls-* …]
+//   tsx workers/gpu.ts [--inventory <file>] [--release-key <file>] [--address host:port] [--namespace ns] [--profile name] [--tls-* …]
+// --release-key (EDGESHIP_RELEASE_KEY): the Ed25519 private key (`edgeship keys create`, mode 0600)
+// compileModel signs release manifests with; read here, used by activities only, never sent to
+// Temporal. Without it artifacts ship unsigned (the report says so).
 // Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
 // EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (common/connectionConfig.ts).
 // SIGINT/SIGTERM drain and exit 0.
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { loadReleaseSigner, type ReleaseSigner } from '../activities/gpu/releaseKey';
 import { loadInventory, type Inventory } from '../common/inventory';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createGpuWorker } from './gpuWorker';
@@ -15,21 +19,29 @@ import { addMetricsFlags, metricsBindAddress, type MetricsFlags } from './metric
 async function main(): Promise<void> {
   const program = addMetricsFlags(addConnectionFlags(new Command('gpu-worker')))
     .description('edgeship GPU worker: runs the deployment workflows and export, calibrate, compile, resolveDevices, pushArtifact on queue "gpu"')
+    .addOption(new Option('--release-key <file>', 'Ed25519 release signing key (PEM, mode 0600) from `edgeship keys create`; without it artifacts are unsigned').env('EDGESHIP_RELEASE_KEY'))
     .showHelpAfterError();
   program.parse();
-  const flags = program.opts<ConnectionFlags & MetricsFlags>();
+  const flags = program.opts<ConnectionFlags & MetricsFlags & { releaseKey?: string }>();
   const log = createProcessLogger('edgeship-gpu-worker');
   let inventory: Inventory;
+  let releaseSigner: ReleaseSigner | undefined;
   try {
     inventory = loadInventory(flags.inventory);
   } catch (err) {
     log.fatal({ inventory: flags.inventory }, (err as Error).message);
     process.exit(2);
   }
+  try {
+    if (flags.releaseKey) releaseSigner = loadReleaseSigner(flags.releaseKey);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(2);
+  }
   installWorkerRuntime(log, { metricsBindAddress: metricsBindAddress(flags) });
   const { resolved, connection } = await connectTemporal(flags, log);
-  const handle = await createGpuWorker({ inventory, connection, namespace: resolved.namespace });
-  log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
+  const handle = await createGpuWorker({ inventory, connection, namespace: resolved.namespace, modelActivityOptions: { releaseSigner } });
+  log.info({ releaseKeyId: releaseSigner?.keyId ?? 'none: artifacts are unsigned', taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
   await handle.run();
   await connection.close();
   log.info('gpu worker stopped');

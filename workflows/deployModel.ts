@@ -45,6 +45,8 @@ function checkRequest(raw: unknown): DeployRequest {
 }
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
+/** pushArtifact's manifestPath when compile signed the release (unsigned: none, as before signing). */
+const manifestOf = (compiled: CompileResult): { manifestPath?: string } => (compiled.release?.signed ? { manifestPath: compiled.release.manifestPath } : {});
 const restoreLabel = (deviceId: string): string => `restore ${deviceId}`;
 const discardLabel = (deviceId: string): string => `discard ${deviceId}`;
 
@@ -330,6 +332,13 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       await step('compile', undefined, () => Promise.reject(deploymentFailure(ErrorType.TargetMismatch, `compileModel returned a ${compiled.target} artifact for a ${request.target} request`)));
     }
     progress.setArtifact({ ...compiled.artifact, format: compiled.format });
+    // Results recorded before signing existed carry no release: their reports stay as they were.
+    if (compiled.release) {
+      const r = compiled.release;
+      report.release = r.signed
+        ? { signed: true, keyId: r.keyId, sequence: r.sequence, manifestSha256: r.manifestSha256, allowDowngrade: request.allowDowngrade }
+        : { signed: false, reason: r.reason, allowDowngrade: request.allowDowngrade };
+    }
 
     // Every model gate that needs no device runs here, before any device is asked for.
     let preflight: PreflightResult | undefined;
@@ -446,7 +455,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       request.devices.map(async (deviceId) => {
         progress.device(deviceId).phase = 'staging';
         saga.push(discardLabel(deviceId), () => discard(deviceId, sha256, ext));
-        const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...run });
+        const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...manifestOf(compiled), ...run });
         Object.assign(progress.device(deviceId), {
           phase: 'staged',
           staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused, ...(pushed.servedSha256 !== undefined ? { servedSha256: pushed.servedSha256 } : {}) },
@@ -551,8 +560,8 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       liveDevices.add(deviceId);
       try {
         const swap = edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge);
-        const swapped = await step('swap', deviceId, () => swap({ ...run, sha256, ext, healthTimeoutMs: edge.healthTimeoutMs }));
-        Object.assign(device, { phase: 'swapped', backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}) });
+        const swapped = await step('swap', deviceId, () => swap({ ...run, sha256, ext, healthTimeoutMs: edge.healthTimeoutMs, ...(request.allowDowngrade ? { allowDowngrade: true } : {}) }));
+        Object.assign(device, { phase: 'swapped', backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}), ...(swapped.release ? { release: swapped.release } : {}) });
         saga.drop(discardLabel(deviceId)); // the staged file is now the release
         saga.push(restoreLabel(deviceId), () => requestRestore(deviceId, swapped.backup));
         end('ok', { activityMs: swapped.restartMs + swapped.healthyAfterMs, reused: swapped.reused, figures: { backup: swapped.backup, restartMs: swapped.restartMs, healthyAfterMs: swapped.healthyAfterMs, servedSha256Prefix: swapped.servedSha256Prefix } });

@@ -6,6 +6,7 @@ import type {
   CompileTarget,
   ParityFigures,
   PreflightCheck,
+  ReleaseCheck,
   ServedComparison,
   RestoreBackupResult,
   ValidationReport,
@@ -112,6 +113,8 @@ export interface DeviceState {
   /** The sha prefix /healthz reported to the last activity of this run that asked. */
   servedSha256Prefix?: string | null;
   validation?: ValidationReport;
+  /** What the device checked before its swap: signed by which key, which sequence, a downgrade. */
+  release?: ReleaseCheck;
   restore?: RestoreBackupResult;
   discarded?: string[];
   error?: FailureSummary;
@@ -200,7 +203,14 @@ export interface DeploymentReport {
   timing?: DeploymentTiming;
   /** Fleet rollouts (request.rollout): the plan, each wave, the halt, the catch-up, a row per device. */
   rollout?: RolloutReport;
+  /** The release's signing (from compile) and whether the request allows downgrades. */
+  release?: ReleaseSummary;
 }
+
+/** Signed (key id, sequence) or unsigned (why), and the request's allowDowngrade. */
+export type ReleaseSummary =
+  | { signed: true; keyId: string; sequence: number; manifestSha256: string; allowDowngrade: boolean }
+  | { signed: false; reason: string; allowDowngrade: boolean };
 
 /** The `status` query: the report so far plus what the workflow is waiting for. */
 export interface DeploymentStatus extends DeploymentReport {

@@ -1,5 +1,5 @@
 // discardStaged: drops this deployment run's claim on a staged artifact that it will not swap in
-// (rejected, failed before the swap), and the staged file (+ metadata) with it once no other run
+// (rejected, failed before the swap), and the staged file (+ metadata and manifest) with it once no other run
 // claims it: the same bytes may be staged for another deployment at the same time. Idempotent:
 // what is already gone is simply not listed. Only staging/ is touched, so a live release of the
 // same sha stays served.
@@ -12,7 +12,7 @@ import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DiscardStagedInput, DiscardStagedResult } from '../../common/contracts';
 import type { DeviceSpec } from '../../common/inventory';
-import { checkArtifactId, checkRun, dropClaim, exists, metaPathOf, otherClaims, removeClaimsDirIfEmpty, stagedPath } from './modelDir';
+import { checkArtifactId, checkRun, dropClaim, exists, otherClaims, removeClaimsDirIfEmpty, sidecarsOf, stagedPath } from './modelDir';
 import { withModelDirLock } from './options';
 
 interface Aside {
@@ -59,7 +59,7 @@ export function createDiscardStaged(device: DeviceSpec) {
       const early = await kept();
       if (early) return early;
 
-      const moved = await setAside([staged, metaPathOf(staged)]);
+      const moved = await setAside([staged, ...sidecarsOf(staged)]);
       const late = await kept();
       if (late) {
         await putBack(moved);

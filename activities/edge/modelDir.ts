@@ -1,6 +1,6 @@
 // The device's model directory:
-//   releases/<sha256>.<ext> (+ .meta.json)   installed models, named by content
-//   staging/<sha256>.<ext>  (+ .meta.json)   pushed by pushArtifact, not live
+//   releases/<sha256>.<ext> (+ .meta.json, + .manifest.json when signed)   installed models, named by content
+//   staging/<sha256>.<ext>  (+ the same sidecars)   pushed by pushArtifact, not live
 //   staging/<sha256>.<ext>.claims/<run key>.json  one claim per deployment run that needs it
 //   backups/<stamp>-<sha256>.<ext> (+ meta)  real copies of what `current` served before a swap,
 //                                            at most one per sha
@@ -17,6 +17,7 @@ import { Transform } from 'node:stream';
 import { fsyncDir, fsyncFile } from '../../common/durableFs';
 import { ErrorType } from '../../common/errors';
 import { SHA256_PATTERN } from '../../common/ids';
+import { manifestPathOf } from '../../edge/releaseManifest';
 import { edgeFailure } from './failures';
 
 export const MODEL_EXTS = ['onnx', 'hef'] as const;
@@ -37,6 +38,9 @@ export function checkArtifactId(sha256: unknown, ext: unknown): asserts ext is M
 }
 
 export const metaPathOf = (file: string): string => `${file}.meta.json`;
+export { manifestPathOf };
+/** The files that travel with a model file wherever it goes (install, backup, restore). */
+export const sidecarsOf = (file: string): string[] => [metaPathOf(file), manifestPathOf(file)];
 export const currentLinkPath = (modelDir: string): string => path.join(modelDir, 'current');
 export const releasesDir = (modelDir: string): string => path.join(modelDir, 'releases');
 export const stagingDir = (modelDir: string): string => path.join(modelDir, 'staging');
@@ -186,7 +190,7 @@ export function distinctShas(backups: readonly ParsedBackup[]): string[] {
 
 async function removeBackupFile(file: string): Promise<void> {
   await rm(file, { force: true });
-  await rm(metaPathOf(file), { force: true });
+  for (const sidecar of sidecarsOf(file)) await rm(sidecar, { force: true });
 }
 
 /**

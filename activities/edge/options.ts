@@ -1,6 +1,7 @@
 // Settings shared by the edge activities of one device, and the lock that keeps them from
 // changing the model directory at the same time.
 import { ErrorType } from '../../common/errors';
+import type { DeviceTrust } from '../../edge/trust';
 import { edgeFailure } from './failures';
 
 export interface EdgeActivityOptions {
@@ -10,16 +11,22 @@ export interface EdgeActivityOptions {
   pollIntervalMs?: number;
   /** Clock for backup and journal stamps (tests). */
   now?: () => Date;
+  /**
+   * The device's trusted release keys and whether it requires signatures (edge/trust.ts,
+   * loadDeviceTrust). Absent: no check, as before signing existed.
+   */
+  trust?: DeviceTrust;
 }
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 60_000;
 export const DEFAULT_RESTART_TIMEOUT_MS = 120_000;
 
-export function resolveOptions(o: EdgeActivityOptions = {}): Required<EdgeActivityOptions> {
+export function resolveOptions(o: EdgeActivityOptions = {}): Required<Omit<EdgeActivityOptions, 'trust'>> & Pick<EdgeActivityOptions, 'trust'> {
   return {
     restartTimeoutMs: o.restartTimeoutMs ?? DEFAULT_RESTART_TIMEOUT_MS,
     pollIntervalMs: o.pollIntervalMs ?? 250,
     now: o.now ?? (() => new Date()),
+    trust: o.trust,
   };
 }
 

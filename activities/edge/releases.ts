@@ -7,7 +7,7 @@ import { ErrorType } from '../../common/errors';
 import { readModelMetadata } from '../../edge/metadata';
 import { edgeFailure } from './failures';
 import {
-  backupPath, copyDurable, dropClaim, exists, isModelExt, listBackups, metaPathOf, moveDurable, otherClaims, releasePath,
+  backupPath, copyDurable, dropClaim, exists, isModelExt, listBackups, manifestPathOf, metaPathOf, moveDurable, otherClaims, releasePath, sidecarsOf,
   removeClaimsDirIfEmpty, sha256File, stagedPath, type CurrentTarget, type ModelExt, type ParsedBackup,
 } from './modelDir';
 
@@ -71,6 +71,9 @@ export async function installRelease(modelDir: string, sha256: string, ext: Mode
   } else if (!(await checkMetadata(metaPathOf(release), sha256))) {
     throw edgeFailure(ErrorType.ArtifactNotStaged, `${metaPathOf(staged)} is missing: push the artifact with its metadata`, { staged }, true);
   }
+  // The signed manifest (verified by swapModel just before) goes with it, so the runtime can
+  // check what it loads.
+  if (await exists(manifestPathOf(staged))) await placeStaged(manifestPathOf(staged), manifestPathOf(release), keepStaged);
   if (releaseOk) {
     if (!keepStaged) await rm(staged, { force: true });
   } else {
@@ -103,7 +106,7 @@ export async function backupCurrent(modelDir: string, current: CurrentTarget | n
     } else {
       await rm(b.path, { force: true });
     }
-    await rm(metaPathOf(b.path), { force: true });
+    for (const sidecar of sidecarsOf(b.path)) await rm(sidecar, { force: true });
   }
   if (!reused) {
     const copied = await copyDurable(current.file, dest);
@@ -113,7 +116,12 @@ export async function backupCurrent(modelDir: string, current: CurrentTarget | n
       throw new Error(`${current.file} changed during the backup copy; retry`);
     }
   }
-  if (await exists(metaPathOf(current.file))) await copyDurable(metaPathOf(current.file), metaPathOf(dest));
+  // Metadata and signed manifest too: a device that requires signatures serves a restored
+  // backup only with its manifest.
+  for (const [from, to] of [[metaPathOf(current.file), metaPathOf(dest)], [manifestPathOf(current.file), manifestPathOf(dest)]]) {
+    if (await exists(from)) await copyDurable(from, to);
+    else await rm(to, { force: true });
+  }
   return { sha256, backupPath: dest, releasePath: current.file };
 }
 
@@ -153,6 +161,12 @@ export async function reinstateBackup(modelDir: string, backup: ParsedBackup): P
   if (!metaOk) {
     const from = (await exists(metaPathOf(source))) ? source : (await backupSource(modelDir, backup)).path;
     if (await exists(metaPathOf(from))) await copyDurable(metaPathOf(from), metaPathOf(release));
+  }
+  // The backup's manifest is the one that was served with it (the release's may have been
+  // replaced by a later push of the same bytes).
+  const manifestFrom = (await exists(manifestPathOf(source))) ? source : (await backupSource(modelDir, backup)).path;
+  if (await exists(manifestPathOf(manifestFrom)) && (await sha256File(manifestPathOf(manifestFrom))) !== (await sha256File(manifestPathOf(release)))) {
+    await copyDurable(manifestPathOf(manifestFrom), manifestPathOf(release));
   }
   return release;
 }

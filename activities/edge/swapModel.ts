@@ -1,4 +1,8 @@
-// swapModel: install → backup → journal → atomic switch → restart → /healthz names the new sha.
+// swapModel: verify → install → backup → journal → atomic switch → restart → /healthz names the new sha.
+//
+// Verify (releaseCheck.ts): on a device with trusted keys, the signed manifest, every sha in it
+// and the target, then the downgrade rule, before anything live is touched; a refusal discards
+// the staged copy and fails with switched: false.
 //
 // Retry safety rests on the run's journal (journal.ts): it is written before `current` moves, so
 // a retry after a crash anywhere past that point reuses the backup it names instead of backing
@@ -18,6 +22,7 @@ import { probeHealth, servesSha, waitForServedSha } from './health';
 import { backupsInUse, journalRelease, newJournal, readJournal, scanJournals, writeJournal, type SwapJournal } from './journal';
 import { checkArtifactId, checkRun, distinctShas, listBackups, pruneBackups, readCurrent, releasePath, sha256File, switchCurrent, type CurrentTarget } from './modelDir';
 import { healthTimeoutOf, resolveOptions, withModelDirLock, type EdgeActivityOptions } from './options';
+import { checkRelease } from './releaseCheck';
 import { backupCurrent, installRelease } from './releases';
 import { runRestartCommand } from './restart';
 
@@ -81,11 +86,14 @@ export function createSwapModel(device: DeviceSpec, options: EdgeActivityOptions
     }
     let journal = liveJournal(previous, current, target);
 
+    heartbeat({ deviceId, stage: 'swap: checking the release signature' });
+    const release = await checkRelease(device, opts.trust, current, input);
+
     if (journal && current?.file === target && (await sha256File(target)) === sha256) {
       const obs = await probeHealth(device.healthUrl);
       if (servesSha(obs, sha256)) {
         await writeJournal(modelDir, journal, 'healthy', opts.now());
-        return { deviceId, backup: journal.backup, servedSha256Prefix: obs.sha256Prefix as string, restartMs: 0, healthyAfterMs: 0, reused: true, backupsOnDevice: await backupsOnDevice() };
+        return { deviceId, backup: journal.backup, servedSha256Prefix: obs.sha256Prefix as string, restartMs: 0, healthyAfterMs: 0, reused: true, backupsOnDevice: await backupsOnDevice(), release };
       }
     }
 
@@ -121,6 +129,7 @@ export function createSwapModel(device: DeviceSpec, options: EdgeActivityOptions
       healthyAfterMs: healthy.waitedMs,
       reused: false,
       backupsOnDevice: await backupsOnDevice(),
+      release,
     };
   }
 

@@ -16,7 +16,9 @@ import { buildHailoCompileRequest, formatCommandLines, hailoCliSteps, hefFileNam
 import { buildMetadata, readMetadata, writeMetadata } from './modelMetadata';
 import { checkOnnxAgainstReferences, DEFAULT_PARITY_GATE } from './parity';
 import { runPythonTool } from './python';
+import type { ReleaseSigner } from './releaseKey';
 import { parseCompileInput } from './requests';
+import { signRelease } from './signRelease';
 
 export const DEFAULT_INT8_GATE = 0.99;
 /** 2: S8S8 default, quantization options and mixed precision; records from /1 are not reused. */
@@ -62,7 +64,18 @@ async function verifyInputs(input: CompileInput, meta: ModelMetadata, store: Art
   }
 }
 
-export async function compileModel(rawInput: CompileInput, store = new ArtifactStore()): Promise<CompileResult> {
+/**
+ * Compiles, then signs the artifact's release manifest when the GPU worker has a release key
+ * (signRelease.ts); reused compiles reuse their manifest and sequence too.
+ */
+export async function compileModel(rawInput: CompileInput, store = new ArtifactStore(), signer?: ReleaseSigner): Promise<CompileResult> {
+  const result = await compileArtifact(rawInput, store);
+  const { modelName } = parseCompileInput(rawInput);
+  const release = await signRelease(store.root, signer, { modelName, target: result.target, artifact: result.artifact, metadataPath: result.metadataPath });
+  return { ...result, release };
+}
+
+async function compileArtifact(rawInput: CompileInput, store: ArtifactStore): Promise<CompileResult> {
   const started = performance.now();
   const input = parseCompileInput(rawInput);
   if (!(COMPILE_TARGETS as readonly string[]).includes(input.target)) {

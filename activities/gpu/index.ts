@@ -7,12 +7,15 @@ import { compareWithServed } from './compareWithServed';
 import { compileModel } from './compileModel';
 import { exportModel } from './exportModel';
 import { preflightModel } from './preflightModel';
+import type { ReleaseSigner } from './releaseKey';
 
 export type GpuModelActivities = Pick<GpuActivities, 'exportModel' | 'buildCalibrationSet' | 'compileModel' | 'preflightModel' | 'compareWithServed'>;
 
 export interface GpuModelActivityOptions {
   /** Artifact store root; default artifactStoreDir() (EDGESHIP_ARTIFACT_STORE or .state/artifacts). */
   storeDir?: string;
+  /** The release signing key (workers/gpu.ts --release-key); absent: artifacts ship unsigned. */
+  releaseSigner?: ReleaseSigner;
 }
 
 export function createGpuModelActivities(opts: GpuModelActivityOptions = {}): GpuModelActivities {
@@ -20,7 +23,7 @@ export function createGpuModelActivities(opts: GpuModelActivityOptions = {}): Gp
   return {
     exportModel: (input: ExportModelInput) => exportModel(input, store),
     buildCalibrationSet: (input: CalibrationInput) => buildCalibrationSet(input, store),
-    compileModel: (input: CompileInput) => compileModel(input, store),
+    compileModel: (input: CompileInput) => compileModel(input, store, opts.releaseSigner),
     preflightModel: (input: PreflightInput) => preflightModel(input, store),
     compareWithServed: (input: CompareWithServedInput) => compareWithServed(input, store),
   };

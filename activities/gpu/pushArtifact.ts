@@ -4,6 +4,8 @@
 // Layout written: <modelDir>/{releases,staging,backups}/ and
 //   staging/<sha256>.<ext>            (renamed into place only after its sha256 verified)
 //   staging/<sha256>.<ext>.meta.json  (likewise)
+//   staging/<sha256>.<ext>.manifest.json  the signed release manifest, when the input names one
+//                                     (likewise; the device checks its signature before the swap)
 //   staging/<sha256>.<ext>.claims/<sha256 of deploymentId \n runId>.json
 //                                     this run's claim, written once the artifact is verified:
 //                                     the staged file stays until no run claims it (discardStaged)
@@ -33,6 +35,7 @@ import { connectDevice, shellQuote, sshFailure, type ConnectOptions } from './ss
 import { Sftp } from './sftp';
 import { requireDevice } from './resolveDevices';
 import { checkRun, claimFileName, claimsDirOf } from '../edge/modelDir';
+import { MANIFEST_SUFFIX, parseSignedManifest } from '../../edge/releaseManifest';
 
 export interface PushArtifactOptions {
   connect?: ConnectOptions;
@@ -51,6 +54,28 @@ function artifactExt(file: string): 'onnx' | 'hef' {
     throw ApplicationFailure.create({ type: ErrorType.InvalidRequest, nonRetryable: true, message: `artifact ${file}: extension must be .onnx or .hef` });
   }
   return ext;
+}
+
+/**
+ * The manifest named by the input, checked against the artifact and metadata it goes with: a
+ * manifest for other bytes would only be refused by the device later, after a transfer.
+ */
+async function checkManifest(input: PushArtifactInput, metaBytes: Buffer): Promise<Buffer | undefined> {
+  if (input.manifestPath === undefined) return undefined;
+  const bad = (message: string) => ApplicationFailure.create({ type: ErrorType.InvalidRequest, nonRetryable: true, message });
+  const bytes = await readFile(input.manifestPath).catch(() => {
+    throw bad(`release manifest ${input.manifestPath} cannot be read`);
+  });
+  let signed;
+  try {
+    signed = parseSignedManifest(JSON.parse(bytes.toString('utf8')), input.manifestPath);
+  } catch (err) {
+    throw bad(err instanceof SyntaxError ? `release manifest ${input.manifestPath} is not JSON` : (err as Error).message);
+  }
+  if (signed.manifest.model.sha256 !== input.artifact.sha256) throw bad(`release manifest ${input.manifestPath} describes model ${signed.manifest.model.sha256}, not the artifact's ${input.artifact.sha256}`);
+  const metaSha = createHash('sha256').update(metaBytes).digest('hex');
+  if (signed.manifest.metadata.sha256 !== metaSha) throw bad(`release manifest ${input.manifestPath} describes metadata ${signed.manifest.metadata.sha256}, but ${input.metadataPath} hashes to ${metaSha}`);
+  return bytes;
 }
 
 /** Checks the local artifact and its metadata before anything touches the device. */
@@ -126,6 +151,7 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
     checkRun(input.deploymentId, input.runId);
     const ext = artifactExt(input.artifact.path);
     const { metaBytes, sizeBytes } = await checkLocal(input);
+    const manifestBytes = await checkManifest(input, metaBytes);
 
     const ctx = currentActivity();
     const where = `${device.id} (${device.ssh.host}:${device.ssh.port})`;
@@ -141,8 +167,9 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       const hasher = new RemoteHasher(ssh, sftp);
       for (const dir of ['releases', 'staging', 'backups']) await sftp.mkdirp(`${device.modelDir}/${dir}`);
       const meta = { bytes: metaBytes, sha256: createHash('sha256').update(metaBytes).digest('hex') };
-      const result = (at: string, bytesSent: number, reused: boolean, metaAt = `${at}.meta.json`): PushArtifactResult => ({
-        deviceId: device.id, stagedPath: at, stagedMetadataPath: metaAt, sha256, bytesSent, reused,
+      const manifest = manifestBytes && { bytes: manifestBytes, sha256: createHash('sha256').update(manifestBytes).digest('hex') };
+      const result = (at: string, bytesSent: number, reused: boolean, metaAt = `${at}.meta.json`, manifestAt?: string): PushArtifactResult => ({
+        deviceId: device.id, stagedPath: at, stagedMetadataPath: metaAt, ...(manifestAt ? { stagedManifestPath: manifestAt } : {}), sha256, bytesSent, reused,
         durationMs: Math.round(performance.now() - started),
       });
 
@@ -150,24 +177,27 @@ export function createPushArtifact(inventory: Inventory, options: PushArtifactOp
       // where it is: it is what swapModel would make of the staged file, and copying it back
       // into staging would cost a full transfer.
       const stageOnce = async (): Promise<PushArtifactResult> => {
-        const present = await existingWithSize(sftp, [[release, sizeBytes], [`${release}.meta.json`, meta.bytes.length], [staged, sizeBytes], [`${staged}.meta.json`, meta.bytes.length]]);
+        const sidecars = [{ suffix: '.meta.json', ...meta }, ...(manifest ? [{ suffix: MANIFEST_SUFFIX, ...manifest }] : [])];
+        const present = await existingWithSize(sftp, [[release, sizeBytes], [staged, sizeBytes], ...sidecars.flatMap((c): Array<[string, number]> => [[`${release}${c.suffix}`, c.bytes.length], [`${staged}${c.suffix}`, c.bytes.length]])]);
         const hashes = new Map(present.length ? (await hasher.sha256Many(present)).map((h, i) => [present[i], h]) : []);
-        // The metadata of a release is never written here (the release may be live, and staging
-        // must touch nothing live): a sidecar that differs from the release's is staged, and
-        // swapModel installs it with the release after approval; discardStaged drops it.
+        // The sidecars of a release are never written here (the release may be live, and staging
+        // must touch nothing live): a metadata file or manifest that differs from the release's
+        // is staged, and swapModel verifies and installs it with the release after approval;
+        // discardStaged drops it.
         for (const at of [release, staged]) {
           if (hashes.get(at) !== sha256) continue;
-          const metaAt = hashes.get(`${at}.meta.json`) === meta.sha256 ? `${at}.meta.json` : `${staged}.meta.json`;
-          const sent = hashes.get(metaAt) === meta.sha256 ? 0 : await uploadVerified(sftp, hasher, [{ bytes: meta.bytes, to: metaAt, sha256: meta.sha256 }], { device, ctx });
+          const where = sidecars.map((c) => ({ ...c, at: hashes.get(`${at}${c.suffix}`) === c.sha256 ? `${at}${c.suffix}` : `${staged}${c.suffix}` }));
+          const missing = where.filter((c) => hashes.get(c.at) !== c.sha256);
+          const sent = missing.length === 0 ? 0 : await uploadVerified(sftp, hasher, missing.map((c) => ({ bytes: c.bytes, to: c.at, sha256: c.sha256 })), { device, ctx });
           ctx?.log.info('pushArtifact: artifact already on the device', { deviceId: device.id, at, bytesSent: sent, hashMethod: hasher.method });
-          return result(at, sent, true, metaAt);
+          return result(at, sent, true, where[0].at, where[1]?.at);
         }
         const sent = await uploadVerified(sftp, hasher, [
           { local: input.artifact.path, to: staged, sha256, size: sizeBytes },
-          { bytes: meta.bytes, to: `${staged}.meta.json`, sha256: meta.sha256 },
+          ...sidecars.map((c) => ({ bytes: c.bytes, to: `${staged}${c.suffix}`, sha256: c.sha256 })),
         ], { device, ctx, afterUpload: options.afterUpload });
-        ctx?.log.info('pushArtifact: staged', { deviceId: device.id, staged, bytesSent: sent, hashMethod: hasher.method });
-        return result(staged, sent, false);
+        ctx?.log.info('pushArtifact: staged', { deviceId: device.id, staged, bytesSent: sent, hashMethod: hasher.method, signed: manifest !== undefined });
+        return result(staged, sent, false, `${staged}.meta.json`, manifest ? `${staged}${MANIFEST_SUFFIX}` : undefined);
       };
 
       const first = await stageOnce();

@@ -29,6 +29,7 @@ interface StartOptions extends CommonOptions, RolloutFlags {
   approver?: string[];
   onBusy?: string;
   queueTimeout?: string;
+  allowDowngrade?: boolean;
   dryRun?: boolean;
 }
 
@@ -71,6 +72,7 @@ export function buildRawRequest(opts: StartOptions, cwd = process.cwd()): { raw:
   if (opts.devices) raw.devices = opts.devices.split(',').map((d) => d.trim()).filter(Boolean);
   if (opts.conv2d) raw.conv2d = true;
   if (opts.onBusy) raw.onBusy = opts.onBusy;
+  if (opts.allowDowngrade) raw.allowDowngrade = true;
   if (opts.queueTimeout) raw.queueTimeout = /^\d+$/.test(opts.queueTimeout) ? Number(opts.queueTimeout) : opts.queueTimeout;
   if (opts.samples || opts.dataDir) {
     const calibration = section('calibration');
@@ -144,6 +146,7 @@ async function run(opts: StartOptions): Promise<void> {
         `started ${started.workflowId} (run ${started.runId})`,
         `  ${request.modelName} → ${request.target} on ${request.devices.join(', ')}; approval ${request.approval.required ? `required within ${request.approval.timeout / 1000} s` : 'not required'}`,
         request.rollout ? `  ${rolloutSummary(request)}` : '',
+        request.allowDowngrade ? '  allowDowngrade: devices may install this release even if it is older than the one they serve' : '',
         `  Temporal UI: ${uiUrl}`,
         `  follow:  edgeship watch ${started.workflowId}`,
         request.approval.required ? `  approve: edgeship approve ${started.workflowId} --by <you>` : '',
@@ -170,6 +173,7 @@ export function startCommand(): Command {
     .option('--approver <name...>', 'only these people may approve or reject')
     .addOption(new Option('--on-busy <what>', 'when another deployment holds a device: wait in its queue, or fail at once').choices(['queue', 'fail']))
     .option('--queue-timeout <duration>', 'how long to wait for busy devices before failing (default 24h)')
+    .option('--allow-downgrade', 'let devices that check signatures install a signed release older than the one they serve (shown on the approval screen and in the report)')
     .option('--canary <n|ids>', 'fleet rollout: canary devices, a count of the first listed (e.g. 1) or comma-separated ids (default 1)')
     .option('--waves <list>', 'fleet rollout: wave sizes after the canary, comma-separated device counts or fleet percentages, e.g. 2,25%,50% (the rest forms a last wave)')
     .option('--max-parallel <n>', 'fleet rollout: devices swapped at once within a wave (default 10)')

@@ -1,5 +1,5 @@
 // Installs a model as a simulated device's initial release, the way a deployed device looks:
-// releases/<sha256>.<ext> + its .meta.json and a `current` symlink to it.
+// releases/<sha256>.<ext> + its .meta.json (+ its signed .manifest.json) and a `current` symlink to it.
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
@@ -7,6 +7,8 @@ import * as path from 'node:path';
 export interface Baseline {
   modelPath: string;
   metadataPath: string;
+  /** Its signed release manifest, installed beside it (a device that requires signatures serves nothing else). */
+  manifestPath?: string;
 }
 
 export function installBaseline(modelDir: string, baseline: Baseline): { sha256: string; releasePath: string } {
@@ -19,6 +21,7 @@ export function installBaseline(modelDir: string, baseline: Baseline): { sha256:
   const releasePath = path.join(modelDir, 'releases', name);
   copyFileSync(baseline.modelPath, releasePath);
   copyFileSync(baseline.metadataPath, `${releasePath}.meta.json`);
+  if (baseline.manifestPath) copyFileSync(baseline.manifestPath, `${releasePath}.manifest.json`);
   const tmpLink = path.join(modelDir, '.current.tmp');
   symlinkSync(path.join('releases', name), tmpLink);
   renameSync(tmpLink, path.join(modelDir, 'current'));

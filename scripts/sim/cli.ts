@@ -26,9 +26,12 @@ function positiveInt(max: number) {
 
 async function up(o: {
   count?: number; devices?: number; devicesPerWorker?: number; leanRuntimes?: boolean; dir: string; ssh: 'openssh' | 'embedded' | 'auto'; ids?: string; target: CompileTarget; runtimePortBase?: number;
-  baselineModel?: string; baselineMeta?: string; runtimes: boolean; edgeWorkers: boolean; temporalAddress: string; namespace: string;
+  baselineModel?: string; baselineMeta?: string; baselineManifest?: string; runtimes: boolean; edgeWorkers: boolean; temporalAddress: string; namespace: string;
+  trustedKey?: string[]; requireSignatures?: boolean;
 }): Promise<void> {
   if (!!o.baselineModel !== !!o.baselineMeta) throw new InvalidArgumentError('--baseline-model and --baseline-meta go together');
+  if (o.baselineManifest && !o.baselineModel) throw new InvalidArgumentError('--baseline-manifest goes with --baseline-model');
+  if (o.requireSignatures && !o.trustedKey?.length) throw new InvalidArgumentError('--require-signatures needs --trusted-key');
   if (o.count !== undefined && o.devices !== undefined && o.count !== o.devices) throw new InvalidArgumentError('--devices and --count are the same option; give one');
   const count = o.devices ?? o.count;
   if (count === undefined) throw new InvalidArgumentError('--devices <n> is required');
@@ -42,7 +45,8 @@ async function up(o: {
     target: o.target,
     sshServer: o.ssh,
     runtimePortBase: o.runtimePortBase,
-    baseline: o.baselineModel && o.baselineMeta ? { modelPath: path.resolve(o.baselineModel), metadataPath: path.resolve(o.baselineMeta) } : undefined,
+    baseline: o.baselineModel && o.baselineMeta ? { modelPath: path.resolve(o.baselineModel), metadataPath: path.resolve(o.baselineMeta), ...(o.baselineManifest ? { manifestPath: path.resolve(o.baselineManifest) } : {}) } : undefined,
+    trust: o.trustedKey?.length ? { publicKeyFiles: o.trustedKey.map((k) => path.resolve(k)), requireSignatures: o.requireSignatures === true } : undefined,
     startRuntimes: o.runtimes,
     startEdgeWorkers: o.edgeWorkers ? { temporalAddress: o.temporalAddress, namespace: o.namespace } : undefined,
   });
@@ -144,6 +148,9 @@ program.command('up')
   .option('--runtime-port-base <port>', 'runtime ports base+i (default: free ports)', positiveInt(65000))
   .option('--baseline-model <file>', 'model installed as every device\'s initial release')
   .option('--baseline-meta <file>', 'its metadata (.meta.json)')
+  .option('--baseline-manifest <file>', 'its signed release manifest (.manifest.json), for devices that require signatures')
+  .option('--trusted-key <file>', 'release public key the devices\' runtimes and edge workers trust (repeatable; docs/security.md)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+  .option('--require-signatures', 'devices refuse (and do not serve) releases without a manifest signed by a trusted key')
   .option('--no-runtimes', 'do not start inference runtimes')
   .option('--edge-workers', 'also start each device\'s edge worker (workers/edge.ts; --devices-per-worker per process)', false)
   .option('--temporal-address <addr>', 'Temporal frontend for the edge workers', 'localhost:7233')

@@ -15,6 +15,7 @@ import { cpus } from 'node:os';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CompileTarget } from '../../common/contracts';
+import type { DeviceTrustConfig } from '../../edge/trust';
 import { parseInventory, type DeviceSpec, type Inventory } from '../../common/inventory';
 import { assertDeviceId } from '../../common/ids';
 import { PROJECT_ROOT } from '../../common/paths';
@@ -43,6 +44,11 @@ export interface SimulatedFleetOptions {
   runtimePortBase?: number;
   baseline?: Baseline;
   startEdgeWorkers?: { temporalAddress: string; namespace?: string };
+  /**
+   * Release trust for every device: its runtime gets --trusted-key/--require-signatures, and so
+   * does its edge worker (edge/trust.ts).
+   */
+  trust?: DeviceTrustConfig;
   /** Start each device's inference runtime (default true); SSH-only tests turn it off. */
   startRuntimes?: boolean;
   /**
@@ -206,7 +212,8 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
     ssh = undefined;
   });
   const lean = opts.leanRuntimes ?? opts.count > 10;
-  const record = () => writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT, ...(lean ? { runtimeArgs: ['--inference-workers', '0'], runtimeNodeArgs: ['--max-semi-space-size=1'] } : {}) });
+  const runtimeArgs = [...(lean ? ['--inference-workers', '0'] : []), ...trustArgs(opts.trust)];
+  const record = () => writeDeviceRecord(layout, { schema: 'edgeship.simdevice/1', id, runtimePort, sshPort, projectRoot: PROJECT_ROOT, ...(runtimeArgs.length ? { runtimeArgs } : {}), ...(lean ? { runtimeNodeArgs: ['--max-semi-space-size=1'] } : {}) });
   record();
   if (opts.startRuntimes !== false) {
     cleanups.push(async () => void (await stopDeviceRuntime(layout.dir)));
@@ -251,11 +258,17 @@ async function startDevice(id: string, index: number, opts: SimulatedFleetOption
  * first device's logs/edge-worker.log; its pid goes into every member's pidfile. The process is
  * recognised as ours by its --inventory argument (workerMarker: the fleet directory).
  */
-function startEdgeWorkerProcess(group: SimDevice[], inventoryPath: string, w: NonNullable<SimulatedFleetOptions['startEdgeWorkers']>): number | undefined {
+/** The runtime's and the edge worker's flags for a trust config (same names in both). */
+function trustArgs(trust: DeviceTrustConfig | undefined): string[] {
+  if (!trust) return [];
+  return [...trust.publicKeyFiles.flatMap((f) => ['--trusted-key', path.resolve(f)]), ...(trust.requireSignatures ? ['--require-signatures'] : [])];
+}
+
+function startEdgeWorkerProcess(group: SimDevice[], inventoryPath: string, w: NonNullable<SimulatedFleetOptions['startEdgeWorkers']>, trust?: DeviceTrustConfig): number | undefined {
   const log = openSync(group[0].layout.workerLog, 'a');
   const deviceArgs = group.flatMap((d) => ['--device', d.id]);
   // tsx's CommonJS hook rather than `--import tsx` (no ESM loader thread): less RSS per process.
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'workers/edge.ts', '--inventory', inventoryPath, ...deviceArgs, '--address', w.temporalAddress, '--namespace', w.namespace ?? 'default'], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'workers/edge.ts', '--inventory', inventoryPath, ...deviceArgs, '--address', w.temporalAddress, '--namespace', w.namespace ?? 'default', ...trustArgs(trust)], {
     cwd: PROJECT_ROOT,
     detached: true,
     stdio: ['ignore', log, log],
@@ -340,7 +353,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
     if (!Number.isInteger(perWorker) || perWorker < 1) throw new Error(`devicesPerWorker must be a positive integer, got ${perWorker}`);
     const groups: SimDevice[][] = [];
     if (opts.startEdgeWorkers) for (let i = 0; i < devices.length; i += perWorker) groups.push(devices.slice(i, i + perWorker));
-    for (const g of groups) startEdgeWorkerProcess(g, inventoryPath, opts.startEdgeWorkers!);
+    for (const g of groups) startEdgeWorkerProcess(g, inventoryPath, opts.startEdgeWorkers!, opts.trust);
     const device = (id: string): SimDevice => {
       const found = devices.find((d) => d.id === id);
       if (!found) throw new Error(`no simulated device ${id}`);
@@ -361,7 +374,7 @@ export async function startSimulatedFleet(opts: SimulatedFleetOptions): Promise<
       const group = groupOf(id);
       // A SIGKILL takes a moment to land: a killed pid still "alive" must not skip the restart.
       if (group.some((d) => { const pid = liveWorkerPid(d); return pid !== undefined && !killed.has(pid); })) return undefined;
-      return startEdgeWorkerProcess(group, inventoryPath, opts.startEdgeWorkers);
+      return startEdgeWorkerProcess(group, inventoryPath, opts.startEdgeWorkers, opts.trust);
     };
     const memory = (): FleetMemory => {
       const pids = (file: (d: SimDevice) => string) => devices.map((d) => readPid(file(d))).filter((p): p is number => p !== undefined);

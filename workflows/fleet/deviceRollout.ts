@@ -176,7 +176,7 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
     enter('stage');
     staged = true; // a failed push may leave a partial upload: the discard runs either way
     try {
-      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`, UNTIL_STOPPED)({ deviceId, artifact, metadataPath: input.metadataPath, ...run });
+      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`, UNTIL_STOPPED)({ deviceId, artifact, metadataPath: input.metadataPath, ...(input.manifestPath ? { manifestPath: input.manifestPath } : {}), ...run });
       if (pushed.servedSha256 !== undefined) result.replacedSha256 = pushed.servedSha256;
     } catch (err) {
       // The push refused the device's edge version before connecting: nothing to discard.
@@ -187,9 +187,9 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
     enter('swap');
     swapSent = true;
     try {
-      const swapped = await edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge, UNTIL_STOPPED)({ ...run, sha256, ext: input.ext, healthTimeoutMs: edge.healthTimeoutMs });
+      const swapped = await edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge, UNTIL_STOPPED)({ ...run, sha256, ext: input.ext, healthTimeoutMs: edge.healthTimeoutMs, ...(input.allowDowngrade ? { allowDowngrade: true } : {}) });
       backup = swapped.backup;
-      Object.assign(result, { backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}) });
+      Object.assign(result, { backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}), ...(swapped.release ? { release: swapped.release } : {}) });
     } catch (err) {
       // Only a swap that says it switched nothing needs no restore (then the staged copy goes).
       if ((summarizeFailure(err, 'swap', deviceId).details as Partial<SwapFailureDetails> | undefined)?.switched === false) swapSent = false;

@@ -140,6 +140,8 @@ export class FleetRollout {
       modelName: request.modelName,
       artifact: compiled.artifact,
       metadataPath: compiled.metadataPath,
+      ...(compiled.release?.signed ? { manifestPath: compiled.release.manifestPath } : {}),
+      ...(request.allowDowngrade ? { allowDowngrade: true } : {}),
       ext: compiled.format,
       gates: { p95LatencyMs: g.p95LatencyMs, minThroughputRps: g.minThroughputRps, minReferenceCosine: g.minReferenceCosine, deviceMinCosine: g.deviceMinCosine, deviceMaxRelativeError: g.deviceMaxRelativeError },
       validation: request.validation,
