@@ -31,6 +31,8 @@ const duration = z.union([z.number().int().positive(), z.string().min(1)]).trans
 });
 
 const unitInterval = z.number().gt(0).max(1);
+/** A wave's size as a percentage of the fleet: 0–100 %, decimals allowed. */
+const WAVE_PERCENTAGE = /^(100|[1-9]?[0-9](\.[0-9]+)?)%$/;
 
 export const ModelSourceSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('checkpoint'), checkpointPath: z.string().min(1) }),
@@ -161,7 +163,7 @@ export const DeployRequestSchema = z.strictObject({
       /** Canary devices: ids from `devices`, or how many of the first listed. */
       canary: z.union([z.array(z.string().regex(DEVICE_ID_PATTERN, `device id: ${idRule}`)).min(1), z.strictObject({ count: z.number().int().min(1) })]).prefault({ count: 1 }),
       /** After the canary: wave sizes as device counts or percentages of the fleet ("25%"); what is left forms a last wave. */
-      waves: z.array(z.union([z.number().int().min(1), z.string().regex(/^(100|[1-9]?[0-9](\.[0-9]+)?)%$/, 'a percentage such as "25%"')])).default([]),
+      waves: z.array(z.union([z.number().int().min(1), z.string().regex(WAVE_PERCENTAGE, 'a percentage such as "25%"')])).default([]),
       /** Devices swapped at once within a wave. */
       maxParallel: z.number().int().min(1).max(500).default(10),
       /** After each device validates: watch /healthz and /metrics this long ("0" = no soak). */
@@ -201,7 +203,8 @@ export const DeployRequestSchema = z.strictObject({
   }
   // Each percentage is of the whole fleet: together they can cover it once, not more. Refused
   // like a single "150%" wave instead of running fewer devices than the plan reads.
-  const percentages = plan.waves.filter((w): w is string => typeof w === 'string');
+  // (A percentage the field rule refused, such as "150%", is reported there alone.)
+  const percentages = plan.waves.filter((w): w is string => typeof w === 'string' && WAVE_PERCENTAGE.test(w));
   const total = percentages.reduce((sum, w) => sum + Number.parseFloat(w), 0);
   if (total > 100) ctx.addIssue({ code: 'custom', path: ['rollout', 'waves'], message: `the percentages add up to ${Number(total.toFixed(4))}% of the fleet (${percentages.join(' + ')}); at most 100%` });
 });
