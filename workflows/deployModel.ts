@@ -533,7 +533,11 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       ],
     };
     progress.setStatus('awaiting-approval');
-    const decided = await condition(() => decision !== undefined, timeoutMs);
+    // The timer's summary is what the run's page shows first (its timeline): how to approve, not
+    // only in the User Metadata tab.
+    // Short enough to read without scrolling sideways; the details (User Metadata) have the rest.
+    const summary = `to approve: edgeship approve ${deploymentId} --by <you>`;
+    const decided = await condition(() => decision !== undefined, timeoutMs, { summary });
     progress.awaiting = undefined;
     const waitedMs = nowMs() - since;
     if (!decided) decision = { decision: 'timed-out', at: isoAt(nowMs()) };

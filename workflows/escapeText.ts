@@ -1,13 +1,10 @@
 // Free text (a rejection reason, a comment, an id typed by a person) shown in the Temporal UI's
 // current details, which render Markdown and HTML: escaped so it shows as the text it is —
 // a link is not clickable, `<b>` does not render — and kept on one line.
-const MARKDOWN_SPECIALS = /[\\`*_{}[\]()#+\-.!|~]/g;
+// HTML's own characters take Markdown's backslash escape too, not entities: the UI showed "&gt;"
+// literally, while "\>" renders as ">" and can never open a tag.
+const MARKDOWN_SPECIALS = /[\\`*_{}[\]()#+\-.!|~<>&]/g;
 
 export function escapeText(text: string): string {
-  return text
-    .replace(/[\r\n]+/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(MARKDOWN_SPECIALS, (c) => `\\${c}`);
+  return text.replace(/[\r\n]+/g, ' ').replace(MARKDOWN_SPECIALS, (c) => `\\${c}`);
 }

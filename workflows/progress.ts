@@ -151,9 +151,10 @@ export class Progress {
     if (r.approval?.decision === 'rejected') lines.push(`rejected by ${t(r.approval.by ?? '?')}: ${t(r.approval.reason ?? '')}`);
     else if (r.approval?.comment) lines.push(`${r.approval.decision} by ${t(r.approval.by ?? '?')}: ${t(r.approval.comment)}`);
     if (r.failure) lines.push(`failure: ${r.failure.stage}: ${t(r.failure.type)}: ${t(r.failure.message)}`);
-    // A list needs a blank line before it, or some Markdown renderers (the UI's, once the fenced
-    // approval block is gone) show its "- " literally.
-    return lines.map((line, i) => (line.startsWith('- ') && i > 0 && !lines[i - 1].startsWith('- ') ? `\n${line}` : line)).join('\n');
+    // A list needs a blank line before it, or the UI's Markdown shows its "- " literally (once the
+    // fenced approval block is gone), and one after it, or the next line joins the last item.
+    const isItem = (line: string): boolean => line.startsWith('- ');
+    return lines.map((line, i) => (i > 0 && isItem(line) !== isItem(lines[i - 1]) ? `\n${line}` : line)).join('\n');
   }
 }
 

@@ -5,7 +5,7 @@ import { escapeText } from '../../workflows/escapeText';
 describe('escapeText (UI details)', () => {
   it('neutralises links, HTML and emphasis, and keeps one line', () => {
     assert.equal(escapeText('see [here](http://evil.example)'), 'see \\[here\\]\\(http://evil\\.example\\)');
-    assert.equal(escapeText('<b>bold</b> & <img src=x onerror=alert(1)>'), '&lt;b&gt;bold&lt;/b&gt; &amp; &lt;img src=x onerror=alert\\(1\\)&gt;');
+    assert.equal(escapeText('<b>bold</b> & <img src=x onerror=alert(1)>'), '\\<b\\>bold\\</b\\> \\& \\<img src=x onerror=alert\\(1\\)\\>');
     assert.equal(escapeText('*not* _emphasis_ `code`'), '\\*not\\* \\_emphasis\\_ \\`code\\`');
     assert.equal(escapeText('line one\nline two'), 'line one line two');
   });

@@ -274,7 +274,9 @@ export class FleetRollout {
     this.rollout.halted = halted;
     if (halted) {
       const firstFailed = [...this.rows.values()].find((r) => r.outcome === 'failed' || r.outcome === 'failed-unrestored');
-      progress.report.failure ??= { stage: 'rollout', ...(firstFailed ? { deviceId: firstFailed.deviceId } : {}), type: ErrorType.DeploymentHalted, message: `${halted.wave}: ${halted.reason}` };
+      // The closing failure's message is what the run's page shows first: say why the device failed.
+      const why = firstFailed ? ` — ${firstFailed.deviceId} failed${firstFailed.failedStep ? ` at ${firstFailed.failedStep}` : ''}${firstFailed.error ? `: ${firstFailed.error}` : ''}` : '';
+      progress.report.failure ??= { stage: 'rollout', ...(firstFailed ? { deviceId: firstFailed.deviceId } : {}), type: ErrorType.DeploymentHalted, message: `${halted.wave}: ${halted.reason}${why}` };
     }
 
     const revertAll = cancellation !== undefined || rejected || broken || (halted !== undefined && this.plan.onHalt === 'revert-all');
