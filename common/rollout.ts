@@ -64,7 +64,8 @@ export interface DeviceRolloutSettings {
   artifact: ArtifactRef;
   metadataPath: string;
   ext: 'onnx' | 'hef';
-  gates: Pick<ValidationGates, 'p95LatencyMs' | 'minThroughputRps' | 'minReferenceCosine' | 'deviceMinCosine' | 'deviceMaxRelativeError'>;
+  /** Every device gate (common/gates.ts) with the request's value. */
+  gates: ValidationGates;
   validation: { latencyRequests: number; concurrency: number; throughputDurationMs: number };
   edge: { healthTimeoutMs: number; deviceDeadline: number; restoreDeadline: number; queueWait: number; sharedTaskQueue?: string };
   soakMs: number;

@@ -19,6 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { BackupRecord, CompileResult, DeviceInfo, ExportModelResult, PreflightResult, RestoreBackupResult, SwapFailureDetails } from '../common/contracts';
 import { deviceAcceptsTarget } from '../common/contracts';
+import { gatesAt } from '../common/gates';
 import { deviceOwnerWorkflowId, type DeviceOutcome } from '../common/ownership';
 import type { DeployRequest } from '../common/request';
 import { edgeActivity, gpuActivity, ownershipActivity } from './activities';
@@ -306,23 +307,13 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
     let preflight: PreflightResult | undefined;
     if (ownership) {
       end = progress.begin('preflight');
-      const g = request.gates;
       preflight = await step('preflight', undefined, () =>
         gpuActivity('preflightModel', `pre-flight ${short(compiled.artifact.sha256)}: sweep, scale, references`)({
           modelName: request.modelName,
           artifact: compiled.artifact,
           metadataPath: compiled.metadataPath,
           ...(compiled.format === 'hef' ? { sourceOnnx: exported.onnx } : {}),
-          gates: {
-            maxAbsValue: g.maxAbsValue,
-            maxAbsValueFullScale: g.maxAbsValueFullScale,
-            minOutputVariance: g.minOutputVariance,
-            minPairwiseDistance: g.minPairwiseDistance,
-            maxRelativeError: g.maxRelativeError,
-            minReferenceCosine: g.minReferenceCosine,
-            parityMaxAbsDiff: g.parityMaxAbsDiff,
-            minProbes: g.minProbes,
-          },
+          gates: gatesAt('preflight', request.gates),
         }),
       );
       end('ok', { activityMs: preflight.durationMs, reused: preflight.reused, figures: { windows: preflight.figures.windows, checks: preflight.checks } });
@@ -336,6 +327,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       ...(compiled.quantization ? { quantization: { format: compiled.quantization.settings.format, excludedNodes: compiled.quantization.excludedNodes, speedup: compiled.quantization.speedup, cpu: compiled.quantization.cpu.model, vnni: compiled.quantization.cpu.vnni } } : {}),
       ...(compiled.warnings?.length ? { warnings: compiled.warnings } : {}),
       ...(preflight ? { preflight: preflight.checks } : {}),
+      deviceGates: gatesAt('device', request.gates),
       stagedDevices: [],
     };
     return { exported, compiled, devices };
@@ -547,14 +539,8 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
           validate({
             sha256,
             ext,
-            gates: {
-              p95LatencyMs: request.gates.p95LatencyMs,
-              minThroughputRps: request.gates.minThroughputRps,
-              minReferenceCosine: request.gates.minReferenceCosine,
-              // The compiled artifact's agreement with FP32, measured again on this device's CPU.
-              deviceMinCosine: request.gates.deviceMinCosine,
-              deviceMaxRelativeError: request.gates.deviceMaxRelativeError,
-            },
+            // Every device gate with the request's value (common/gates.ts), maxAbsValue included.
+            gates: gatesAt('device', request.gates),
             latencyRequests: request.validation.latencyRequests,
             concurrency: request.validation.concurrency,
             throughputDurationMs: request.validation.throughputDurationMs,

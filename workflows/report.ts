@@ -9,6 +9,7 @@ import type {
   ServedComparison,
   RestoreBackupResult,
   ValidationReport,
+  ValidationGates,
 } from '../common/contracts';
 import type { CanaryComparison, RolloutReport } from '../common/rollout';
 import type { DeploymentTiming } from './timing';
@@ -151,6 +152,8 @@ export interface DecisionFigures {
   warnings?: string[];
   /** Every pre-flight check with its figure and gate. */
   preflight?: PreflightCheck[];
+  /** The gates every device's validation will check after the swap (the request's values). */
+  deviceGates?: ValidationGates;
   /** Champion vs challenger: the candidate against what the devices serve now. */
   servedComparison?: ServedComparison[];
   stagedDevices: string[];

@@ -15,10 +15,11 @@ import { failure } from './failures';
 import { buildHailoCompileRequest, formatCommandLines, hailoCliSteps, hefFileName, type HailoPreflight, type HailoTarget } from './hailo';
 import { buildMetadata, readMetadata, writeMetadata } from './modelMetadata';
 import { checkOnnxAgainstReferences, DEFAULT_PARITY_GATE } from './parity';
+import { GATES } from '../../common/gates';
 import { runPythonTool } from './python';
 import { parseCompileInput } from './requests';
 
-export const DEFAULT_INT8_GATE = 0.99;
+export const DEFAULT_INT8_GATE = GATES.int8MinCosine.default; // common/gates.ts
 /** 2: S8S8 default, quantization options and mixed precision; records from /1 are not reused. */
 const COMPILER_VERSION = 'edgeship-compile/2';
 

@@ -22,6 +22,8 @@ import { readDeployment } from '../../clients/deploymentState';
 import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
+import type { PreflightInput, ValidateDeploymentInput } from '../../common/contracts';
+import { defaultGatesAt } from '../../common/gates';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -268,6 +270,23 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     ]);
     for (const d of DEVICES) assert.equal(fleet.served.get(d), before.get(d), `${d} serves its previous model again`);
     await record('validation-fails', handle);
+  });
+
+  it('a request that raises gates.maxAbsValue to 1000: every device validation is sent the request value, so outputs reaching 190 pass', async () => {
+    // The replaced validateDeployment fails outputs beyond the maxAbsValue it is sent.
+    const raised = await start('max-abs-raised', { deviceMaxAbs: 190 }, { approval: { required: false }, gates: { maxAbsValue: 1000 } });
+    const report = await closed(raised.handle);
+    assert.equal(report.status, 'completed');
+    const sent = fleet.callsOf(raised.id).filter((c) => c.activity === 'validateDeployment').map((c) => (c.input as ValidateDeploymentInput).gates);
+    assert.equal(sent.length, DEVICES.length);
+    for (const gates of sent) assert.deepEqual(gates, { ...defaultGatesAt('device'), maxAbsValue: 1000 });
+    const preflight = fleet.callsOf(raised.id).find((c) => c.activity === 'preflightModel')?.input as PreflightInput;
+    assert.equal(preflight.gates?.maxAbsValue, 1000, 'the pre-flight checks the same request field');
+
+    // The same outputs under the default gate: the first device fails its validation and is restored.
+    const byDefault = await start('max-abs-default', { deviceMaxAbs: 190 }, { approval: { required: false } });
+    const rolledBack = await closed(byDefault.handle, 'DeploymentRolledBack');
+    assert.deepEqual(rolledBack.devices[0].validation?.failures, ['outputs: max |value| 190 > gate 100']);
   });
 
   it('a device whose edge worker is gone: its swap fails past its deadline, the others are restored first, the run ends rollback-failed', async () => {
