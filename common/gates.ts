@@ -50,6 +50,8 @@ export const GATES = {
   maxRelativeError: { places: ['preflight'], direction: 'max', domain: 'positive', default: 0.25, what: 'the deployed artifact against the references in scale, |Δ| / |reference|' },
   parityMaxAbsDiff: { places: ['preflight'], direction: 'max', domain: 'positive', default: 8, what: 'max |Δ| of any embedding value against the references' },
   p95LatencyMs: { places: ['device'], direction: 'max', domain: 'positive', default: 50, unit: 'ms', what: 'sequential inference latency on the device, p95' },
+  // Off by default (today's behaviour); a tail bound for services whose SLO is on the slowest requests.
+  p99LatencyMs: { places: ['device'], direction: 'max', domain: 'positive', default: undefined, unit: 'ms', what: 'sequential inference latency on the device, p99 (off unless set)' },
   minThroughputRps: { places: ['device'], direction: 'min', domain: 'nonnegative', default: 250, unit: 'req/s', what: 'throughput at the validation concurrency' },
   // The INT8 gate on the GPU server is 0.99; the same figure must hold on the device's CPU.
   deviceMinCosine: { places: ['device'], direction: 'min', domain: 'cosine', default: 0.99, what: "the artifact's binding windows on the device's runtime, cosine with their FP32 outputs" },

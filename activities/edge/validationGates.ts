@@ -163,6 +163,7 @@ export function evaluatePerformance(
   const failures: string[] = [];
   if (latencyErrors > 0) failures.push(`latency: ${latencyErrors} of ${latency.count + latencyErrors} sequential requests failed`);
   if (!(latency.p95 <= gates.p95LatencyMs)) failures.push(`latency: p95 ${latency.p95.toFixed(3)} ms > gate ${gates.p95LatencyMs} ms`);
+  if (gates.p99LatencyMs !== undefined && !passesGate('p99LatencyMs', latency.p99, gates.p99LatencyMs)) failures.push(`latency: p99 ${latency.p99.toFixed(3)} ms > gate ${gates.p99LatencyMs} ms`);
   if (throughput.errors > 0) failures.push(`throughput: ${throughput.errors} requests failed at concurrency ${throughput.concurrency}`);
   if (!(throughput.rps >= gates.minThroughputRps)) failures.push(`throughput: ${throughput.rps.toFixed(1)} req/s < gate ${gates.minThroughputRps} req/s at concurrency ${throughput.concurrency}`);
   return failures;
