@@ -12,7 +12,6 @@ import type {
   ValidationGates,
 } from '../common/contracts';
 import type { CanaryComparison, RolloutReport } from '../common/rollout';
-import type { DeploymentTiming } from './timing';
 
 /**
  * Final statuses: completed · rolled-back (every touched device restored) · rollback-failed (a
@@ -137,6 +136,16 @@ export interface ApprovalRecord {
   reason?: string;
   via?: 'signal' | 'update';
   waitedMs?: number;
+}
+
+/** Where a deployment's wall time went (computed by workflows/timing.ts, which says how). */
+export interface DeploymentTiming {
+  wallMs: number;
+  approvalWaitMs: number;
+  leaseMs: number;
+  inActivitiesMs: number;
+  selfMeasuredMs: number;
+  overheadMs: number;
 }
 
 /** What a person needs to decide, shown by the status query while awaiting approval. */
