@@ -8,6 +8,7 @@ import { sha256File } from '../common/hashing';
 import { GPU_TASK_QUEUE } from '../common/queues';
 import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
+import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../common/workflowNames';
 import type { deployModel } from '../workflows';
 
 /** The checkpoint a request names cannot be read: the user's to fix, before anything starts. */
@@ -66,7 +67,7 @@ export async function startDeployment(client: Client, request: DeployRequest, op
   const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
   const withSha: DeployRequest = { ...request, sourceSha256: sha };
   const workflowId = deploymentWorkflowId(request.modelName, request.target, sha);
-  const handle = await client.workflow.start<typeof deployModel>('deployModel', {
+  const handle = await client.workflow.start<typeof deployModel>(DEPLOY_MODEL_WORKFLOW_TYPE, {
     taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
     workflowId,
     args: [withSha],

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { canonicalJson } from './canonicalJson';
-import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS } from './contracts';
+import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS, type CompileTarget } from './contracts';
 import { requestGatesShape } from './gateSchemas';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
 import { ON_BUSY } from './ownership';
@@ -204,6 +204,19 @@ export function deploymentWorkflowId(modelName: string, target: string, sourceSh
   if (!(COMPILE_TARGETS as readonly string[]).includes(target)) throw new InvalidDeployRequest([`target: one of ${COMPILE_TARGETS.join(', ')}`]);
   if (!SHA256_PATTERN.test(sourceSha256)) throw new InvalidDeployRequest(['sourceSha256: 64 lowercase hex characters']);
   return `deploy-${modelName}-${target}-${sourceSha256.slice(0, 12)}`;
+}
+
+/** The parts of a deployment's workflow id, or undefined when the id was not built by deploymentWorkflowId. */
+export function parseDeploymentWorkflowId(workflowId: string): { modelName: string; target: CompileTarget; sourceSha256Prefix: string } | undefined {
+  // The target is the segment right before the 12 hex; no target is a suffix of another after a dash.
+  const m = /^deploy-(.+)-([a-z0-9-]+)-([0-9a-f]{12})$/.exec(workflowId);
+  if (!m) return undefined;
+  for (const target of COMPILE_TARGETS) {
+    const tail = `-${target}-${m[3]}`;
+    const modelName = workflowId.slice('deploy-'.length, workflowId.length - tail.length);
+    if (workflowId.endsWith(tail) && MODEL_NAME_PATTERN.test(modelName)) return { modelName, target, sourceSha256Prefix: m[3] };
+  }
+  return undefined;
 }
 
 /**

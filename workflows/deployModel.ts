@@ -27,7 +27,7 @@ import { leaseGrantedSignal, releaseLeaseSignal } from './deviceMessages';
 import { refuseDecision } from './approval';
 import type { ErrorTypeName } from '../common/errors';
 import { ErrorType, deploymentFailure, summarizeFailure } from './failures';
-import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
+import { APPROVE_SIGNAL, approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionAccepted, type DecisionInput } from './messages';
 import { Progress, isoAt, nowMs } from './progress';
 import type { ApprovalRecord, CompensationRecord, DeploymentReport, DeploymentStatusName, DeviceState, StageName } from './report';
 import { checkRequest } from './requestCheck';
@@ -483,7 +483,7 @@ export async function deployModel(rawRequest: DeployRequest): Promise<Deployment
       how: [
         `edgeship approve ${deploymentId} --by <you> [--comment <text>]`,
         `edgeship reject ${deploymentId} --by <you> --reason <why>`,
-        `temporal workflow signal --workflow-id ${deploymentId} --name approve --input '{"by":"<you>"}'`,
+        `temporal workflow signal --workflow-id ${deploymentId} --name ${APPROVE_SIGNAL} --input '{"by":"<you>"}'`,
       ],
     };
     progress.setStatus('awaiting-approval');

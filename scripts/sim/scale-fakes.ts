@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { DeviceInfo, EdgeActivities, GpuActivities, ServingFigures, ValidationReport } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
 import { defaultGatesAt } from '../../common/gates';
+import { parseDeviceRolloutWorkflowId } from '../../common/workflowNames';
 
 export const fakeSha = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -31,9 +32,7 @@ const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTim
  */
 export function fakeDeviceIdOfCall(): string {
   const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
-  const parts = workflowId.split('.');
-  const last = parts[parts.length - 1];
-  return (last === 'catch-up' || last === 'revert') && parts.length > 2 ? parts[parts.length - 2] : last;
+  return parseDeviceRolloutWorkflowId(workflowId)?.deviceId ?? workflowId;
 }
 
 export function fakeValidationReport(deviceId: string, sha256: string, failing: boolean): ValidationReport {

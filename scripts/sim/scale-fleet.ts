@@ -32,6 +32,7 @@ import { GPU_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../../common/request';
 import { SA_MODEL, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../../common/rollout';
+import { DEPLOY_MODEL_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
 import { planWaves } from '../../workflows/fleet/plan';
 import { startDevServer, type DevServer } from '../lib/devServer';
 import { mib, readProcMemory } from './memory';
@@ -293,7 +294,7 @@ async function main(): Promise<void> {
       log(`FINDING: clients/startDeployment refused for ${o.devices} devices: ${why}`);
       log('  → starting the same deployModel directly, without EdgeshipDevices and with a short summary (what the client would have to do)');
       const workflowId = deploymentWorkflowId(request.modelName, request.target, request.sourceSha256!);
-      const handle = await client.workflow.start('deployModel', {
+      const handle = await client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, {
         taskQueue: GPU_TASK_QUEUE,
         workflowId,
         args: [request],
@@ -324,7 +325,7 @@ async function main(): Promise<void> {
       let waveText = `${waves.filter((w) => w && w.status !== 'RUNNING').length}/${planned.length} waves closed`;
       if (current >= 0) {
         try {
-          const s = await client.workflow.getHandle(waveIds[current]).query<WaveStatus>('waveStatus');
+          const s = await client.workflow.getHandle(waveIds[current]).query<WaveStatus>(MESSAGE_NAMES.rolloutWave.waveStatusQuery);
           waveText += `; ${planned[current].name}: ${s.counts.validated} validated, ${s.counts.running} running, ${s.counts.failed} failed, ${s.counts.skipped} offline, ${s.counts.pending} pending (${waves[current]!.historyLength} events)`;
         } catch {
           waveText += `; ${planned[current].name} running`;

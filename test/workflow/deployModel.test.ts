@@ -24,6 +24,7 @@ import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
 import type { PreflightInput, ValidateDeploymentInput } from '../../common/contracts';
 import { defaultGatesAt } from '../../common/gates';
+import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -502,11 +503,11 @@ describe('deployModel workflow (real dev server, replaced activities)', function
 
   it('a request started without the client gets the same schema: defaults filled, unknown keys refused before any activity', async () => {
     const base = { modelName: 'raw-start', source: { kind: 'checkpoint', checkpointPath: '/checkpoints/raw-start.pt' }, target: 'cpu-int8', devices: DEVICES };
-    const ok = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
+    const ok = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
     const report = (await ok.result()) as DeploymentReport;
     assert.equal(report.status, 'completed');
 
-    const bad = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
+    const bad = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
     await assert.rejects(bad.result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'InvalidRequest');

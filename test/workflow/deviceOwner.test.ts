@@ -7,7 +7,7 @@ import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowUpdateFai
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
-import { deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
+import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
 import { GPU_TASK_QUEUE } from '../../common/queues';
 import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
@@ -40,7 +40,7 @@ describe('deviceOwner workflow (real dev server)', function () {
   async function ask(client: Client, deviceId: string, input: Partial<DeviceOwnerInput>, req: LeaseRequest) {
     return client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
       args: [req],
-      startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', {
+      startWorkflowOperation: new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
         workflowId: deviceOwnerWorkflowId(deviceId),
         taskQueue: GPU_TASK_QUEUE,
         args: [{ deviceId, ...input }],

@@ -19,12 +19,13 @@ import {
 import type { BackupRecord, RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
 import type { DeviceFigures, DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
+import { MESSAGE_NAMES } from '../../common/workflowNames';
 import { edgeActivity, gpuActivity } from '../activities';
 import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../progress';
 
-export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');
+export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>(MESSAGE_NAMES.deviceRollout.deviceRolloutStatusQuery);
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
 

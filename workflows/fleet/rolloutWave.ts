@@ -16,12 +16,13 @@ import {
 } from '@temporalio/workflow';
 import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
+import { MESSAGE_NAMES } from '../../common/workflowNames';
 import { escapeText } from '../escapeText';
 import { isoAt, nowMs } from '../progress';
 import { deviceRollout } from './deviceRollout';
 import { haltFigure, haltReason } from './plan';
 
-export const waveStatusQuery = defineQuery<WaveStatus>('waveStatus');
+export const waveStatusQuery = defineQuery<WaveStatus>(MESSAGE_NAMES.rolloutWave.waveStatusQuery);
 
 export function emptyCounts(total: number): WaveCounts {
   return { total, pending: total, running: 0, validated: 0, failed: 0, skipped: 0, reverted: 0, cancelled: 0 };
