@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { ModelSource } from '../common/contracts';
 import { sha256File } from '../common/hashing';
-import { GPU_TASK_QUEUE } from '../common/queues';
+import { CONTROL_TASK_QUEUE } from '../common/queues';
 import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../common/workflowNames';
@@ -68,7 +68,7 @@ export async function startDeployment(client: Client, request: DeployRequest, op
   const withSha: DeployRequest = { ...request, sourceSha256: sha };
   const workflowId = deploymentWorkflowId(request.modelName, request.target, sha);
   const handle = await client.workflow.start<typeof deployModel>(DEPLOY_MODEL_WORKFLOW_TYPE, {
-    taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+    taskQueue: opts.taskQueue ?? CONTROL_TASK_QUEUE,
     workflowId,
     args: [withSha],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,

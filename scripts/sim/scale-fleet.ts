@@ -28,7 +28,8 @@ import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { deviceOwnerWorkflowId } from '../../common/ownership';
 import { stateDir } from '../../common/paths';
-import { GPU_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../../common/request';
 import { SA_MODEL, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../../common/rollout';
@@ -258,15 +259,13 @@ async function main(): Promise<void> {
     const fakes = { delayMs: o.deviceMs, failValidationOn: failOn };
 
     const rssBefore = readProcMemory(process.pid)?.rssKiB ?? 0;
-    workers.push(await Worker.create({
+    workers.push(...(await createControlAndGpuWorkers({
       connection: nativeConnection,
-      taskQueue: GPU_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: { ...createFakeGpuActivities(fakes), ...createOwnershipActivities(client) },
-      maxCachedWorkflows: o.maxCachedWorkflows,
-      maxConcurrentWorkflowTaskExecutions: 100,
-      maxConcurrentActivityTaskExecutions: 1000,
-    }));
+      control: { maxCachedWorkflows: o.maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 1000 },
+      gpu: { maxCachedWorkflows: 10, maxConcurrentActivityTaskExecutions: 1000 },
+    })));
     const tEdge = Date.now();
     if (o.edgeQueues === 'shared') {
       workers.push(await Worker.create({ connection: nativeConnection, taskQueue: SHARED_EDGE_QUEUE, activities: createFakeEdgeActivities(fakeDeviceIdOfCall, fakes), maxConcurrentActivityTaskExecutions: 1000, maxConcurrentActivityTaskPolls: 10 }));
@@ -277,7 +276,7 @@ async function main(): Promise<void> {
       }
     }
     const rssWorkers = readProcMemory(process.pid)?.rssKiB ?? 0;
-    log(`workers: gpu (bundle + fake GPU stages + real ownership) and ${workers.length - 1} edge Worker(s) created; edge Workers took ${secs(Date.now() - tEdge)}; RSS ${mib(rssBefore)} → ${mib(rssWorkers)}`);
+    log(`workers: control (bundle + real ownership) and gpu (fake GPU stages), and ${workers.length - 2} edge Worker(s) created; edge Workers took ${secs(Date.now() - tEdge)}; RSS ${mib(rssBefore)} → ${mib(rssWorkers)}`);
     running = Promise.all(workers.map((w) => w.run()));
     running.catch((err: unknown) => log(`a worker failed: ${(err as Error).message}`));
 
@@ -295,7 +294,7 @@ async function main(): Promise<void> {
       log('  → starting the same deployModel directly, without EdgeshipDevices and with a short summary (what the client would have to do)');
       const workflowId = deploymentWorkflowId(request.modelName, request.target, request.sourceSha256!);
       const handle = await client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, {
-        taskQueue: GPU_TASK_QUEUE,
+        taskQueue: CONTROL_TASK_QUEUE,
         workflowId,
         args: [request],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,

@@ -11,7 +11,8 @@ import { historyToJSON } from '../helpers/historyJson';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { startDeployment } from '../../clients/startDeployment';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import { SA_STATUS } from '../../common/searchAttributes';
 import type { deployModel } from '../../workflows';
@@ -45,13 +46,13 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     env = await startTestTemporal();
     const connection = env.nativeConnection;
     workers = [
-      await Worker.create({
+      // `control` (workflows, leases, resolveDevices) and `gpu` (model work), as a GPU server runs them.
+      ...(await createControlAndGpuWorkers({
         connection,
-        taskQueue: GPU_TASK_QUEUE,
         workflowsPath: require.resolve('../../workflows'),
         // The ownership activities are the real ones: they talk to this test server.
         activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      }),
+      })),
       ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id) })))),
     ];
     running = Promise.all(workers.map((w) => w.run()));
@@ -503,11 +504,11 @@ describe('deployModel workflow (real dev server, replaced activities)', function
 
   it('a request started without the client gets the same schema: defaults filled, unknown keys refused before any activity', async () => {
     const base = { modelName: 'raw-start', source: { kind: 'checkpoint', checkpointPath: '/checkpoints/raw-start.pt' }, target: 'cpu-int8', devices: DEVICES };
-    const ok = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
+    const ok = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: CONTROL_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
     const report = (await ok.result()) as DeploymentReport;
     assert.equal(report.status, 'completed');
 
-    const bad = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
+    const bad = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: CONTROL_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
     await assert.rejects(bad.result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'InvalidRequest');

@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
-import { GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE } from '../../common/queues';
 import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 
@@ -24,7 +24,7 @@ describe('deviceOwner workflow (real dev server)', function () {
     env = await startTestTemporal();
     worker = await Worker.create({
       connection: env.nativeConnection,
-      taskQueue: GPU_TASK_QUEUE,
+      taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createOwnershipActivities(env.client, { holderCheckIntervalMs: 300 }),
     });
@@ -42,7 +42,7 @@ describe('deviceOwner workflow (real dev server)', function () {
       args: [req],
       startWorkflowOperation: new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
         workflowId: deviceOwnerWorkflowId(deviceId),
-        taskQueue: GPU_TASK_QUEUE,
+        taskQueue: CONTROL_TASK_QUEUE,
         args: [{ deviceId, ...input }],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       }),

@@ -25,6 +25,8 @@ export interface Scenario {
   deviceTargets?: Record<string, CompileTarget>;
   /** compareWithServed measures this drift (1 − min cosine) from every served model. */
   driftFromServed?: number;
+  /** compileModel blocks (heartbeating, like a long Hailo compile) until releaseCompiles(). */
+  compileBlocks?: boolean;
   /** preflightModel finds embeddings far beyond maxAbsValue. */
   preflightFails?: boolean;
   /** swapModel switches `current` on this device, then fails its health check for good. */
@@ -65,6 +67,16 @@ export class ReplacedFleet {
    * written before the switch, like the device's run-scoped journal.
    */
   private readonly journals = new Map<string, { backup: BackupRecord | null; sha256: string; restored: boolean }>();
+
+  /** Replaced compiles now holding a `gpu` slot, blocked until releaseCompiles(). */
+  blockedCompiles = 0;
+  private compilesReleased!: () => void;
+  private compileRelease = new Promise<void>((resolve) => (this.compilesReleased = resolve));
+
+  /** Lets every blocked compile (and any later one) finish. */
+  releaseCompiles(): void {
+    this.compilesReleased();
+  }
 
   constructor(readonly deviceIds: string[]) {
     for (const id of deviceIds) this.served.set(id, initialSha(id));
@@ -128,7 +140,18 @@ export class ReplacedFleet {
         };
       },
       compileModel: async (input) => {
-        this.context('compileModel', input);
+        const { scenario } = this.context('compileModel', input);
+        if (scenario.compileBlocks) {
+          const ctx = Context.current();
+          const beat = setInterval(() => ctx.heartbeat('compiling'), 500);
+          this.blockedCompiles += 1;
+          try {
+            await Promise.race([this.compileRelease, ctx.cancelled]);
+          } finally {
+            this.blockedCompiles -= 1;
+            clearInterval(beat);
+          }
+        }
         // Another calibration set gives another INT8 artifact, as with the real quantizer.
         const artifactSha = sha(`${input.target} of ${input.onnx.sha256} calibrated on ${input.calibrationSet.sha256}`);
         return {
