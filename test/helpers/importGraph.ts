@@ -41,6 +41,36 @@ export function staticImports(fileName: string, text: string): string[] {
   return specs;
 }
 
+/**
+ * The module specifiers a source file loads when it runs: static imports and re-exports, without
+ * `import type`, `export type` and imports whose every binding is `type` (TypeScript erases them).
+ */
+export function runtimeImports(fileName: string, text: string): string[] {
+  const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
+  const specs: string[] = [];
+  for (const stmt of source.statements) {
+    if (ts.isImportDeclaration(stmt) && ts.isStringLiteral(stmt.moduleSpecifier)) {
+      const clause = stmt.importClause;
+      if (clause?.isTypeOnly) continue;
+      const named = clause?.namedBindings;
+      const onlyTypes = clause !== undefined && clause.name === undefined && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+      if (!onlyTypes) specs.push(stmt.moduleSpecifier.text);
+    } else if (ts.isExportDeclaration(stmt) && stmt.moduleSpecifier && ts.isStringLiteral(stmt.moduleSpecifier)) {
+      const named = stmt.exportClause;
+      const onlyTypes = stmt.isTypeOnly || (named !== undefined && ts.isNamedExports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly));
+      if (!onlyTypes) specs.push(stmt.moduleSpecifier.text);
+    } else if (ts.isImportEqualsDeclaration(stmt) && !stmt.isTypeOnly && ts.isExternalModuleReference(stmt.moduleReference) && ts.isStringLiteral(stmt.moduleReference.expression)) {
+      specs.push(stmt.moduleReference.expression.text);
+    }
+  }
+  return specs;
+}
+
+/** A relative specifier of a file as the project file it names, or undefined (a package, JSON). */
+export function resolveProjectImport(fromFile: string, spec: string): string | undefined {
+  return spec.startsWith('.') ? resolveRelative(fromFile, spec) : undefined;
+}
+
 /** Every .ts file under the given folders of root, with the project files it imports. */
 export function readImportGraph(root: string, folders: string[]): ImportGraph {
   const graph: ImportGraph = new Map();
