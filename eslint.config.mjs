@@ -1,7 +1,12 @@
 // Lint rules that protect what Temporal needs: no floating promises anywhere, and no Node
 // built-ins (or other non-deterministic modules) inside workflow code, which is replayed.
+import { readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+// The common/ modules workflow code may import at run time (pure: no Node built-ins, no zod).
+const workflowSafeCommon = JSON.parse(readFileSync(new URL('./common/workflowImports.json', import.meta.url), 'utf8')).mayImport;
+const commonGroup = (prefix) => [`${prefix}common/*`, ...workflowSafeCommon.map((name) => `!${prefix}common/${name}`)];
 
 const nodeBuiltins = [
   'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs',
@@ -34,6 +39,11 @@ export default tseslint.config(
         patterns: [
           { group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'Workflows import only types from activities.' },
           { group: ['@temporalio/worker', '@temporalio/client', '@temporalio/activity'], message: 'Workflow code may use only @temporalio/workflow.' },
+          {
+            group: [...commonGroup('../'), ...commonGroup('../../')],
+            allowTypeImports: true,
+            message: `Workflow code imports at run time only the pure common/ modules (common/workflowImports.json: ${workflowSafeCommon.join(', ')}); from the others (Node built-ins, zod) only types.`,
+          },
         ],
       }],
       'no-restricted-globals': ['error',

@@ -3,7 +3,7 @@
 // workflow and so no record.
 import type { Client } from '@temporalio/client';
 import { describeEdgePollers, edgeVersionLabel, type TaskQueueDescriber } from '../common/edgePollers';
-import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceRecord } from '../common/ownership';
+import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, parseDeviceOwnerWorkflowId, type DeviceRecord } from '../common/ownership';
 
 export interface DeviceView {
   deviceId: string;
@@ -24,7 +24,7 @@ export async function listDeviceRecords(client: Client, filter?: string[]): Prom
   const views: DeviceView[] = [];
   for await (const info of client.workflow.list({ query })) {
     const record = info.memo?.edgeshipDevice;
-    const deviceId = isRecord(record) ? record.deviceId : info.workflowId.replace(/^device-/, '');
+    const deviceId = isRecord(record) ? record.deviceId : (parseDeviceOwnerWorkflowId(info.workflowId) ?? info.workflowId);
     if (filter && !filter.includes(deviceId)) continue;
     views.push({ deviceId, record: isRecord(record) ? record : null, owner: info.status.name });
   }

@@ -16,11 +16,12 @@ import type {
   WaveReport,
   WaveStatus,
 } from '../common/rollout';
+import { DEPLOY_MODEL_WORKFLOW_TYPE, DEVICE_ROLLOUT_WORKFLOW_TYPE, MESSAGE_NAMES, parseDeviceRolloutWorkflowId } from '../common/workflowNames';
 import type { DeploymentStatus } from '../workflows/report';
 import type { ServerView } from './deploymentState';
 
 /** The wave workflow's live-status query (workflows/fleet/rolloutWave.ts), asked by name. */
-export const WAVE_STATUS_QUERY = 'waveStatus';
+export const WAVE_STATUS_QUERY = MESSAGE_NAMES.rolloutWave.waveStatusQuery;
 /** A fleet status lists every device up to this many; above, only the ones that need a look. */
 export const BIG_FLEET = 50;
 
@@ -357,9 +358,8 @@ export function updateLines(updates: RolloutUpdate[]): string[] {
 // ---------------------------------------------------------------------------------------------
 // list --device
 
-export const DEPLOY_MODEL_WORKFLOW_TYPE = 'deployModel';
-export const DEVICE_ROLLOUT_TYPE = 'deviceRollout';
-const CHILD_MODES = ['catch-up', 'revert'] as const;
+export { DEPLOY_MODEL_WORKFLOW_TYPE };
+export const DEVICE_ROLLOUT_TYPE = DEVICE_ROLLOUT_WORKFLOW_TYPE;
 
 /** A value in a visibility query: single-quoted, backslashes and quotes escaped. */
 export const visibilityQuote = (v: string): string => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -388,18 +388,16 @@ export function listQuery(f: ListFilters): string {
   return parts.join(' AND ');
 }
 
-/** A child's mode from its id: `<deploymentId>.<deviceId>[.<mode>]`. */
+/** A child's mode from its id (common/workflowNames.ts parses it). */
 export function childMode(workflowId: string, deviceId: string): DeviceRolloutMode {
-  for (const m of CHILD_MODES) if (workflowId.endsWith(`.${deviceId}.${m}`)) return m;
-  return 'deploy';
+  const child = parseDeviceRolloutWorkflowId(workflowId);
+  return child && child.deviceId === deviceId ? child.mode : 'deploy';
 }
 
-/** The parent deployment's id from a deviceRollout child's id (strips `.<deviceId>[.<mode>]`). */
+/** The parent deployment's id from a deviceRollout child's id; the id itself when it is not one of this device. */
 export function deploymentIdFromChild(workflowId: string, deviceId: string): string {
-  for (const suffix of [...CHILD_MODES.map((m) => `.${deviceId}.${m}`), `.${deviceId}`]) {
-    if (workflowId.endsWith(suffix) && workflowId.length > suffix.length) return workflowId.slice(0, -suffix.length);
-  }
-  return workflowId;
+  const child = parseDeviceRolloutWorkflowId(workflowId);
+  return child && child.deviceId === deviceId ? child.deploymentId : workflowId;
 }
 
 /** What `list --device` needs of one listed execution (clients/commands/list.ts maps the SDK's). */

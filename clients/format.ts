@@ -3,6 +3,8 @@ import type { WaveStatus } from '../common/rollout';
 import type { ReleaseCheck } from '../common/contracts';
 import type { DeploymentReport, DeploymentStatus, DeviceState, ReleaseSummary, StageRecord } from '../workflows/report';
 import { canaryComparisonLines, renderRollout } from './fleetFormat';
+import { describeGate, gateNamesAt } from '../common/gates';
+import type { ValidationGates } from '../common/contracts';
 
 const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10_000 ? `${(n / 1000).toFixed(1)} s` : n < 10 ? `${n.toFixed(2)} ms` : `${Math.round(n)} ms`);
 const num = (n: number | undefined, digits = 4): string => (n === undefined ? '—' : n.toFixed(digits));
@@ -66,6 +68,12 @@ export interface RenderOptions {
   live?: Record<string, WaveStatus>;
 }
 
+/** The device gates in the table's order, each with its direction: `p95LatencyMs ≤ 50 ms · …`. */
+function deviceGateList(gates: ValidationGates): string {
+  const set = gates as Partial<Record<string, number>>;
+  return gateNamesAt('device').flatMap((name) => (set[name] === undefined ? [] : [`${name} ${describeGate(name, set[name])}`])).join(' · ');
+}
+
 export function renderStatus(s: DeploymentStatus | DeploymentReport, opts: RenderOptions = {}): string {
   const lines: string[] = [];
   lines.push(`${s.deploymentId}  ${s.status.toUpperCase()}  (stage ${s.stage})`);
@@ -83,7 +91,8 @@ export function renderStatus(s: DeploymentStatus | DeploymentReport, opts: Rende
       if (f.sizes) lines.push(`    size: ${bytes(f.sizes.fp32Bytes)} FP32 → ${bytes(f.sizes.artifactBytes)} ${f.artifact.target}`);
       if (f.gpuLatencyMs) lines.push(`    GPU-server CPU latency: ${ms(f.gpuLatencyMs.fp32)} FP32 → ${ms(f.gpuLatencyMs.artifact)}`);
       if (f.quantization) lines.push(`    INT8 ${f.quantization.format} on ${f.quantization.cpu}${f.quantization.vnni ? ' (VNNI)' : ' (no VNNI)'}: ×${f.quantization.speedup.toFixed(2)} vs FP32${f.quantization.excludedNodes.length ? `, kept in FP32: ${f.quantization.excludedNodes.join(', ')}` : ''}`);
-      if (f.preflight) lines.push(`    pre-flight: ${f.preflight.map((c) => `${c.passed ? '✔' : '✘'} ${c.name} ${typeof c.value === 'number' ? c.value.toPrecision(4) : String(c.value)} (gate ${String(c.gate)})`).join(' · ')}`);
+      if (f.preflight) lines.push(`    pre-flight: ${f.preflight.map((c) => `${c.passed ? '✔' : '✘'} ${c.name} ${typeof c.value === 'number' ? c.value.toPrecision(4) : String(c.value)} (gate ${typeof c.gate === 'number' && c.name !== 'allFinite' ? describeGate(c.name, c.gate) : String(c.gate)})`).join(' · ')}`);
+      if (f.deviceGates) lines.push(`    device gates after the swap: ${deviceGateList(f.deviceGates)}`);
       for (const c of f.servedComparison ?? []) {
         const on = c.deviceIds.join(', ');
         if (c.found === 'missing') lines.push(`    vs served ${c.servedSha256.slice(0, 12)} (${on}): not compared — ${c.reason ?? 'not available'}`);

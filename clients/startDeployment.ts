@@ -5,9 +5,10 @@ import * as path from 'node:path';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { ModelSource } from '../common/contracts';
 import { sha256File } from '../common/hashing';
-import { GPU_TASK_QUEUE } from '../common/queues';
+import { CONTROL_TASK_QUEUE } from '../common/queues';
 import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
+import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../common/workflowNames';
 import type { deployModel } from '../workflows';
 
 /** The checkpoint a request names cannot be read: the user's to fix, before anything starts. */
@@ -66,8 +67,8 @@ export async function startDeployment(client: Client, request: DeployRequest, op
   const sha = request.sourceSha256 ?? (await sourceSha256(request.source));
   const withSha: DeployRequest = { ...request, sourceSha256: sha };
   const workflowId = deploymentWorkflowId(request.modelName, request.target, sha);
-  const handle = await client.workflow.start<typeof deployModel>('deployModel', {
-    taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+  const handle = await client.workflow.start<typeof deployModel>(DEPLOY_MODEL_WORKFLOW_TYPE, {
+    taskQueue: opts.taskQueue ?? CONTROL_TASK_QUEUE,
     workflowId,
     args: [withSha],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,

@@ -1,6 +1,7 @@
 // The contracts between the workflow and the activities: inputs and results of every stage.
 // Types only (plus a few constants), so workflow code can import this file. Large data never
 // travels here: artifacts are referenced by path and sha256.
+import type { GatesAt } from './gates';
 
 export const COMPILE_TARGETS = ['cpu-fp32', 'cpu-int8', 'hailo8', 'hailo8l'] as const;
 export type CompileTarget = (typeof COMPILE_TARGETS)[number];
@@ -205,16 +206,7 @@ export type ReleaseSigning =
  * Gates of preflightModel, run on the GPU server before anything is staged. Every figure is
  * reported whether it passed or not.
  */
-export interface PreflightGates {
-  maxAbsValue: number; // default 100: no embedding value beyond ±100 on in-range windows (every z-scored value within ±12)
-  maxAbsValueFullScale: number; // default 10000: bound on windows beyond that (saturated sensors, full-scale noise)
-  minOutputVariance: number; // default 1e-6: min over the 64 dimensions of the variance across activity windows
-  minPairwiseDistance: number; // default 1e-4: distinct activity windows give distinct embeddings (L2)
-  maxRelativeError: number; // default 0.25: |output − reference| / |reference| on every probe (scale, not only direction)
-  minReferenceCosine: number; // default 0.98: direction against the references
-  parityMaxAbsDiff: number; // default 8: max |Δ| of any embedding value against its reference
-  minProbes: number; // default 4: a reference file with fewer probes proves too little
-}
+export type PreflightGates = GatesAt<'preflight'>; // names, defaults and directions: common/gates.ts
 
 export interface PreflightInput {
   modelName: string;
@@ -414,17 +406,8 @@ export interface SwapFailureDetails {
   [key: string]: unknown;
 }
 
-export interface ValidationGates {
-  p95LatencyMs: number; // default 50
-  minThroughputRps: number; // default 250
-  minReferenceCosine: number; // default 0.98 (agreement with GPU-side reference embeddings)
-  maxAbsValue: number; // default 100
-  minOutputVariance: number; // default 1e-6
-  /** Binding windows (metadata `binding`): min cosine of the device's outputs with the FP32 ones. Default 0.99. */
-  deviceMinCosine: number;
-  /** Binding windows: max |device − FP32| / |FP32| over the windows (scale). Default 0.2. */
-  deviceMaxRelativeError: number;
-}
+/** The gates validateDeployment checks on the device (common/gates.ts, place 'device'). */
+export type ValidationGates = GatesAt<'device'>;
 
 export interface ValidateDeploymentInput {
   sha256: string;

@@ -2,15 +2,8 @@
 // grants the device to one deployment run at a time, queues the others in arrival order, and
 // keeps the device's record (what it serves, which run put it there, its backups). Types and
 // names only: workflows, activities and clients all import this file.
-import { assertDeviceId } from './ids';
-
-export const DEVICE_OWNER_WORKFLOW_TYPE = 'deviceOwner';
-
-/** The id of the device's owner workflow: Temporal's id uniqueness is the lease's guarantee. */
-export function deviceOwnerWorkflowId(deviceId: string): string {
-  assertDeviceId(deviceId);
-  return `device-${deviceId}`;
-}
+// The owner's type and id are defined with every other workflow name (common/workflowNames.ts).
+export { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, parseDeviceOwnerWorkflowId } from './workflowNames';
 
 export const ON_BUSY = ['queue', 'fail'] as const;
 export type OnBusy = (typeof ON_BUSY)[number];

@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { msToNumber } from '@temporalio/common/lib/time';
 import { canonicalJson } from './canonicalJson';
-import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS } from './contracts';
+import { CALIBRATION_METHODS, COMPILE_TARGETS, QUANT_FORMATS, type CompileTarget } from './contracts';
+import { requestGatesShape } from './gateSchemas';
 import { DEVICE_ID_PATTERN, MODEL_NAME_PATTERN, SHA256_PATTERN } from './ids';
 import { ON_BUSY } from './ownership';
 import { APPROVAL_POINTS, OFFLINE_POLICIES, ON_HALT } from './rollout';
@@ -30,7 +31,6 @@ const duration = z.union([z.number().int().positive(), z.string().min(1)]).trans
   return Math.round(ms);
 });
 
-const unitInterval = z.number().gt(0).max(1);
 /** A wave's size as a percentage of the fleet: 0–100 %, decimals allowed. */
 const WAVE_PERCENTAGE = /^(100|[1-9]?[0-9](\.[0-9]+)?)%$/;
 
@@ -61,36 +61,8 @@ export const DeployRequestSchema = z.strictObject({
       seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
     })
     .prefault({}),
-  gates: z
-    .strictObject({
-      parityMinCosine: unitInterval.default(0.9999),
-      /** Export parity in scale: max |ONNX − PyTorch| / |PyTorch| over the probes. */
-      parityMaxRelativeError: z.number().positive().default(1e-3),
-      int8MinCosine: unitInterval.default(0.99),
-      /** Pre-flight (GPU server, before staging): no embedding value beyond ±maxAbsValue over the input sweep. */
-      maxAbsValue: z.number().positive().default(100),
-      /** Pre-flight: the bound for windows beyond ±12 σ (saturated sensors), where a ReLU encoder grows with its input. */
-      maxAbsValueFullScale: z.number().positive().default(10_000),
-      /** Pre-flight: min over the 64 dimensions of the variance across distinct activity windows. */
-      minOutputVariance: z.number().nonnegative().default(1e-6),
-      /** Pre-flight: min L2 distance between the embeddings of distinct activity windows. */
-      minPairwiseDistance: z.number().nonnegative().default(1e-4),
-      /** Pre-flight: the deployed artifact against the references, in scale (|Δ| / |reference|). */
-      maxRelativeError: z.number().positive().default(0.25),
-      /** Pre-flight: max |Δ| of any embedding value of the deployed artifact against the references. */
-      parityMaxAbsDiff: z.number().positive().default(8),
-      /** Pre-flight: reference files with fewer probes are refused. */
-      minProbes: z.number().int().min(1).default(4),
-      p95LatencyMs: z.number().positive().default(50),
-      minThroughputRps: z.number().nonnegative().default(250),
-      minReferenceCosine: unitInterval.default(0.98),
-      /** Device: the artifact's binding windows on the device's runtime, cosine with their FP32 outputs. */
-      deviceMinCosine: unitInterval.default(0.99),
-      /** Device: the same windows in scale, max |device − FP32| / |FP32|. */
-      deviceMaxRelativeError: z.number().positive().default(0.2),
-      maxDriftFromServed: z.number().gt(0).max(2).optional(),
-    })
-    .prefault({}),
+  /** Every gate with its default: the one table in common/gates.ts (field, default, where it is checked). */
+  gates: z.strictObject(requestGatesShape()).prefault({}),
   /** cpu-int8 only: how onnxruntime quantizes (see common/contracts.ts QuantizationOptions). */
   quantization: z
     .strictObject({
@@ -247,6 +219,19 @@ export function deploymentWorkflowId(modelName: string, target: string, sourceSh
   if (!(COMPILE_TARGETS as readonly string[]).includes(target)) throw new InvalidDeployRequest([`target: one of ${COMPILE_TARGETS.join(', ')}`]);
   if (!SHA256_PATTERN.test(sourceSha256)) throw new InvalidDeployRequest(['sourceSha256: 64 lowercase hex characters']);
   return `deploy-${modelName}-${target}-${sourceSha256.slice(0, 12)}`;
+}
+
+/** The parts of a deployment's workflow id, or undefined when the id was not built by deploymentWorkflowId. */
+export function parseDeploymentWorkflowId(workflowId: string): { modelName: string; target: CompileTarget; sourceSha256Prefix: string } | undefined {
+  // The target is the segment right before the 12 hex; no target is a suffix of another after a dash.
+  const m = /^deploy-(.+)-([a-z0-9-]+)-([0-9a-f]{12})$/.exec(workflowId);
+  if (!m) return undefined;
+  for (const target of COMPILE_TARGETS) {
+    const tail = `-${target}-${m[3]}`;
+    const modelName = workflowId.slice('deploy-'.length, workflowId.length - tail.length);
+    if (workflowId.endsWith(tail) && MODEL_NAME_PATTERN.test(modelName)) return { modelName, target, sourceSha256Prefix: m[3] };
+  }
+  return undefined;
 }
 
 /**

@@ -5,8 +5,11 @@
 // tests import this file.
 import type { ArtifactRef, BackupRecord, ReleaseCheck, RestoreBackupResult, SoakReport, ValidationGates } from './contracts';
 
-export const ROLLOUT_WAVE_WORKFLOW_TYPE = 'rolloutWave';
-export const DEVICE_ROLLOUT_WORKFLOW_TYPE = 'deviceRollout';
+// The children's types, modes and ids are defined with every other workflow name (common/workflowNames.ts).
+export {
+  DEVICE_ROLLOUT_WORKFLOW_TYPE, ROLLOUT_WAVE_WORKFLOW_TYPE, deviceRolloutWorkflowId, parseDeviceRolloutWorkflowId, parseWaveWorkflowId, waveWorkflowId, type DeviceRolloutMode,
+} from './workflowNames';
+import type { DeviceRolloutMode } from './workflowNames';
 
 export const ON_HALT = ['revert-all', 'keep-validated'] as const;
 export type OnHalt = (typeof ON_HALT)[number];
@@ -27,7 +30,6 @@ export interface HaltCriteria {
   countOffline: boolean;
 }
 
-export type DeviceRolloutMode = 'deploy' | 'catch-up' | 'revert';
 
 /**
  * How a device's rollout ended:
@@ -68,7 +70,8 @@ export interface DeviceRolloutSettings {
   /** The request's allowDowngrade (absent: false). */
   allowDowngrade?: boolean;
   ext: 'onnx' | 'hef';
-  gates: Pick<ValidationGates, 'p95LatencyMs' | 'minThroughputRps' | 'minReferenceCosine' | 'deviceMinCosine' | 'deviceMaxRelativeError'>;
+  /** Every device gate (common/gates.ts) with the request's value. */
+  gates: ValidationGates;
   validation: { latencyRequests: number; concurrency: number; throughputDurationMs: number };
   edge: { healthTimeoutMs: number; deviceDeadline: number; restoreDeadline: number; queueWait: number; sharedTaskQueue?: string };
   soakMs: number;
@@ -175,15 +178,6 @@ export interface WaveStatus {
   halted?: HaltVerdict;
   /** No new device starts while the rollout is paused; the running ones finish. */
   paused?: boolean;
-}
-
-/** Child workflow ids: stable, readable in the UI, unique per parent id (a re-run reuses them once closed). */
-export function waveWorkflowId(deploymentId: string, wave: string): string {
-  return `${deploymentId}.${wave}`;
-}
-
-export function deviceRolloutWorkflowId(deploymentId: string, deviceId: string, mode: DeviceRolloutMode): string {
-  return mode === 'deploy' ? `${deploymentId}.${deviceId}` : `${deploymentId}.${deviceId}.${mode}`;
 }
 
 /** A wave's planned membership, as the parent reports it. */

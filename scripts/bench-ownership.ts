@@ -11,7 +11,8 @@ import { createOwnershipActivities } from '../activities/gpu/ownership';
 import { awaitFinalReport } from '../clients/deploymentState';
 import { startDeployment } from '../clients/startDeployment';
 import { percentile } from '../common/percentiles';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../common/queues';
+import { edgeTaskQueue } from '../common/queues';
+import { createControlAndGpuWorkers } from '../workers/gpuWorker';
 import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../common/temporalCli';
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   const fleet = new ReplacedFleet(DEVICES);
   const client: Client = env.client;
   const workers = [
-    await Worker.create({ connection: env.nativeConnection, taskQueue: GPU_TASK_QUEUE, workflowsPath: require.resolve('../workflows'), activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(client) } }),
+    ...(await createControlAndGpuWorkers({ connection: env.nativeConnection, workflowsPath: require.resolve('../workflows'), activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(client) } })),
     ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
   ];
   const running = Promise.all(workers.map((w) => w.run()));

@@ -14,8 +14,9 @@ import { parseArgs } from 'node:util';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../activities/gpu/ownership';
+import { defaultGatesAt } from '../common/gates';
 import { deviceOwnerWorkflowId } from '../common/ownership';
-import { GPU_TASK_QUEUE } from '../common/queues';
+import { CONTROL_TASK_QUEUE } from '../common/queues';
 import type { DeviceRolloutInput, WaveInput } from '../common/rollout';
 import { startTestTemporal } from '../test/helpers/temporalEnv';
 import { requestLeaseUpdate } from '../workflows/deviceMessages';
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const workers = [
     await Worker.create({
       connection: env.nativeConnection,
-      taskQueue: GPU_TASK_QUEUE,
+      taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../workflows'),
       activities: createOwnershipActivities(client),
       debugMode: true,
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     artifact: { path: '/nowhere/model.onnx', sha256: 'a'.repeat(64), sizeBytes: 1 },
     metadataPath: '/nowhere/model.onnx.meta.json',
     ext: 'onnx' as const,
-    gates: { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, deviceMinCosine: 0.99, deviceMaxRelativeError: 0.2 },
+    gates: defaultGatesAt('device'),
     validation: { latencyRequests: 200, concurrency: 8, throughputDurationMs: 3000 },
     edge: { healthTimeoutMs: 60_000, deviceDeadline: 1_800_000, restoreDeadline: 3_600_000, queueWait: 120_000 },
     soakMs: 0,
@@ -96,17 +97,17 @@ async function main(): Promise<void> {
     await measure('deviceOwner', (i) =>
       client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
         args: [{ deploymentId: `holder-${i}`, runId, modelName: 'heap', onBusy: 'queue' }],
-        startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', { workflowId: deviceOwnerWorkflowId(`heap-${i}`), taskQueue: GPU_TASK_QUEUE, args: [{ deviceId: `heap-${i}` }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING }),
+        startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', { workflowId: deviceOwnerWorkflowId(`heap-${i}`), taskQueue: CONTROL_TASK_QUEUE, args: [{ deviceId: `heap-${i}` }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING }),
       }),
     );
     await measure('deviceRollout', (i) => {
       const input: DeviceRolloutInput = { ...settings, deviceId: `heap-${i}`, mode: 'deploy', wave: 'wave-1' };
-      return client.workflow.start('deviceRollout', { taskQueue: GPU_TASK_QUEUE, workflowId: `${settings.deploymentId}.heap-${i}`, args: [input] });
+      return client.workflow.start('deviceRollout', { taskQueue: CONTROL_TASK_QUEUE, workflowId: `${settings.deploymentId}.heap-${i}`, args: [input] });
     });
     await measure('rolloutWave', (i) => {
       // A paused wave starts no device: it parks with its devices pending.
       const input: WaveInput = { name: `wave-${i}`, index: 1, mode: 'deploy', devices: [`heap-${i}`], maxParallel: 1, settings, paused: true };
-      return client.workflow.start('rolloutWave', { taskQueue: GPU_TASK_QUEUE, workflowId: `${settings.deploymentId}.wave-${i}`, args: [input] });
+      return client.workflow.start('rolloutWave', { taskQueue: CONTROL_TASK_QUEUE, workflowId: `${settings.deploymentId}.wave-${i}`, args: [input] });
     });
   } finally {
     for (const w of workers) w.shutdown();

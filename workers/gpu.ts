@@ -18,7 +18,7 @@ import { addMetricsFlags, metricsBindAddress, type MetricsFlags } from './metric
 
 async function main(): Promise<void> {
   const program = addMetricsFlags(addConnectionFlags(new Command('gpu-worker')))
-    .description('edgeship GPU worker: runs the deployment workflows and export, calibrate, compile, resolveDevices, pushArtifact on queue "gpu"')
+    .description('edgeship GPU worker: on queue "control" the workflows, device leases and resolveDevices; on queue "gpu" export, calibrate, compile, pre-flight, compare and pushArtifact')
     .addOption(new Option('--release-key <file>', 'Ed25519 release signing key (PEM, mode 0600) from `edgeship keys create`; without it artifacts are unsigned').env('EDGESHIP_RELEASE_KEY'))
     .showHelpAfterError();
   program.parse();
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   installWorkerRuntime(log, { metricsBindAddress: metricsBindAddress(flags) });
   const { resolved, connection } = await connectTemporal(flags, log);
   const handle = await createGpuWorker({ inventory, connection, namespace: resolved.namespace, modelActivityOptions: { releaseSigner } });
-  log.info({ releaseKeyId: releaseSigner?.keyId ?? 'none: artifacts are unsigned', taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
+  log.info({ releaseKeyId: releaseSigner?.keyId ?? 'none: artifacts are unsigned', taskQueue: handle.taskQueue, controlTaskQueue: handle.controlTaskQueue, address: resolved.address, namespace: resolved.namespace, profile: resolved.profile, devices: inventory.devices.map((d) => d.id) }, 'gpu worker polling');
   await handle.run();
   await connection.close();
   log.info('gpu worker stopped');

@@ -1,9 +1,15 @@
-// The GPU worker: polls `gpu` with the model activities (export, calibrate, compile) and the
-// fleet activities (resolve devices, push over SFTP), and runs the deployment workflows — the
-// workflow code is bundled from workflows/index.ts, so it is the one worker kind that needs it.
+// The GPU worker process runs two Worker instances on one connection:
+//   control  every workflow (bundled from workflows/index.ts) and the short activities that only
+//            talk to Temporal or read the inventory (leases, owners, resolveDevices), with slots
+//            of their own;
+//   gpu      the model activities (export, calibrate, compile, pre-flight, compare) and the SFTP
+//            push, a few at a time: a real Hailo compile holds a slot for an hour.
+// So a `gpu` queue full of compiles never holds back a lease, a release or an owner's check.
+// The gpu Worker also runs workflow tasks of workflows started on `gpu` before the control plane
+// existed (device owners live for months), with the same bundle.
 import * as os from 'node:os';
 import { Client } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createGpuModelActivities, type GpuModelActivityOptions } from '../activities/gpu';
 import { createEdgeVersionGate, gatePushArtifact } from '../activities/gpu/edgeVersionGate';
 import { createFleetActivities } from '../activities/gpu/fleet';
@@ -11,15 +17,18 @@ import { createOwnershipActivities, type OwnershipActivityOptions } from '../act
 import type { GpuActivities } from '../common/contracts';
 import type { OwnershipActivities } from '../common/ownership';
 import type { Inventory } from '../common/inventory';
-import { GPU_TASK_QUEUE } from '../common/queues';
-import { connectIfNeeded, makeHandle, type WorkerHandle } from './workerHandle';
+import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, isControlActivity } from '../common/queues';
+import { connectIfNeeded, type WorkerHandle } from './workerHandle';
 
 export interface GpuWorkerOptions {
   inventory: Inventory;
   connection?: NativeConnection;
   address?: string;
   namespace?: string;
+  /** The model-work queue (default `gpu`). */
   taskQueue?: string;
+  /** The control-plane queue: workflows, leases, owners (default `control`). */
+  controlTaskQueue?: string;
   modelActivityOptions?: GpuModelActivityOptions;
   /** Replaces some activities (workflow tests); production passes none. */
   activities?: Partial<GpuActivities & OwnershipActivities>;
@@ -27,35 +36,123 @@ export interface GpuWorkerOptions {
   /** Defaults to this project's workflows/index.ts. */
   workflowsPath?: string;
   identity?: string;
+  /** Model activities at once on `gpu` (default 4: CPU-heavy Python subprocesses). */
+  maxGpuActivities?: number;
+}
+
+/** Both Worker instances of the process; `worker`/`taskQueue` are the `gpu` one's. */
+export interface GpuWorkerHandle extends WorkerHandle {
+  controlWorker: Worker;
+  controlTaskQueue: string;
+  /** Runs both until fn settles (tests), then shuts both down. */
+  runUntil<T>(fn: () => Promise<T>): Promise<T>;
+  /** Stops polling on both queues; run() resolves when both have drained. */
+  shutdown(): void;
 }
 
 export function defaultWorkflowsPath(): string {
   return require.resolve('../workflows');
 }
 
-export async function createGpuWorker(opts: GpuWorkerOptions): Promise<WorkerHandle> {
+type AllActivities = Record<string, (...args: never[]) => unknown>;
+
+/** Splits activities by where they are scheduled (common/queues.ts CONTROL_ACTIVITIES). */
+export function splitByQueue(activities: AllActivities): { control: AllActivities; gpu: AllActivities } {
+  const control: AllActivities = {};
+  const gpu: AllActivities = {};
+  for (const [name, fn] of Object.entries(activities)) (isControlActivity(name) ? control : gpu)[name] = fn;
+  return { control, gpu };
+}
+
+export interface ControlAndGpuWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  workflowsPath: string;
+  /** Every GPU-server activity; each is registered on the queue it is scheduled on. */
+  activities: AllActivities;
+  controlTaskQueue?: string;
+  taskQueue?: string;
+  /** Further options of each Worker (identity, slots, caches). */
+  control?: Partial<WorkerOptions>;
+  gpu?: Partial<WorkerOptions>;
+}
+
+/**
+ * The two Workers of a GPU server: `control` (workflows and control activities) and `gpu` (model
+ * activities, and workflow tasks of runs started on `gpu` before `control` existed), from one
+ * workflow bundle. createGpuWorker uses it; so do the workflow tests and the scale benchmark,
+ * which replace the activities.
+ */
+export async function createControlAndGpuWorkers(o: ControlAndGpuWorkerOptions): Promise<[control: Worker, gpu: Worker]> {
+  const { control, gpu } = splitByQueue(o.activities);
+  // One bundle for both Workers: bundling takes seconds and the code is the same. Logged like
+  // Worker.create's own bundling (the process's runtime logger).
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: o.workflowsPath, logger: Runtime.instance().logger });
+  const base = { connection: o.connection, namespace: o.namespace ?? 'default', workflowBundle, shutdownGraceTime: '30s' } as const;
+  return [
+    await Worker.create({ ...base, taskQueue: o.controlTaskQueue ?? CONTROL_TASK_QUEUE, activities: control, ...o.control }),
+    await Worker.create({ ...base, taskQueue: o.taskQueue ?? GPU_TASK_QUEUE, activities: gpu, ...o.gpu }),
+  ];
+}
+
+export async function createGpuWorker(opts: GpuWorkerOptions): Promise<GpuWorkerHandle> {
   const taskQueue = opts.taskQueue ?? GPU_TASK_QUEUE;
+  const controlTaskQueue = opts.controlTaskQueue ?? CONTROL_TASK_QUEUE;
   const conn = await connectIfNeeded(opts.connection, opts.address);
   const namespace = opts.namespace ?? 'default';
-  // The ownership activities talk to Temporal (update-with-start on the device's owner workflow).
-  const client = new Client({ connection: conn.connection, namespace });
-  return makeHandle(taskQueue, conn, () =>
-    Worker.create({
+  const identity = opts.identity ?? `gpu@${os.hostname()}:${process.pid}`;
+  let control: Worker;
+  let gpu: Worker;
+  try {
+    // The ownership activities talk to Temporal (update-with-start on the device's owner workflow).
+    const client = new Client({ connection: conn.connection, namespace });
+    const all = {
+      ...createGpuModelActivities(opts.modelActivityOptions),
+      // The push refuses a device whose edge worker is too old before connecting to it.
+      ...gatePushArtifact(createFleetActivities(opts.inventory), createEdgeVersionGate(client)),
+      ...createOwnershipActivities(client, { taskQueue: controlTaskQueue, ...opts.ownership }),
+      ...opts.activities,
+    } as AllActivities;
+    [control, gpu] = await createControlAndGpuWorkers({
       connection: conn.connection,
       namespace,
-      taskQueue,
-      identity: opts.identity ?? `gpu@${os.hostname()}:${process.pid}`,
       workflowsPath: opts.workflowsPath ?? defaultWorkflowsPath(),
-      activities: {
-        ...createGpuModelActivities(opts.modelActivityOptions),
-        // The push refuses a device whose edge worker is too old before connecting to it.
-        ...gatePushArtifact(createFleetActivities(opts.inventory), createEdgeVersionGate(client)),
-        ...createOwnershipActivities(client, { taskQueue, ...opts.ownership }),
-        ...opts.activities,
-      },
-      // Export and compile are CPU-heavy Python subprocesses: a few at a time, not dozens.
-      maxConcurrentActivityTaskExecutions: 4,
-      shutdownGraceTime: '30s',
-    }),
-  );
+      activities: all,
+      control: { identity: `${identity}/control` },
+      gpu: { identity, maxConcurrentActivityTaskExecutions: opts.maxGpuActivities ?? 4 },
+      controlTaskQueue,
+      taskQueue,
+    });
+  } catch (err) {
+    if (conn.owned) await conn.connection.close();
+    throw err;
+  }
+  const shutdown = (): void => {
+    for (const w of [control, gpu]) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  /** Both run; when one stops (shutdown, or a fatal error), the other is stopped too. */
+  const runBoth = async (): Promise<void> => {
+    const runs = [control, gpu].map((w) => w.run().finally(shutdown));
+    const settled = await Promise.allSettled(runs);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  return {
+    worker: gpu,
+    taskQueue,
+    controlWorker: control,
+    controlTaskQueue,
+    shutdown,
+    async run() {
+      try {
+        await runBoth();
+      } finally {
+        if (conn.owned) await conn.connection.close();
+      }
+    },
+    runUntil<T>(fn: () => Promise<T>): Promise<T> {
+      // The SDK's own runUntil on each: gpu stops when fn settles, control when gpu has stopped.
+      return control.runUntil(gpu.runUntil(fn()));
+    },
+  };
 }

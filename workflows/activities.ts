@@ -4,7 +4,7 @@ import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EdgeActivities, GpuActivities } from '../common/contracts';
 import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import type { OwnershipActivities } from '../common/ownership';
-import { GPU_TASK_QUEUE, edgeTaskQueue } from '../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue, gpuServerActivityQueue } from '../common/queues';
 import type { DeployRequest } from '../common/request';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
@@ -54,7 +54,8 @@ const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
 };
 
 export function gpuActivity<K extends keyof GpuActivities>(name: K, summary: string, extra: ActivityOptions = {}): GpuActivities[K] {
-  const proxy = proxyActivities<GpuActivities>({ ...GPU_OPTIONS[name], ...extra, taskQueue: GPU_TASK_QUEUE, summary });
+  // Model work goes to `gpu`; resolveDevices, a quick inventory lookup, to `control` (common/queues.ts).
+  const proxy = proxyActivities<GpuActivities>({ ...GPU_OPTIONS[name], ...extra, taskQueue: gpuServerActivityQueue(name), summary });
   return proxy[name] as GpuActivities[K];
 }
 
@@ -155,6 +156,7 @@ const OWNERSHIP_OPTIONS: { [K in keyof OwnershipActivities]: ActivityOptions } =
 };
 
 export function ownershipActivity<K extends keyof OwnershipActivities>(name: K, summary: string): OwnershipActivities[K] {
-  const proxy = proxyActivities<OwnershipActivities>({ ...OWNERSHIP_OPTIONS[name], taskQueue: GPU_TASK_QUEUE, summary });
+  // On the control plane: a full `gpu` queue must never hold back a lease or a release.
+  const proxy = proxyActivities<OwnershipActivities>({ ...OWNERSHIP_OPTIONS[name], taskQueue: CONTROL_TASK_QUEUE, summary });
   return proxy[name] as OwnershipActivities[K];
 }

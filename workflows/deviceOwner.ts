@@ -29,7 +29,7 @@ import {
 } from '@temporalio/workflow';
 import { ErrorType } from '../common/errors';
 import { DEFAULT_HOLDER_CHECK_INTERVAL_MS, IDLE_CHECK_FACTOR, ON_BUSY, type DeviceOwnerInput, type DeviceRecord, type LeaseEntry, type LeaseRequest, type OwnershipActivities } from '../common/ownership';
-import { GPU_TASK_QUEUE } from '../common/queues';
+import { CONTROL_TASK_QUEUE } from '../common/queues';
 import { SA_DEVICES, SA_SHA, SA_STATUS } from '../common/searchAttributes';
 import { desiredModelSignal, deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
 import { escapeText } from './escapeText';
@@ -44,8 +44,9 @@ const OWNER_CHECKS_HOLDER_ONLY_WHEN_ASKED_PATCH = 'edgeship-owner-checks-holder-
 
 const RUN_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+// On the control plane: noticing an ended holder must not wait behind hours of compiles on `gpu`.
 const { describeDeploymentRun } = proxyActivities<OwnershipActivities>({
-  taskQueue: GPU_TASK_QUEUE,
+  taskQueue: CONTROL_TASK_QUEUE,
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
 });

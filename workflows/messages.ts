@@ -2,6 +2,7 @@
 // their payloads stay plain JSON objects: `temporal workflow signal --name approve
 // --input '{"by":"alice"}'` and the Temporal UI's signal button send exactly these.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { MESSAGE_NAMES } from '../common/workflowNames';
 import type { DeploymentStatus } from './report';
 
 export interface ApproveInput {
@@ -33,12 +34,13 @@ export interface ResumeInput {
   by: string;
 }
 
-export const APPROVE_SIGNAL = 'approve';
-export const REJECT_SIGNAL = 'reject';
-export const DECIDE_UPDATE = 'decide';
-export const STATUS_QUERY = 'status';
-export const PAUSE_SIGNAL = 'pause';
-export const RESUME_SIGNAL = 'resume';
+const NAMES = MESSAGE_NAMES.deployModel; // defined with every other name in common/workflowNames.ts
+export const APPROVE_SIGNAL = NAMES.approveSignal;
+export const REJECT_SIGNAL = NAMES.rejectSignal;
+export const DECIDE_UPDATE = NAMES.decideUpdate;
+export const STATUS_QUERY = NAMES.statusQuery;
+export const PAUSE_SIGNAL = NAMES.pauseSignal;
+export const RESUME_SIGNAL = NAMES.resumeSignal;
 
 export const approveSignal = defineSignal<[ApproveInput]>(APPROVE_SIGNAL);
 export const rejectSignal = defineSignal<[RejectInput]>(REJECT_SIGNAL);

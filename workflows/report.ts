@@ -10,9 +10,9 @@ import type {
   ServedComparison,
   RestoreBackupResult,
   ValidationReport,
+  ValidationGates,
 } from '../common/contracts';
 import type { CanaryComparison, RolloutReport } from '../common/rollout';
-import type { DeploymentTiming } from './timing';
 
 /**
  * Final statuses: completed · rolled-back (every touched device restored) · rollback-failed (a
@@ -141,6 +141,16 @@ export interface ApprovalRecord {
   waitedMs?: number;
 }
 
+/** Where a deployment's wall time went (computed by workflows/timing.ts, which says how). */
+export interface DeploymentTiming {
+  wallMs: number;
+  approvalWaitMs: number;
+  leaseMs: number;
+  inActivitiesMs: number;
+  selfMeasuredMs: number;
+  overheadMs: number;
+}
+
 /** What a person needs to decide, shown by the status query while awaiting approval. */
 export interface DecisionFigures {
   artifact: { sha256: string; sizeBytes: number; format: 'onnx' | 'hef'; target: CompileTarget };
@@ -154,6 +164,8 @@ export interface DecisionFigures {
   warnings?: string[];
   /** Every pre-flight check with its figure and gate. */
   preflight?: PreflightCheck[];
+  /** The gates every device's validation will check after the swap (the request's values). */
+  deviceGates?: ValidationGates;
   /** Champion vs challenger: the candidate against what the devices serve now. */
   servedComparison?: ServedComparison[];
   stagedDevices: string[];

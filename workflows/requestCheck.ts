@@ -3,6 +3,8 @@
 // start button) gets the same defaults and the same clear InvalidRequest as `edgeship start`,
 // before any device is touched — nothing computed from a missing field reaches an activity.
 import { ErrorType } from '../common/errors';
+// The one zod module workflow code runs, on purpose: a raw start gets the client's own schema.
+// eslint-disable-next-line no-restricted-imports -- common/workflowImports.json: request.ts is the named exception
 import { InvalidDeployRequest, parseDeployRequest, type DeployRequest } from '../common/request';
 import { deploymentFailure } from './failures';
 

@@ -10,16 +10,10 @@
 // - approvalWaitMs: waiting for a person. leaseMs: taking the devices' leases, including waiting
 //   in their queues behind other deployments.
 // - overheadMs: what remains — workflow tasks between the stages, history round trips.
-import type { CompensationRecord, StageName, StageRecord } from './report';
+// The report owns the shape (DeploymentTiming); this file only computes it, so the two do not import each other.
+import type { CompensationRecord, DeploymentTiming, StageName, StageRecord } from './report';
 
-export interface DeploymentTiming {
-  wallMs: number;
-  approvalWaitMs: number;
-  leaseMs: number;
-  inActivitiesMs: number;
-  selfMeasuredMs: number;
-  overheadMs: number;
-}
+export type { DeploymentTiming };
 
 /** Stages that are not an activity's work: a person's decision, the device leases, the end marker. */
 const NOT_ACTIVITY_STAGES: ReadonlySet<StageName> = new Set<StageName>(['approval', 'lease', 'queued', 'done', 'compensate']);

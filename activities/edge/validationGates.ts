@@ -2,37 +2,26 @@
 // failed gates. Kept apart from the HTTP measurement so every rule is unit-tested.
 import type { LatencyFigures, ValidationGates, ValidationReport } from '../../common/contracts';
 import { MODEL_OUTPUT } from '../../common/contracts';
+import { GATES, defaultGatesAt, gateDomainProblem, gateNamesAt, passesGate } from '../../common/gates';
 import { cosineSimilarity, euclideanDistance, variance } from '../../common/percentiles';
 
-export const DEFAULT_GATES: ValidationGates = {
-  p95LatencyMs: 50,
-  minThroughputRps: 250,
-  minReferenceCosine: 0.98,
-  maxAbsValue: 100,
-  minOutputVariance: 1e-6,
-  // The INT8 gate on the GPU server is 0.99; the same figure must hold on the device's CPU.
-  deviceMinCosine: 0.99,
-  // S8S8 demo model: 0.078 on 200 windows under an emulated AVX2 CPU; a 2× scale error is 0.5.
-  deviceMaxRelativeError: 0.2,
-};
+/** The device's gates and defaults come from the one table (common/gates.ts, place 'device'). */
+export const DEFAULT_GATES: ValidationGates = defaultGatesAt('device');
 
 /** Two latents closer than this (L2) count as the same embedding: float32 noise, not information. */
 export const DISTINCT_EPSILON = 1e-6;
 
 export const LATENT_SIZE = MODEL_OUTPUT.shape[1];
 
+/** The request's gates over the defaults; a value out of its domain is a RangeError (the caller's InvalidRequest). */
 export function resolveGates(partial: Partial<ValidationGates> | undefined): ValidationGates {
   const gates = { ...DEFAULT_GATES, ...(partial ?? {}) };
-  for (const [k, v] of Object.entries(gates)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`gate ${k} must be a finite number, got ${String(v)}`);
+  for (const name of gateNamesAt('device')) {
+    // A gate without a default is off unless the request sets it.
+    if (gates[name] === undefined && GATES[name].default === undefined) continue;
+    const problem = gateDomainProblem(name, gates[name]);
+    if (problem) throw new RangeError(problem);
   }
-  if (gates.p95LatencyMs <= 0) throw new RangeError('gate p95LatencyMs must be > 0');
-  if (gates.minThroughputRps < 0) throw new RangeError('gate minThroughputRps must be ≥ 0');
-  if (gates.minReferenceCosine < -1 || gates.minReferenceCosine > 1) throw new RangeError('gate minReferenceCosine must be in [-1, 1]');
-  if (gates.maxAbsValue <= 0) throw new RangeError('gate maxAbsValue must be > 0');
-  if (gates.minOutputVariance < 0) throw new RangeError('gate minOutputVariance must be ≥ 0');
-  if (gates.deviceMinCosine < -1 || gates.deviceMinCosine > 1) throw new RangeError('gate deviceMinCosine must be in [-1, 1]');
-  if (gates.deviceMaxRelativeError <= 0) throw new RangeError('gate deviceMaxRelativeError must be > 0');
   return gates;
 }
 
@@ -99,8 +88,8 @@ export function evaluateOutputs(outcomes: ProbeOutcome[], gates: ValidationGates
   if (pairs === 0) minPairwiseDistance = 0;
   const distinct = pairs > 0 && minPairwiseDistance > DISTINCT_EPSILON;
 
-  if (maxAbs >= gates.maxAbsValue) failures.push(`outputs: max |value| ${maxAbs} ≥ gate ${gates.maxAbsValue}`);
-  if (valid.length > 0 && minVariance < gates.minOutputVariance) failures.push(`outputs: min latent variance ${minVariance} < gate ${gates.minOutputVariance} (degenerate output)`);
+  if (!passesGate('maxAbsValue', maxAbs, gates.maxAbsValue)) failures.push(`outputs: max |value| ${maxAbs} > gate ${gates.maxAbsValue}`);
+  if (valid.length > 0 && !passesGate('minOutputVariance', minVariance, gates.minOutputVariance)) failures.push(`outputs: min latent variance ${minVariance} < gate ${gates.minOutputVariance} (degenerate output)`);
   if (pairs === 0) failures.push('outputs: fewer than two distinct probe windows returned latents, so distinctness cannot be checked');
   else if (!distinct) failures.push(`outputs: distinct probe windows gave the same embedding (min pairwise L2 distance ${minPairwiseDistance})`);
   if (referenceCosine.length > 0 && minReferenceCosine < gates.minReferenceCosine) {
@@ -174,6 +163,7 @@ export function evaluatePerformance(
   const failures: string[] = [];
   if (latencyErrors > 0) failures.push(`latency: ${latencyErrors} of ${latency.count + latencyErrors} sequential requests failed`);
   if (!(latency.p95 <= gates.p95LatencyMs)) failures.push(`latency: p95 ${latency.p95.toFixed(3)} ms > gate ${gates.p95LatencyMs} ms`);
+  if (gates.p99LatencyMs !== undefined && !passesGate('p99LatencyMs', latency.p99, gates.p99LatencyMs)) failures.push(`latency: p99 ${latency.p99.toFixed(3)} ms > gate ${gates.p99LatencyMs} ms`);
   if (throughput.errors > 0) failures.push(`throughput: ${throughput.errors} requests failed at concurrency ${throughput.concurrency}`);
   if (!(throughput.rps >= gates.minThroughputRps)) failures.push(`throughput: ${throughput.rps.toFixed(1)} req/s < gate ${gates.minThroughputRps} req/s at concurrency ${throughput.concurrency}`);
   return failures;

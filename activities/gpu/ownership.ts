@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ErrorType } from '../../common/errors';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
-import { GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE } from '../../common/queues';
 import { SA_DEVICES } from '../../common/searchAttributes';
 import { createEdgeVersionGate } from './edgeVersionGate';
 import { desiredModelSignal, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
@@ -47,7 +47,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
     const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
     const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
       workflowId,
-      taskQueue: opts.taskQueue ?? GPU_TASK_QUEUE,
+      taskQueue: opts.taskQueue ?? CONTROL_TASK_QUEUE,
       args: [args],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       typedSearchAttributes: [{ key: SA_DEVICES, value: [deviceId] }],

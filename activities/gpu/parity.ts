@@ -4,15 +4,17 @@
 import * as ort from 'onnxruntime-node';
 import { MODEL_INPUT, MODEL_OUTPUT, type Normalization, type ParityFigures, type ProbeReference } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { GATES } from '../../common/gates';
 import { cosineSimilarity } from '../../common/percentiles';
 import { failure } from './failures';
 
-export const DEFAULT_PARITY_GATE = 0.9999;
+/** Defaults from the one gate table (common/gates.ts). */
+export const DEFAULT_PARITY_GATE = GATES.parityMinCosine.default;
 /**
  * Export parity in scale: an exact export differs from PyTorch by float rounding (≈1e-6 relative
  * on the demo model); a model whose references are 2× its outputs is 0.5 off yet has cosine 1.
  */
-export const DEFAULT_PARITY_MAX_RELATIVE_ERROR = 1e-3;
+export const DEFAULT_PARITY_MAX_RELATIVE_ERROR = GATES.parityMaxRelativeError.default;
 
 function norm(a: ArrayLike<number>): number {
   let s = 0;

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ArtifactRef, PreflightCheck, PreflightFigures, PreflightGates, PreflightInput, PreflightResult } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { defaultGatesAt, gateNamesAt, passesGate } from '../../common/gates';
 import { cancellationSignal, withHeartbeat } from './activityContext';
 import { ArtifactStore, jobKey } from './artifactStore';
 import { failure } from './failures';
@@ -14,18 +15,8 @@ import { readMetadata } from './modelMetadata';
 import { runPythonTool } from './python';
 import { parsePreflightInput } from './requests';
 
-export const DEFAULT_PREFLIGHT_GATES: PreflightGates = {
-  maxAbsValue: 100,
-  maxAbsValueFullScale: 10_000,
-  minOutputVariance: 1e-6,
-  minPairwiseDistance: 1e-4,
-  // INT8 clips embeddings outside its calibrated output range: the demo's INT8 model is 0.153
-  // off on the all-zeros probe (a dead sensor), FP32 is 2e-7 off; a 2× scale error is 0.5.
-  maxRelativeError: 0.25,
-  minReferenceCosine: 0.98,
-  parityMaxAbsDiff: 8,
-  minProbes: 4,
-};
+/** The pre-flight's gates and defaults come from the one table (common/gates.ts). */
+export const DEFAULT_PREFLIGHT_GATES: PreflightGates = defaultGatesAt('preflight');
 export const DEFAULT_SWEEP_WINDOWS = 1200;
 const PREFLIGHT_VERSION = 'edgeship-preflight/1';
 
@@ -33,18 +24,20 @@ type ToolAnswer = PreflightFigures & { perCategoryMaxAbs: Record<string, number>
 
 /** Applies the gates to the figures: every check, passed or not, in a fixed order. Pure. */
 export function evaluatePreflight(f: PreflightFigures, probes: number, g: PreflightGates): PreflightCheck[] {
-  const atMost = (name: PreflightCheck['name'], value: number, gate: number): PreflightCheck => ({ name, value, gate, passed: value <= gate });
-  const atLeast = (name: PreflightCheck['name'], value: number, gate: number): PreflightCheck => ({ name, value, gate, passed: value >= gate });
+  // The figure each pre-flight gate is checked against; the gate list and directions are the table's.
+  const figure: Record<keyof PreflightGates, number> = {
+    maxAbsValue: f.maxAbsValue,
+    maxAbsValueFullScale: f.maxAbsValueFullScale,
+    minOutputVariance: f.minOutputVariance,
+    minPairwiseDistance: f.minPairwiseDistance,
+    minProbes: probes,
+    minReferenceCosine: f.minReferenceCosine,
+    maxRelativeError: f.maxRelativeError,
+    parityMaxAbsDiff: f.maxAbsDiff,
+  };
   return [
     { name: 'allFinite', value: f.allFinite, gate: true, passed: f.allFinite },
-    atMost('maxAbsValue', f.maxAbsValue, g.maxAbsValue),
-    atMost('maxAbsValueFullScale', f.maxAbsValueFullScale, g.maxAbsValueFullScale),
-    atLeast('minOutputVariance', f.minOutputVariance, g.minOutputVariance),
-    atLeast('minPairwiseDistance', f.minPairwiseDistance, g.minPairwiseDistance),
-    atLeast('minProbes', probes, g.minProbes),
-    atLeast('minReferenceCosine', f.minReferenceCosine, g.minReferenceCosine),
-    atMost('maxRelativeError', f.maxRelativeError, g.maxRelativeError),
-    atMost('parityMaxAbsDiff', f.maxAbsDiff, g.parityMaxAbsDiff),
+    ...gateNamesAt('preflight').map((name): PreflightCheck => ({ name, value: figure[name], gate: g[name], passed: passesGate(name, figure[name], g[name]) })),
   ];
 }
 

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CALIBRATION_METHODS, QUANT_FORMATS, type CalibrationInput, type CompileInput, type ExportModelInput, type PreflightInput } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { gateSchema, placeGatesSchema } from '../../common/gateSchemas';
 import { MODEL_NAME_PATTERN, SHA256_PATTERN } from '../../common/ids';
 import { failure } from './failures';
 
@@ -17,8 +18,8 @@ export const ExportModelInputSchema = z.object({
   ]),
   conv2d: z.boolean().optional(),
   opset: z.number().int().min(11).max(21).optional(),
-  parityMinCosine: z.number().gt(0).max(1).optional(),
-  parityMaxRelativeError: z.number().positive().optional(),
+  parityMinCosine: gateSchema('parityMinCosine').optional(),
+  parityMaxRelativeError: gateSchema('parityMaxRelativeError').optional(),
 });
 
 export const CalibrationInputSchema = z.object({
@@ -37,8 +38,8 @@ export const CompileInputSchema = z.object({
   onnx: artifactRef,
   metadataPath: z.string().min(1),
   calibrationSet: artifactRef,
-  int8MinCosine: z.number().gt(0).max(1).optional(),
-  parityMinCosine: z.number().gt(0).max(1).optional(),
+  int8MinCosine: gateSchema('int8MinCosine').optional(),
+  parityMinCosine: gateSchema('parityMinCosine').optional(),
   quantization: z.object({
     format: z.enum(QUANT_FORMATS).optional(),
     calibrationMethod: z.enum(CALIBRATION_METHODS).optional(),
@@ -52,16 +53,7 @@ export const PreflightInputSchema = z.object({
   artifact: artifactRef,
   metadataPath: z.string().min(1),
   sourceOnnx: artifactRef.optional(),
-  gates: z.object({
-    maxAbsValue: z.number().positive(),
-    maxAbsValueFullScale: z.number().positive(),
-    minOutputVariance: z.number().nonnegative(),
-    minPairwiseDistance: z.number().nonnegative(),
-    maxRelativeError: z.number().positive(),
-    minReferenceCosine: z.number().gt(-1).max(1),
-    parityMaxAbsDiff: z.number().positive(),
-    minProbes: z.number().int().min(1),
-  }).partial().optional(),
+  gates: placeGatesSchema('preflight').optional(),
   sweepWindows: z.number().int().min(1000).max(20_000).optional(),
 });
 

@@ -10,7 +10,7 @@ import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
 import type { CompileTarget } from '../../common/contracts';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import type { WorkerHandle } from '../../workers/workerHandle';
 import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
@@ -127,11 +127,11 @@ export async function startDemoStack(opts: DemoStackOptions): Promise<DemoStack>
     });
     const running = gpuWorker.run();
     stops.push(async () => {
-      gpuWorker.worker.shutdown();
+      gpuWorker.shutdown();
       await running;
     });
-    await waitForPollers(client, namespace, [GPU_TASK_QUEUE, ...fleet.devices.map((d) => edgeTaskQueue(d.id))], 60_000);
-    opts.log(`workers polling: ${GPU_TASK_QUEUE}, ${fleet.devices.map((d) => edgeTaskQueue(d.id)).join(', ')}`);
+    await waitForPollers(client, namespace, [CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, ...fleet.devices.map((d) => edgeTaskQueue(d.id))], 60_000);
+    opts.log(`workers polling: ${CONTROL_TASK_QUEUE}, ${GPU_TASK_QUEUE}, ${fleet.devices.map((d) => edgeTaskQueue(d.id)).join(', ')}`);
 
     return {
       address,

@@ -11,7 +11,7 @@ import { temporal } from '@temporalio/proto';
 import { awaitFinalReport } from '../../clients/deploymentState';
 import { startDeployment } from '../../clients/startDeployment';
 import { PROJECT_ROOT } from '../../common/paths';
-import { GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DeploymentReport, StageRecord } from '../../workflows/report';
 import { statusQuery } from '../../workflows/messages';
@@ -87,12 +87,14 @@ export class GpuWorkerProcess {
     const types = [temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY];
     for (;;) {
       if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) throw new Error(`the GPU worker exited (${this.child.exitCode}); see ${this.o.logFile}`);
-      const polled = await Promise.all(types.map(async (taskQueueType) => {
-        const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: GPU_TASK_QUEUE }, taskQueueType });
-        return (res.pollers ?? []).some((p) => (p.identity ?? '').endsWith(`:${this.pid}`));
-      }));
+      // Both of its Workers: control (identity …:<pid>/control) and gpu (…:<pid>).
+      const queues = [CONTROL_TASK_QUEUE, GPU_TASK_QUEUE];
+      const polled = await Promise.all(queues.flatMap((name) => types.map(async (taskQueueType) => {
+        const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType });
+        return (res.pollers ?? []).some((p) => new RegExp(`:${this.pid}(/control)?$`).test(p.identity ?? ''));
+      })));
       if (polled.every(Boolean)) return;
-      if (Date.now() > deadline) throw new Error(`the GPU worker does not poll ${GPU_TASK_QUEUE} after ${timeoutMs} ms; see ${this.o.logFile}`);
+      if (Date.now() > deadline) throw new Error(`the GPU worker does not poll ${queues.join(' and ')} after ${timeoutMs} ms; see ${this.o.logFile}`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }

@@ -9,6 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import type { DeviceInfo, EdgeActivities, GpuActivities, ServingFigures, ValidationReport } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { defaultGatesAt } from '../../common/gates';
+import { parseDeviceRolloutWorkflowId } from '../../common/workflowNames';
 
 export const fakeSha = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -30,14 +32,12 @@ const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTim
  */
 export function fakeDeviceIdOfCall(): string {
   const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
-  const parts = workflowId.split('.');
-  const last = parts[parts.length - 1];
-  return (last === 'catch-up' || last === 'revert') && parts.length > 2 ? parts[parts.length - 2] : last;
+  return parseDeviceRolloutWorkflowId(workflowId)?.deviceId ?? workflowId;
 }
 
 export function fakeValidationReport(deviceId: string, sha256: string, failing: boolean): ValidationReport {
   const p95 = failing ? 180 : 9;
-  const gates = { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, maxAbsValue: 100, minOutputVariance: 1e-6, deviceMinCosine: 0.99, deviceMaxRelativeError: 0.1 };
+  const gates = defaultGatesAt('device');
   return {
     deviceId,
     sha256,
@@ -87,7 +87,7 @@ export function createFakeGpuActivities(opts: FakeOptions = {}): GpuActivities {
       };
     },
     preflightModel: async function fakePreflightModel(input) {
-      const gates = { maxAbsValue: 100, maxAbsValueFullScale: 10_000, minOutputVariance: 1e-6, minPairwiseDistance: 1e-4, maxRelativeError: 0.25, minReferenceCosine: 0.98, parityMaxAbsDiff: 8, minProbes: 4, ...input.gates };
+      const gates = { ...defaultGatesAt('preflight'), ...input.gates };
       return {
         checked: { path: input.artifact.path, sha256: input.artifact.sha256, role: 'artifact' as const },
         figures: {

@@ -28,16 +28,20 @@ import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { deviceOwnerWorkflowId } from '../../common/ownership';
 import { stateDir } from '../../common/paths';
-import { GPU_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../../common/request';
 import { SA_MODEL, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../../common/rollout';
+import { DEPLOY_MODEL_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
 import { planWaves } from '../../workflows/fleet/plan';
 import { startDevServer, type DevServer } from '../lib/devServer';
 import { mib, readProcMemory } from './memory';
 import { freePort } from './net';
 import { commandLineContains, isAlive, readPid } from './pidfile';
 import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from './scale-fakes';
+import { hostname } from 'node:os';
+import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 
 const SHARED_EDGE_QUEUE = 'scale-test.edge-shared';
 
@@ -257,26 +261,24 @@ async function main(): Promise<void> {
     const fakes = { delayMs: o.deviceMs, failValidationOn: failOn };
 
     const rssBefore = readProcMemory(process.pid)?.rssKiB ?? 0;
-    workers.push(await Worker.create({
+    workers.push(...(await createControlAndGpuWorkers({
       connection: nativeConnection,
-      taskQueue: GPU_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: { ...createFakeGpuActivities(fakes), ...createOwnershipActivities(client) },
-      maxCachedWorkflows: o.maxCachedWorkflows,
-      maxConcurrentWorkflowTaskExecutions: 100,
-      maxConcurrentActivityTaskExecutions: 1000,
-    }));
+      control: { maxCachedWorkflows: o.maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 1000 },
+      gpu: { maxCachedWorkflows: 10, maxConcurrentActivityTaskExecutions: 1000 },
+    })));
     const tEdge = Date.now();
     if (o.edgeQueues === 'shared') {
       workers.push(await Worker.create({ connection: nativeConnection, taskQueue: SHARED_EDGE_QUEUE, activities: createFakeEdgeActivities(fakeDeviceIdOfCall, fakes), maxConcurrentActivityTaskExecutions: 1000, maxConcurrentActivityTaskPolls: 10 }));
     } else {
       for (const [i, id] of devices.entries()) {
-        workers.push(await Worker.create({ connection: nativeConnection, taskQueue: edgeTaskQueue(id), activities: createFakeEdgeActivities(() => id, fakes), maxConcurrentActivityTaskExecutions: 8, maxConcurrentActivityTaskPolls: 1 }));
+        workers.push(await Worker.create({ connection: nativeConnection, taskQueue: edgeTaskQueue(id), activities: createFakeEdgeActivities(() => id, fakes), maxConcurrentActivityTaskExecutions: 8, maxConcurrentActivityTaskPolls: 1, identity: formatEdgeWorkerIdentity({ version: 'scale-fake', api: EDGE_API_VERSION, deviceId: id, host: hostname(), pid: process.pid }) }));
         if ((i + 1) % 500 === 0) log(`  ${i + 1} device Workers created (${secs(Date.now() - tEdge)}, RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)})`);
       }
     }
     const rssWorkers = readProcMemory(process.pid)?.rssKiB ?? 0;
-    log(`workers: gpu (bundle + fake GPU stages + real ownership) and ${workers.length - 1} edge Worker(s) created; edge Workers took ${secs(Date.now() - tEdge)}; RSS ${mib(rssBefore)} → ${mib(rssWorkers)}`);
+    log(`workers: control (bundle + real ownership) and gpu (fake GPU stages), and ${workers.length - 2} edge Worker(s) created; edge Workers took ${secs(Date.now() - tEdge)}; RSS ${mib(rssBefore)} → ${mib(rssWorkers)}`);
     running = Promise.all(workers.map((w) => w.run()));
     running.catch((err: unknown) => log(`a worker failed: ${(err as Error).message}`));
 
@@ -293,8 +295,8 @@ async function main(): Promise<void> {
       log(`FINDING: clients/startDeployment refused for ${o.devices} devices: ${why}`);
       log('  → starting the same deployModel directly, without EdgeshipDevices and with a short summary (what the client would have to do)');
       const workflowId = deploymentWorkflowId(request.modelName, request.target, request.sourceSha256!);
-      const handle = await client.workflow.start('deployModel', {
-        taskQueue: GPU_TASK_QUEUE,
+      const handle = await client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, {
+        taskQueue: CONTROL_TASK_QUEUE,
         workflowId,
         args: [request],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
@@ -324,7 +326,7 @@ async function main(): Promise<void> {
       let waveText = `${waves.filter((w) => w && w.status !== 'RUNNING').length}/${planned.length} waves closed`;
       if (current >= 0) {
         try {
-          const s = await client.workflow.getHandle(waveIds[current]).query<WaveStatus>('waveStatus');
+          const s = await client.workflow.getHandle(waveIds[current]).query<WaveStatus>(MESSAGE_NAMES.rolloutWave.waveStatusQuery);
           waveText += `; ${planned[current].name}: ${s.counts.validated} validated, ${s.counts.running} running, ${s.counts.failed} failed, ${s.counts.skipped} offline, ${s.counts.pending} pending (${waves[current]!.historyLength} events)`;
         } catch {
           waveText += `; ${planned[current].name} running`;

@@ -13,6 +13,7 @@ import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
 import { PROJECT_ROOT } from '../../common/paths';
 import { parseDeployRequest } from '../../common/request';
+import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
 import { approveSignal, rejectSignal } from '../../workflows/messages';
 import type { DeploymentReport } from '../../workflows/report';
 import { startDevServer } from '../lib/devServer';
@@ -210,7 +211,7 @@ async function waitForGpuQuiet(client: Client, timeoutMs: number): Promise<void>
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let quiet = true;
-    for await (const info of client.workflow.list({ query: `WorkflowType = 'deployModel' AND ExecutionStatus = 'Running'` })) {
+    for await (const info of client.workflow.list({ query: `WorkflowType = '${DEPLOY_MODEL_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'` })) {
       const stage = (info.memo?.edgeship as { stage?: string } | undefined)?.stage;
       if (!stage || !GPU_QUIET_STAGES.has(stage)) quiet = false;
     }

@@ -11,13 +11,14 @@ import { Worker } from '@temporalio/worker';
 import { createEdgeVersionGate, gatePushArtifact } from '../../activities/gpu/edgeVersionGate';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { edgeTaskQueue } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest } from '../../common/request';
 import { freePort } from '../../scripts/sim/net';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha } from '../workflow/replacedActivities';
 import { rejectSignal, statusQuery } from '../../workflows/messages';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { launchChromium } from './temporalUi';
 
 const DEVICES = ['ui-01', 'ui-02', 'ui-03', 'ui-04'];
@@ -39,12 +40,11 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
     uiUrl = `http://127.0.0.1:${uiPort}`;
     const connection = env.nativeConnection;
     workers.push(
-      await Worker.create({
+      ...(await createControlAndGpuWorkers({
         connection,
-        taskQueue: GPU_TASK_QUEUE,
         workflowsPath: require.resolve('../../workflows'),
         activities: { ...gatePushArtifact(fleet.gpuActivities(), createEdgeVersionGate(env.client)), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      }),
+      })),
       ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
     );
     for (const w of workers) running.push(w.run());

@@ -1,5 +1,5 @@
-// The GPU worker against a real Temporal dev server: one worker on `gpu` runs workflow tasks and
-// the fleet activities (createGpuWorker, in-process, with a probe workflow standing in for the
+// The GPU worker against a real Temporal dev server: its `control` Worker runs workflow tasks and
+// resolveDevices (createGpuWorker, in-process, with a probe workflow standing in for the
 // deployment workflow); typed failures of those activities reach the workflow. And the worker
 // process (workers/gpu.ts) starts with the project's workflows, polls, and drains on SIGTERM.
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { DeviceInfo } from '../../common/contracts';
 import { parseInventory, type Inventory } from '../../common/inventory';
 import { PROJECT_ROOT } from '../../common/paths';
-import { GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../common/queues';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import { startTestTemporal } from '../helpers/temporalEnv';
@@ -46,7 +46,7 @@ describe('GPU worker wiring (createGpuWorker)', function () {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('runs workflow tasks and the fleet activities on "gpu"', async () => {
+  it('runs workflow tasks and resolveDevices on "control", the model work on "gpu"', async () => {
     const handle = await createGpuWorker({
       inventory,
       connection: env.nativeConnection,
@@ -54,8 +54,9 @@ describe('GPU worker wiring (createGpuWorker)', function () {
       modelActivityOptions: { storeDir: path.join(work, 'store') },
     });
     assert.equal(handle.taskQueue, GPU_TASK_QUEUE);
-    const [devices, unknown] = await handle.worker.runUntil(async () => {
-      const run = (id: string, ids: string[]) => env.client.workflow.execute('resolveDevicesProbe', { taskQueue: GPU_TASK_QUEUE, workflowId: id, args: [ids] }) as Promise<DeviceInfo[]>;
+    assert.equal(handle.controlTaskQueue, CONTROL_TASK_QUEUE);
+    const [devices, unknown] = await handle.runUntil(async () => {
+      const run = (id: string, ids: string[]) => env.client.workflow.execute('resolveDevicesProbe', { taskQueue: CONTROL_TASK_QUEUE, workflowId: id, args: [ids] }) as Promise<DeviceInfo[]>;
       return [await run('probe-known', ['cam-01']), await run('probe-unknown', ['cam-99']).catch((err: unknown) => err)];
     });
     assert.deepEqual(devices.map((d) => [d.id, d.modelDir, d.healthUrl]), [['cam-01', '/srv/edgeship/models', 'http://127.0.0.1:9000/healthz']]);

@@ -12,7 +12,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { startDeployment } from '../../clients/startDeployment';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import { SA_STATUS } from '../../common/searchAttributes';
 import type { deployModel } from '../../workflows';
@@ -24,6 +25,9 @@ import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { initialSha, ReplacedFleet, sha, type Scenario } from './replacedActivities';
+import type { PreflightInput, ValidateDeploymentInput } from '../../common/contracts';
+import { defaultGatesAt } from '../../common/gates';
+import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -46,14 +50,13 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     env = await startTestTemporal();
     const connection = env.nativeConnection;
     workers = [
-      await Worker.create({
+      // `control` (workflows, leases, resolveDevices) and `gpu` (model work), as a GPU server runs them.
+      ...(await createControlAndGpuWorkers({
         connection,
-        taskQueue: GPU_TASK_QUEUE,
         workflowsPath: require.resolve('../../workflows'),
         // The ownership activities are the real ones: they talk to this test server.
         activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      }),
-      // Each says what a real edge worker of this package says, so the lease step's version gate passes them.
+      })),
       ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
     ];
     running = Promise.all(workers.map((w) => w.run()));
@@ -273,6 +276,23 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     ]);
     for (const d of DEVICES) assert.equal(fleet.served.get(d), before.get(d), `${d} serves its previous model again`);
     await record('validation-fails', handle);
+  });
+
+  it('a request that raises gates.maxAbsValue to 1000: every device validation is sent the request value, so outputs reaching 190 pass', async () => {
+    // The replaced validateDeployment fails outputs beyond the maxAbsValue it is sent.
+    const raised = await start('max-abs-raised', { deviceMaxAbs: 190 }, { approval: { required: false }, gates: { maxAbsValue: 1000 } });
+    const report = await closed(raised.handle);
+    assert.equal(report.status, 'completed');
+    const sent = fleet.callsOf(raised.id).filter((c) => c.activity === 'validateDeployment').map((c) => (c.input as ValidateDeploymentInput).gates);
+    assert.equal(sent.length, DEVICES.length);
+    for (const gates of sent) assert.deepEqual(gates, { ...defaultGatesAt('device'), maxAbsValue: 1000 });
+    const preflight = fleet.callsOf(raised.id).find((c) => c.activity === 'preflightModel')?.input as PreflightInput;
+    assert.equal(preflight.gates?.maxAbsValue, 1000, 'the pre-flight checks the same request field');
+
+    // The same outputs under the default gate: the first device fails its validation and is restored.
+    const byDefault = await start('max-abs-default', { deviceMaxAbs: 190 }, { approval: { required: false } });
+    const rolledBack = await closed(byDefault.handle, 'DeploymentRolledBack');
+    assert.deepEqual(rolledBack.devices[0].validation?.failures, ['outputs: max |value| 190 > gate 100']);
   });
 
   it('a device whose edge worker is gone: its swap fails past its deadline, the others are restored first, the run ends rollback-failed', async () => {
@@ -519,11 +539,11 @@ describe('deployModel workflow (real dev server, replaced activities)', function
 
   it('a request started without the client gets the same schema: defaults filled, unknown keys refused before any activity', async () => {
     const base = { modelName: 'raw-start', source: { kind: 'checkpoint', checkpointPath: '/checkpoints/raw-start.pt' }, target: 'cpu-int8', devices: DEVICES };
-    const ok = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
+    const ok = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: CONTROL_TASK_QUEUE, workflowId: 'raw-start-defaults', args: [{ ...base, approval: { required: false }, edge: {} }] });
     const report = (await ok.result()) as DeploymentReport;
     assert.equal(report.status, 'completed');
 
-    const bad = await env.client.workflow.start('deployModel', { taskQueue: GPU_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
+    const bad = await env.client.workflow.start(DEPLOY_MODEL_WORKFLOW_TYPE, { taskQueue: CONTROL_TASK_QUEUE, workflowId: 'raw-start-unknown-key', args: [{ ...base, bogus: 1 }] });
     await assert.rejects(bad.result(), (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure);
       assert.equal(err.cause.type, 'InvalidRequest');

@@ -8,8 +8,8 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
-import { deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
-import { GPU_TASK_QUEUE } from '../../common/queues';
+import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type DeviceRecord, type LeaseRequest } from '../../common/ownership';
+import { CONTROL_TASK_QUEUE } from '../../common/queues';
 import { deviceQuery, releaseLeaseSignal, requestLeaseUpdate } from '../../workflows/deviceMessages';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 
@@ -28,7 +28,7 @@ describe('deviceOwner workflow (real dev server)', function () {
     env = await startTestTemporal();
     worker = await Worker.create({
       connection: env.nativeConnection,
-      taskQueue: GPU_TASK_QUEUE,
+      taskQueue: CONTROL_TASK_QUEUE,
       workflowsPath: require.resolve('../../workflows'),
       activities: createOwnershipActivities(env.client, { holderCheckIntervalMs: 300 }),
     });
@@ -44,9 +44,9 @@ describe('deviceOwner workflow (real dev server)', function () {
   async function ask(client: Client, deviceId: string, input: Partial<DeviceOwnerInput>, req: LeaseRequest) {
     return client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
       args: [req],
-      startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', {
+      startWorkflowOperation: new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
         workflowId: deviceOwnerWorkflowId(deviceId),
-        taskQueue: GPU_TASK_QUEUE,
+        taskQueue: CONTROL_TASK_QUEUE,
         args: [{ deviceId, ...input }],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
       }),
@@ -73,7 +73,7 @@ describe('deviceOwner workflow (real dev server)', function () {
 
   /** A lease request from a real, running workflow (another device's owner stands in for a deployment run). */
   async function liveRun(name: string): Promise<LeaseRequest> {
-    const handle = await env.client.workflow.start('deviceOwner', { workflowId: `live-run-${name}`, taskQueue: GPU_TASK_QUEUE, args: [{ deviceId: `live-${name}` }] });
+    const handle = await env.client.workflow.start('deviceOwner', { workflowId: `live-run-${name}`, taskQueue: CONTROL_TASK_QUEUE, args: [{ deviceId: `live-${name}` }] });
     return { deploymentId: handle.workflowId, runId: handle.firstExecutionRunId, modelName: 'm', onBusy: 'queue' };
   }
 

@@ -17,7 +17,8 @@ import { readDeviceRecord, renderDevices } from '../../clients/deviceRecords';
 import { listedExecution } from '../../clients/commands/list';
 import { deviceRuns, listQuery } from '../../clients/fleetFormat';
 import { readLiveWaves } from '../../clients/fleetState';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { edgeTaskQueue } from '../../common/queues';
+import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import type { FleetDeviceRow } from '../../common/rollout';
 import type { deployModel } from '../../workflows';
@@ -52,13 +53,11 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     env = await startTestTemporal();
     const connection = env.nativeConnection;
     workers.push(
-      await Worker.create({
+      ...(await createControlAndGpuWorkers({
         connection,
-        taskQueue: GPU_TASK_QUEUE,
         workflowsPath: require.resolve('../../workflows'),
-        // The replaced pushArtifact sits behind the real edge-version gate, as the GPU worker's real one does.
         activities: { ...gatePushArtifact(fleet.gpuActivities(), createEdgeVersionGate(env.client)), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      }),
+      })),
       // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
       ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), maxHeartbeatThrottleInterval: '500ms', identity: testEdgeIdentity(id) })))),
     );

@@ -11,9 +11,12 @@ import type {
   CompileTarget,
   EdgeActivities,
   GpuActivities,
+  ValidationGates,
   ValidationReport,
 } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
+import { defaultGatesAt, passesGate } from '../../common/gates';
+import { resolveGates } from '../../activities/edge/validationGates';
 import { canonicalJson } from '../../common/request';
 
 /** How the replaced activities behave for one workflow id. */
@@ -22,6 +25,8 @@ export interface Scenario {
   deviceTargets?: Record<string, CompileTarget>;
   /** compareWithServed measures this drift (1 − min cosine) from every served model. */
   driftFromServed?: number;
+  /** compileModel blocks (heartbeating, like a long Hailo compile) until releaseCompiles(). */
+  compileBlocks?: boolean;
   /** preflightModel finds embeddings far beyond maxAbsValue. */
   preflightFails?: boolean;
   /** swapModel switches `current` on this device, then fails its health check for good. */
@@ -30,6 +35,8 @@ export interface Scenario {
   swapFailsBeforeSwitchOn?: string;
   /** validateDeployment fails its gates on this device. */
   validationFailsOn?: string;
+  /** validateDeployment's probe outputs reach this |value| (default 3.2), checked against the gates the workflow sent. */
+  deviceMaxAbs?: number;
   /** validateDeployment on this device runs until the activity is cancelled. */
   validationHangsOn?: string;
   /** validateDeployment on these devices waits until the test settles the promise (heartbeating meanwhile). */
@@ -62,6 +69,16 @@ export class ReplacedFleet {
    * written before the switch, like the device's run-scoped journal.
    */
   private readonly journals = new Map<string, { backup: BackupRecord | null; sha256: string; restored: boolean }>();
+
+  /** Replaced compiles now holding a `gpu` slot, blocked until releaseCompiles(). */
+  blockedCompiles = 0;
+  private compilesReleased!: () => void;
+  private compileRelease = new Promise<void>((resolve) => (this.compilesReleased = resolve));
+
+  /** Lets every blocked compile (and any later one) finish. */
+  releaseCompiles(): void {
+    this.compilesReleased();
+  }
 
   constructor(readonly deviceIds: string[]) {
     for (const id of deviceIds) this.served.set(id, initialSha(id));
@@ -125,7 +142,18 @@ export class ReplacedFleet {
         };
       },
       compileModel: async (input) => {
-        this.context('compileModel', input);
+        const { scenario } = this.context('compileModel', input);
+        if (scenario.compileBlocks) {
+          const ctx = Context.current();
+          const beat = setInterval(() => ctx.heartbeat('compiling'), 500);
+          this.blockedCompiles += 1;
+          try {
+            await Promise.race([this.compileRelease, ctx.cancelled]);
+          } finally {
+            this.blockedCompiles -= 1;
+            clearInterval(beat);
+          }
+        }
         // Another calibration set gives another INT8 artifact, as with the real quantizer.
         const artifactSha = sha(`${input.target} of ${input.onnx.sha256} calibrated on ${input.calibrationSet.sha256}`);
         return {
@@ -141,7 +169,7 @@ export class ReplacedFleet {
       },
       preflightModel: async (input) => {
         const { scenario } = this.context('preflightModel', input);
-        const gates = { maxAbsValue: 100, maxAbsValueFullScale: 10_000, minOutputVariance: 1e-6, minPairwiseDistance: 1e-4, maxRelativeError: 0.25, minReferenceCosine: 0.98, parityMaxAbsDiff: 8, minProbes: 4, ...input.gates };
+        const gates = { ...defaultGatesAt('preflight'), ...input.gates };
         const maxAbs = scenario.preflightFails ? 190 : 4.2;
         const checks = [
           { name: 'allFinite' as const, value: true, gate: true, passed: true },
@@ -256,8 +284,9 @@ export class ReplacedFleet {
             clearInterval(beat);
           }
         }
-        const failing = scenario.validationFailsOn === deviceId || (scenario.validationFailsOnDevices ?? []).includes(deviceId);
-        const report = validationReport(deviceId, input.sha256, failing);
+        const slow = scenario.validationFailsOn === deviceId || (scenario.validationFailsOnDevices ?? []).includes(deviceId);
+        const report = validationReport(deviceId, input.sha256, slow, resolveGates(input.gates), scenario.deviceMaxAbs ?? 3.2);
+        const failing = !report.passed;
         if (failing) {
           throw ApplicationFailure.create({ type: ErrorType.ValidationGateFailed, message: `validation failed on ${deviceId}: ${report.failures.join('; ')}`, nonRetryable: true, details: [report] });
         }
@@ -308,10 +337,11 @@ export class ReplacedFleet {
   }
 }
 
-function validationReport(deviceId: string, sha256: string, failing: boolean): ValidationReport {
-  const p95 = failing ? 180 : 9;
-  const gates = { p95LatencyMs: 50, minThroughputRps: 250, minReferenceCosine: 0.98, maxAbsValue: 100, minOutputVariance: 1e-6, deviceMinCosine: 0.99, deviceMaxRelativeError: 0.1 };
-  const failures = failing ? [`p95 latency ${p95} ms > ${gates.p95LatencyMs} ms`] : [];
+/** A slow device fails its latency gate; outputs beyond the sent maxAbsValue fail it as validationGates.ts does. */
+function validationReport(deviceId: string, sha256: string, slow: boolean, gates: ValidationGates, maxAbs: number): ValidationReport {
+  const p95 = slow ? 180 : 9;
+  const failures = slow ? [`p95 latency ${p95} ms > ${gates.p95LatencyMs} ms`] : [];
+  if (!passesGate('maxAbsValue', maxAbs, gates.maxAbsValue)) failures.push(`outputs: max |value| ${maxAbs} > gate ${gates.maxAbsValue}`);
   return {
     deviceId,
     sha256,
@@ -320,7 +350,7 @@ function validationReport(deviceId: string, sha256: string, failing: boolean): V
     throughput: { concurrency: 8, durationMs: 3000, completed: 1500, errors: 0, rps: 500 },
     outputs: {
       allFinite: true,
-      maxAbs: 3.2,
+      maxAbs,
       minVariance: 0.4,
       distinctInputsDistinctOutputs: true,
       minPairwiseDistance: 0.8,
@@ -329,7 +359,7 @@ function validationReport(deviceId: string, sha256: string, failing: boolean): V
     },
     gates,
     failures,
-    passed: !failing,
+    passed: failures.length === 0,
     durationMs: 30,
   };
 }

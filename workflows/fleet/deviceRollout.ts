@@ -23,6 +23,7 @@ import { ErrorType } from '../../common/errors';
 import type { BackupRecord, RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
 import type { DeviceFigures, DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
+import { MESSAGE_NAMES } from '../../common/workflowNames';
 import { edgeActivity, gpuActivity } from '../activities';
 import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
@@ -30,7 +31,7 @@ import { isoAt, nowMs } from '../clock';
 import { closeDeviceRollout } from './closeFailed';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH } from './searchAttributesAtStart';
 
-export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>('deviceRolloutStatus');
+export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>(MESSAGE_NAMES.deviceRollout.deviceRolloutStatusQuery);
 
 const short = (sha: string): string => `${sha.slice(0, 12)}…`;
 

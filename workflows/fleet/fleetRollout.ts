@@ -14,6 +14,7 @@ import {
   type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { CompileResult, ServingFigures } from '../../common/contracts';
+import { gatesAt } from '../../common/gates';
 import type { DeviceOutcome, LeaseAnswer } from '../../common/ownership';
 import type { DeployRequest } from '../../common/request';
 import {
@@ -133,7 +134,6 @@ export class FleetRollout {
 
   private settings(): DeviceRolloutSettings {
     const { request, compiled, run } = this.ctx;
-    const g = request.gates;
     const e = request.edge;
     return {
       ...run,
@@ -143,7 +143,7 @@ export class FleetRollout {
       ...(compiled.release?.signed ? { manifestPath: compiled.release.manifestPath } : {}),
       ...(request.allowDowngrade ? { allowDowngrade: true } : {}),
       ext: compiled.format,
-      gates: { p95LatencyMs: g.p95LatencyMs, minThroughputRps: g.minThroughputRps, minReferenceCosine: g.minReferenceCosine, deviceMinCosine: g.deviceMinCosine, deviceMaxRelativeError: g.deviceMaxRelativeError },
+      gates: gatesAt('device', request.gates),
       validation: request.validation,
       edge: { healthTimeoutMs: e.healthTimeoutMs, deviceDeadline: e.deviceDeadline, restoreDeadline: e.restoreDeadline, queueWait: e.queueWait, ...(e.sharedTaskQueue ? { sharedTaskQueue: e.sharedTaskQueue } : {}) },
       soakMs: this.plan.soak,

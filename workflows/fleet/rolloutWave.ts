@@ -18,6 +18,7 @@ import {
 } from '@temporalio/workflow';
 import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
+import { MESSAGE_NAMES } from '../../common/workflowNames';
 import { escapeText } from '../escapeText';
 import { isoAt, nowMs } from '../clock';
 import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFailed';
@@ -25,9 +26,9 @@ import { deviceRollout } from './deviceRollout';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH, deviceRolloutSearchAttributes } from './searchAttributesAtStart';
 import { haltFigure, haltReason } from './plan';
 
-export const waveStatusQuery = defineQuery<WaveStatus>('waveStatus');
+export const waveStatusQuery = defineQuery<WaveStatus>(MESSAGE_NAMES.rolloutWave.waveStatusQuery);
 /** From the parent: the rollout was paused or resumed (a revert wave never pauses). */
-export const wavePausedSignal = defineSignal<[{ paused: boolean }]>('wavePaused');
+export const wavePausedSignal = defineSignal<[{ paused: boolean }]>(MESSAGE_NAMES.rolloutWave.wavePausedSignal);
 
 export function emptyCounts(total: number): WaveCounts {
   return { total, pending: total, running: 0, validated: 0, failed: 0, skipped: 0, reverted: 0, cancelled: 0 };

@@ -1,0 +1,44 @@
+// No import cycles: every relative import of the project, read with TypeScript's parser, forms a
+// graph without cycles (a cycle is named file by file when one appears).
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { findCycles, readImportGraph, staticImports, type ImportGraph } from '../helpers/importGraph';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** The folders tsconfig.json includes. */
+const FOLDERS = ['workflows', 'activities', 'workers', 'clients', 'common', 'edge', 'scripts', 'test'];
+
+describe('import graph', () => {
+  it('reads static imports, re-exports and import = require, type-only ones too; not dynamic loads', () => {
+    const text = [
+      "import { a } from './a';",
+      "import type { B } from '../b';",
+      "export { c } from './c';",
+      "import d = require('./d');",
+      "import * as fs from 'node:fs';",
+      "const e = require('./e');",
+      "async function f() { return import('./f'); }",
+    ].join('\n');
+    assert.deepEqual(staticImports('x.ts', text), ['./a', '../b', './c', './d']);
+  });
+
+  it('finds and names a cycle, and a file importing itself', () => {
+    const graph: ImportGraph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts', 'd.ts']],
+      ['d.ts', []],
+      ['e.ts', ['e.ts']],
+    ]);
+    assert.deepEqual(findCycles(graph), [['a.ts', 'b.ts', 'c.ts', 'a.ts'], ['e.ts', 'e.ts']]);
+    assert.deepEqual(findCycles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), []);
+  });
+
+  it('the project has no import cycle', () => {
+    const graph = readImportGraph(ROOT, FOLDERS);
+    assert.ok(graph.size > 200, `read ${graph.size} files`);
+    assert.ok(graph.get('workflows/deployModel.ts')?.includes('workflows/saga.ts'), 'relative imports are resolved to files');
+    const cycles = findCycles(graph);
+    assert.deepEqual(cycles.map((c) => c.join(' → ')), [], `import cycles:\n${cycles.map((c) => `  ${c.join(' → ')}`).join('\n')}`);
+  });
+});
