@@ -17,7 +17,7 @@ import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../activities/edge/health';
 import { LoadClient, measureConcurrent } from '../activities/edge/loadTest';
 import { PROJECT_ROOT } from '../common/paths';
-import { ensureDevicePackage, extractPackage, unitExecStart } from '../packaging/build/cachedDeb';
+import { ensureDevicePackage, extractPackage, unitCommand } from '../packaging/build/cachedDeb';
 import { buildTestModels } from '../test/helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../test/helpers/temporalEnv';
 import type { EdgeProbeResult } from '../test/fixtures/workflows/probes';
@@ -91,8 +91,8 @@ async function main(): Promise<void> {
     const config = path.join(work, 'device.json');
     await writeFile(config, JSON.stringify({ id: 'bench-dev', target: 'cpu-fp32', modelDir, runtime: { host: '127.0.0.1', port }, restart: { method: 'self-reload' }, temporal: { address: env.address, namespace: 'default' } }));
     const start = (unit: string): ChildProcess => {
-      const [cmd, ...args] = unitExecStart(root, unit);
-      const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', EDGESHIP_DEVICE_CONFIG: config }, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+      const { argv: [cmd, ...args], env: unitEnv } = unitCommand(root, unit);
+      const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', ...unitEnv, EDGESHIP_DEVICE_CONFIG: config }, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       return child;
     };
