@@ -3,7 +3,7 @@
 // restarted, how it connects to Temporal, and which release keys it trusts. It never holds the
 // fleet inventory or an SSH key. Loading validates everything at once and lists every problem
 // with its fix, so an operator edits the file once rather than once per error.
-// Schema and example: packaging/device-config.md, packaging/device.example.json.
+// Fields and example: docs/install-device.md, packaging/device.example.json.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
