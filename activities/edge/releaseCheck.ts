@@ -15,7 +15,7 @@
 import { rm } from 'node:fs/promises';
 import type { ReleaseCheck } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { ReleaseRefused, trustActive, verifyRelease, type DeviceTrust } from '../../edge/trust';
 import type { ReleaseManifest } from '../../edge/releaseManifest';
 import { edgeFailure } from './failures';
@@ -53,7 +53,7 @@ async function discardRefused(staged: string, run: ReleaseToCheck, evenIfClaimed
   await removeClaimsDirIfEmpty(staged);
 }
 
-export async function checkRelease(device: DeviceSpec, trust: DeviceTrust | undefined, current: CurrentTarget | null, input: ReleaseToCheck): Promise<ReleaseCheck> {
+export async function checkRelease(device: EdgeDevice, trust: DeviceTrust | undefined, current: CurrentTarget | null, input: ReleaseToCheck): Promise<ReleaseCheck> {
   if (!trustActive(trust)) return { signed: false, reason: 'unchecked' };
   const { modelDir } = device;
   const staged = stagedPath(modelDir, input.sha256, input.ext);
