@@ -21,6 +21,7 @@ ExecStart=/usr/bin/edgeship-device runtime \\
   --label "a b" 100%%
 Restart=on-failure
 RestartSec=2
+RestartPreventExitStatus=2
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=/var/lib/edgeship
@@ -43,12 +44,13 @@ describe('systemd unit files as the arm64 proof mirrors them', () => {
     assert.equal(u.noNewPrivileges, true);
     assert.equal(u.restart, 'on-failure');
     assert.equal(u.restartSecMs, 2000);
+    assert.deepEqual(u.restartPreventExitStatus, [2]);
+    assert.deepEqual(u.conditionPathExists, ['/etc/edgeship/device.json']);
   });
 
   it('lists what a chroot does not mirror, and nothing it does', () => {
     const u = parseServiceUnit(UNIT, 'edgeship-runtime.service');
     assert.deepEqual(u.notMirrored, [
-      '[Unit] ConditionPathExists=/etc/edgeship/device.json',
       '[Service] ProtectSystem=strict',
       '[Service] ReadWritePaths=/var/lib/edgeship',
       '[Service] PrivateTmp=yes',
@@ -64,6 +66,9 @@ describe('systemd unit files as the arm64 proof mirrors them', () => {
     assert.equal(restartsAfter(with_('on-failure'), null), true);
     assert.equal(restartsAfter(with_('on-abnormal'), 1), false);
     assert.equal(restartsAfter(with_('on-abnormal'), null), true);
+    const prevented = parseServiceUnit('[Service]\nExecStart=/bin/true\nRestart=always\nRestartPreventExitStatus=2 3\n', 'x.service');
+    assert.equal(restartsAfter(prevented, 2), false, 'a bad config (exit 2) is not restarted');
+    assert.equal(restartsAfter(prevented, 1), true);
   });
 
   it('refuses what it cannot mirror faithfully, naming it', () => {

@@ -19,6 +19,10 @@ export interface ServiceUnit {
   noNewPrivileges: boolean;
   restart: string;
   restartSecMs: number;
+  /** RestartPreventExitStatus= exit codes after which it is not restarted (e.g. 2: a bad config file). */
+  restartPreventExitStatus: number[];
+  /** [Unit] ConditionPathExists= paths: systemd skips the unit when one is missing (`!` negates). */
+  conditionPathExists: string[];
   /** `[Section] Key=value` lines of directives this mirror does not apply. */
   notMirrored: string[];
 }
@@ -31,7 +35,7 @@ export class UnitFileError extends Error {
 }
 
 const RESTART_VALUES = ['no', 'always', 'on-success', 'on-failure', 'on-abnormal', 'on-abort'];
-const MIRRORED = new Set(['ExecStartPre', 'ExecStart', 'User', 'Group', 'SupplementaryGroups', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'NoNewPrivileges', 'Restart', 'RestartSec', 'Type']);
+const MIRRORED = new Set(['RestartPreventExitStatus', 'ExecStartPre', 'ExecStart', 'User', 'Group', 'SupplementaryGroups', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'NoNewPrivileges', 'Restart', 'RestartSec', 'Type']);
 // [Unit]/[Install] keys that only order or describe a unit: nothing to mirror in a process.
 const DESCRIPTIVE = new Set(['Description', 'Documentation', 'After', 'Before', 'Wants', 'Requires', 'WantedBy', 'PartOf', 'StartLimitIntervalSec', 'StartLimitBurst']);
 
@@ -105,7 +109,7 @@ function parseSeconds(value: string): number {
 }
 
 export function parseServiceUnit(text: string, unitName: string): ServiceUnit {
-  const unit: ServiceUnit = { execStartPre: [], execStart: [], supplementaryGroups: [], environment: {}, environmentFiles: [], noNewPrivileges: false, restart: 'no', restartSecMs: 100, notMirrored: [] };
+  const unit: ServiceUnit = { execStartPre: [], execStart: [], supplementaryGroups: [], environment: {}, environmentFiles: [], noNewPrivileges: false, restart: 'no', restartSecMs: 100, restartPreventExitStatus: [], conditionPathExists: [], notMirrored: [] };
   let section = '';
   let execStarts = 0;
   // Continuation lines end in a backslash.
@@ -122,6 +126,10 @@ export function parseServiceUnit(text: string, unitName: string): ServiceUnit {
     if (eq < 0) throw new UnitFileError(`${unitName}: not a Key=value line: ${line}`);
     const key = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
+    if (section === 'Unit' && key === 'ConditionPathExists') {
+      unit.conditionPathExists.push(value);
+      continue;
+    }
     if (section !== 'Service') {
       if (!DESCRIPTIVE.has(key)) unit.notMirrored.push(`[${section}] ${key}=${value}`);
       continue;
@@ -158,6 +166,12 @@ export function parseServiceUnit(text: string, unitName: string): ServiceUnit {
         unit.restart = value;
         break;
       case 'RestartSec': unit.restartSecMs = parseSeconds(value); break;
+      case 'RestartPreventExitStatus':
+        for (const w of value.split(/\s+/).filter(Boolean)) {
+          if (!/^\d+$/.test(w)) throw new UnitFileError(`${unitName}: RestartPreventExitStatus=${w}: only exit codes are mirrored`);
+          unit.restartPreventExitStatus.push(Number(w));
+        }
+        break;
       case 'Type':
         if (!['simple', 'exec'].includes(value)) throw new UnitFileError(`${unitName}: Type=${value} is not mirrored (simple or exec only)`);
         break;
@@ -185,6 +199,7 @@ export function parseEnvironmentFile(text: string): Record<string, string> {
 
 /** Whether systemd would start the process again after it exited with `code`. */
 export function restartsAfter(unit: ServiceUnit, code: number | null): boolean {
+  if (code !== null && unit.restartPreventExitStatus.includes(code)) return false;
   switch (unit.restart) {
     case 'always': return true;
     case 'on-success': return code === 0;

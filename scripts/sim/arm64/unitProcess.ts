@@ -2,7 +2,8 @@
 // device, from the installed unit file itself: ExecStartPre then ExecStart, as User=/Group= (with
 // their supplementary groups), in WorkingDirectory=, with only the environment systemd gives a
 // service (PATH, and HOME/USER/LOGNAME/SHELL of User=) plus Environment= and EnvironmentFile=,
-// NoNewPrivileges= through setpriv, and Restart=/RestartSec= by starting it again when it exits.
+// NoNewPrivileges= through setpriv, Restart=/RestartSec=/RestartPreventExitStatus= by starting it
+// again when it exits, and [Unit] ConditionPathExists= by refusing to start it.
 // The one addition is QEMU_CPU=cortex-a76 (emulation, not the unit). What a chroot cannot mirror
 // (ProtectSystem=, PrivateTmp=, CapabilityBoundingSet=, …) is listed in `notMirrored`.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -50,6 +51,11 @@ export async function startUnit(root: EmulatedArm64Root, name: string, logFile: 
   const file = ['/lib/systemd/system', '/usr/lib/systemd/system'].map((d) => `${d}/${name}`).find((p) => existsSync(root.hostPath(p)));
   if (!file) throw new UnitFileError(`${name} is not installed in the root`);
   const unit = parseServiceUnit(readFileSync(root.hostPath(file), 'utf8'), name);
+  for (const cond of unit.conditionPathExists) {
+    const negate = cond.startsWith('!');
+    const p = negate ? cond.slice(1) : cond;
+    if (existsSync(root.hostPath(p)) === negate) throw new UnitFileError(`${name}: ConditionPathExists=${cond} is not met: systemd would not start it`);
+  }
   if (unit.supplementaryGroups.length > 0) throw new UnitFileError(`${name}: SupplementaryGroups= is not mirrored (setpriv --init-groups gives the user's own groups)`);
   const env = unitEnvironment(root, unit);
   const as = { user: unit.user, group: unit.group, env, cwd: unit.workingDirectory ?? (unit.user ? env.HOME : '/'), noNewPrivs: unit.noNewPrivileges };
