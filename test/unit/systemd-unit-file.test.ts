@@ -22,6 +22,8 @@ ExecStart=/usr/bin/edgeship-device runtime \\
 Restart=on-failure
 RestartSec=2
 RestartPreventExitStatus=2
+UMask=0027
+TimeoutStopSec=45
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths=/var/lib/edgeship
@@ -45,6 +47,8 @@ describe('systemd unit files as the arm64 proof mirrors them', () => {
     assert.equal(u.restart, 'on-failure');
     assert.equal(u.restartSecMs, 2000);
     assert.deepEqual(u.restartPreventExitStatus, [2]);
+    assert.equal(u.umask, 0o027);
+    assert.equal(u.timeoutStopMs, 45_000);
     assert.deepEqual(u.conditionPathExists, ['/etc/edgeship/device.json']);
   });
 
@@ -83,6 +87,7 @@ describe('systemd unit files as the arm64 proof mirrors them', () => {
       ['[Service]\nExecStart=/bin/true\nType=forking\n', /Type=forking is not mirrored/],
       ['[Service]\nExecStart=/bin/true\nEnvironment=novalue\n', /without a name/],
       ['[Service]\nthis is not a setting\n', /not a Key=value line/],
+      ['[Service]\nExecStart=/bin/true\nUMask=rw\n', /UMask=rw is not an octal mask/],
     ];
     for (const [text, message] of bad) assert.throws(() => parseServiceUnit(text, 'x.service'), (err: Error) => err instanceof UnitFileError && message.test(err.message), text);
   });

@@ -42,6 +42,8 @@ export interface RunAs {
   cwd?: string;
   /** setpriv --no-new-privs (a unit's NoNewPrivileges=yes). */
   noNewPrivs?: boolean;
+  /** The process's umask (a unit's UMask=); default this process's. */
+  umask?: number;
 }
 
 export interface RootProcess {
@@ -242,8 +244,15 @@ export class EmulatedArm64Root {
   spawn(argv: string[], as: RunAs & { logFile: string }): RootProcess {
     const { cmd, args, env } = this.command(argv, as);
     const log = openSync(as.logFile, 'a');
-    const child = spawn(cmd, args, { env, stdio: ['ignore', log, log] });
-    closeSync(log);
+    // A child inherits the umask at fork, which spawn() does synchronously: set it around the call.
+    const previous = as.umask === undefined ? undefined : process.umask(as.umask);
+    let child: ChildProcess;
+    try {
+      child = spawn(cmd, args, { env, stdio: ['ignore', log, log] });
+    } finally {
+      if (previous !== undefined) process.umask(previous);
+      closeSync(log);
+    }
     if (child.pid === undefined) throw new Error(`cannot start ${argv[0]} in the arm64 root`);
     let code: number | null | undefined;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve((code = c))));

@@ -21,6 +21,10 @@ export interface ServiceUnit {
   restartSecMs: number;
   /** RestartPreventExitStatus= exit codes after which it is not restarted (e.g. 2: a bad config file). */
   restartPreventExitStatus: number[];
+  /** UMask= (default 0022, systemd's). */
+  umask: number;
+  /** TimeoutStopSec=: SIGTERM, then SIGKILL after this long (default 90 s, systemd's). */
+  timeoutStopMs: number;
   /** [Unit] ConditionPathExists= paths: systemd skips the unit when one is missing (`!` negates). */
   conditionPathExists: string[];
   /** `[Section] Key=value` lines of directives this mirror does not apply. */
@@ -35,9 +39,9 @@ export class UnitFileError extends Error {
 }
 
 const RESTART_VALUES = ['no', 'always', 'on-success', 'on-failure', 'on-abnormal', 'on-abort'];
-const MIRRORED = new Set(['RestartPreventExitStatus', 'ExecStartPre', 'ExecStart', 'User', 'Group', 'SupplementaryGroups', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'NoNewPrivileges', 'Restart', 'RestartSec', 'Type']);
+const MIRRORED = new Set(['UMask', 'TimeoutStopSec', 'RestartPreventExitStatus', 'ExecStartPre', 'ExecStart', 'User', 'Group', 'SupplementaryGroups', 'Environment', 'EnvironmentFile', 'WorkingDirectory', 'NoNewPrivileges', 'Restart', 'RestartSec', 'Type']);
 // [Unit]/[Install] keys that only order or describe a unit: nothing to mirror in a process.
-const DESCRIPTIVE = new Set(['Description', 'Documentation', 'After', 'Before', 'Wants', 'Requires', 'WantedBy', 'PartOf', 'StartLimitIntervalSec', 'StartLimitBurst']);
+const DESCRIPTIVE = new Set(['Description', 'Documentation', 'After', 'Before', 'Wants', 'Requires', 'WantedBy', 'PartOf']);
 
 /** Splits a systemd command line or Environment= value into words (systemd.syntax "Quoting"). */
 export function splitUnitWords(text: string): string[] {
@@ -109,7 +113,7 @@ function parseSeconds(value: string): number {
 }
 
 export function parseServiceUnit(text: string, unitName: string): ServiceUnit {
-  const unit: ServiceUnit = { execStartPre: [], execStart: [], supplementaryGroups: [], environment: {}, environmentFiles: [], noNewPrivileges: false, restart: 'no', restartSecMs: 100, restartPreventExitStatus: [], conditionPathExists: [], notMirrored: [] };
+  const unit: ServiceUnit = { execStartPre: [], execStart: [], supplementaryGroups: [], environment: {}, environmentFiles: [], noNewPrivileges: false, restart: 'no', restartSecMs: 100, restartPreventExitStatus: [], umask: 0o022, timeoutStopMs: 90_000, conditionPathExists: [], notMirrored: [] };
   let section = '';
   let execStarts = 0;
   // Continuation lines end in a backslash.
@@ -166,6 +170,11 @@ export function parseServiceUnit(text: string, unitName: string): ServiceUnit {
         unit.restart = value;
         break;
       case 'RestartSec': unit.restartSecMs = parseSeconds(value); break;
+      case 'UMask':
+        if (!/^[0-7]{1,4}$/.test(value)) throw new UnitFileError(`${unitName}: UMask=${value} is not an octal mask`);
+        unit.umask = parseInt(value, 8);
+        break;
+      case 'TimeoutStopSec': unit.timeoutStopMs = parseSeconds(value); break;
       case 'RestartPreventExitStatus':
         for (const w of value.split(/\s+/).filter(Boolean)) {
           if (!/^\d+$/.test(w)) throw new UnitFileError(`${unitName}: RestartPreventExitStatus=${w}: only exit codes are mirrored`);

@@ -2,7 +2,7 @@
 // device, from the installed unit file itself: ExecStartPre then ExecStart, as User=/Group= (with
 // their supplementary groups), in WorkingDirectory=, with only the environment systemd gives a
 // service (PATH, and HOME/USER/LOGNAME/SHELL of User=) plus Environment= and EnvironmentFile=,
-// NoNewPrivileges= through setpriv, Restart=/RestartSec=/RestartPreventExitStatus= by starting it
+// NoNewPrivileges= through setpriv, UMask=, TimeoutStopSec= on stop, Restart=/RestartSec=/RestartPreventExitStatus= by starting it
 // again when it exits, and [Unit] ConditionPathExists= by refusing to start it.
 // The one addition is QEMU_CPU=cortex-a76 (emulation, not the unit). What a chroot cannot mirror
 // (ProtectSystem=, PrivateTmp=, CapabilityBoundingSet=, …) is listed in `notMirrored`.
@@ -58,7 +58,7 @@ export async function startUnit(root: EmulatedArm64Root, name: string, logFile: 
   }
   if (unit.supplementaryGroups.length > 0) throw new UnitFileError(`${name}: SupplementaryGroups= is not mirrored (setpriv --init-groups gives the user's own groups)`);
   const env = unitEnvironment(root, unit);
-  const as = { user: unit.user, group: unit.group, env, cwd: unit.workingDirectory ?? (unit.user ? env.HOME : '/'), noNewPrivs: unit.noNewPrivileges };
+  const as = { user: unit.user, group: unit.group, env, cwd: unit.workingDirectory ?? (unit.user ? env.HOME : '/'), noNewPrivs: unit.noNewPrivileges, umask: unit.umask };
   for (const pre of unit.execStartPre) {
     const r = await root.exec(pre.argv, as);
     appendFileSync(logFile, r.stdout + r.stderr);
@@ -86,7 +86,7 @@ export async function startUnit(root: EmulatedArm64Root, name: string, logFile: 
     current: () => proc,
     stop: async () => {
       stopping = true;
-      await proc?.stop();
+      await proc?.stop(unit.timeoutStopMs);
     },
   };
 }
