@@ -1,7 +1,10 @@
 // Where edgeship keeps its local state. Not for workflow code (uses Node built-ins).
 import * as path from 'node:path';
 
-export const PROJECT_ROOT = path.resolve(__dirname, '..');
+// Compiled by `npm run build`, this file runs from dist/common/: the project (ml/, .venv, .state)
+// is still the checkout above dist/, so the GPU worker and the client behave the same either way.
+const SOURCE_ROOT = path.resolve(__dirname, '..');
+export const PROJECT_ROOT = path.basename(SOURCE_ROOT) === 'dist' ? path.dirname(SOURCE_ROOT) : SOURCE_ROOT;
 
 /** Project-local state: Temporal's SQLite file, the artifact store, simulated devices, reports. */
 export function stateDir(): string {

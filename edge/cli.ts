@@ -60,7 +60,12 @@ async function main(): Promise<void> {
     process.stderr.write(`edgeship-runtime: ${(err as Error).message}\nusage: edge/cli.ts --model-dir <abs dir> --port <p> [--host 127.0.0.1] [--device <id>] [--max-batch 64] [--max-body-bytes 1048576] [--intra-op-threads 1] [--inference-workers 1 (0: on the event loop)]\n`);
     process.exit(2);
   }
-  const runtime = await startRuntime(opts);
+  await serveUntilSignalled(opts);
+}
+
+/** Starts the runtime and keeps it serving until SIGTERM/SIGINT (also `edgeship-device runtime`). */
+export async function serveUntilSignalled(opts: RuntimeOptions): Promise<void> {
+  const runtime = await startRuntime({ onEvent: log, ...opts });
   process.stdout.write(`edgeship-runtime listening on ${runtime.url}\n`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

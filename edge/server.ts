@@ -1,10 +1,14 @@
 // The EdgeInfer-compatible HTTP runtime: routes, readiness and shutdown. It listens first and
 // loads the model after, so a device with a broken model still answers /healthz with the reason
 // (503) instead of being unreachable — and never answers /infer with anything made up.
+// With reloadOnChange it also follows `current` by itself (edge/currentWatcher.ts): the new model
+// is loaded and self-tested beside the old one, and only then served; a model that fails to load
+// is never claimed — /healthz keeps naming the model actually served and adds `reload_error`.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { version as packageVersion } from '../package.json';
+import { currentFingerprint, watchCurrent, type CurrentWatcher } from './currentWatcher';
 import { InferenceError } from './encoder';
 import { readBody } from './httpBody';
 import { RuntimeMetrics, routeLabel } from './metrics';
@@ -23,6 +27,12 @@ export interface RuntimeOptions {
   inferenceWorkers?: number;
   /** Requests admitted at once; beyond it /infer answers 503 rather than queueing without bound. */
   maxInFlight?: number; // default 256
+  /** Reload when `<modelDir>/current` changes (the packaged device's restart method); default false. */
+  reloadOnChange?: boolean;
+  /** How often `current` is looked at when reloadOnChange is on (default 500 ms). */
+  reloadPollMs?: number;
+  /** Told about reloads (the CLI logs them as JSON lines). */
+  onEvent?: (event: string, fields: Record<string, unknown>) => void;
 }
 
 export interface RuntimeHandle {
@@ -68,6 +78,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
   const metrics = new RuntimeMetrics();
   let state: State = { kind: 'loading' };
   let inFlight = 0;
+  /** The last reload that failed while an older model kept serving: shown in /healthz until a reload succeeds. */
+  let reloadError: { reason: string; at: string } | null = null;
+  // Requests using each model: a replaced model is released only when its last request is done.
+  const users = new Map<LoadedModel, number>();
+  const retiring = new Set<LoadedModel>();
+  const releaseWhenIdle = async (model: LoadedModel): Promise<void> => {
+    if ((users.get(model) ?? 0) > 0) {
+      retiring.add(model);
+      return;
+    }
+    await model.encoder.release();
+  };
 
   const uptimeSeconds = (): number => Math.round((performance.now() - startedAt) / 10) / 100;
 
@@ -92,6 +114,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
         latency_ms: Math.round(m.selfTestMs * 1000) / 1000,
         model_name: m.metadata.modelName,
         target: m.metadata.target,
+        ...(reloadError ? { reload_error: reloadError.reason, reload_error_at: reloadError.at } : {}),
       },
     };
   }
@@ -104,6 +127,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
       return 503;
     }
     const model = state.model;
+    users.set(model, (users.get(model) ?? 0) + 1);
     try {
       const text = await readBody(req, maxBodyBytes);
       const parsed = parseInferBody(text, model.normalizer, maxBatch);
@@ -125,6 +149,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
       metrics.recordError('internal');
       sendJson(res, 500, { error: 'internal error', reason: (err as Error).message });
       return 500;
+    } finally {
+      const left = (users.get(model) ?? 1) - 1;
+      if (left > 0) users.set(model, left);
+      else users.delete(model);
+      if (left <= 0 && retiring.delete(model)) void model.encoder.release().catch(() => undefined);
     }
   }
 
@@ -193,13 +222,24 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
 
   // A worker that dies after the load takes the runtime out of service with the reason (503),
   // rather than letting /infer fail request by request behind a healthy /healthz.
-  const onFatal = (reason: string): void => {
-    if (state.kind === 'ready' || state.kind === 'loading') state = { kind: 'failed', reason };
+  // Only the model being served may take the runtime out of service: a replaced one that dies
+  // while it is released says nothing about the runtime.
+  const load = (): Promise<LoadedModel> => {
+    let loaded: LoadedModel | undefined;
+    const onFatal = (reason: string): void => {
+      if (state.kind === 'loading' || (state.kind === 'ready' && (loaded === undefined || state.model === loaded))) state = { kind: 'failed', reason };
+    };
+    return loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads, inferenceWorkers: opts.inferenceWorkers, onFatal }).then((model) => {
+      loaded = model;
+      model.encoder.onRunSeconds = (s) => metrics.recordInference(s);
+      return model;
+    });
   };
-  const ready = loadModel(opts.modelDir, { intraOpNumThreads: opts.intraOpNumThreads, inferenceWorkers: opts.inferenceWorkers, onFatal }).then(
+  // Taken before the load, so a switch that lands during the first load is seen as a change.
+  const initialFingerprint = opts.reloadOnChange ? await currentFingerprint(opts.modelDir) : '';
+  const ready = load().then(
     (model) => {
       if (state.kind === 'closing') return model.encoder.release();
-      model.encoder.onRunSeconds = (s) => metrics.recordInference(s);
       state = { kind: 'ready', model };
     },
     (err: unknown) => {
@@ -207,10 +247,52 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
     },
   );
 
+  // A function, not an inline test: TypeScript would keep the narrowing from before an await.
+  const closingNow = (): boolean => state.kind === 'closing';
+  /** `current` changed: serve what it names now, or nothing when it is gone. */
+  async function reload(fingerprint: string): Promise<void> {
+    if (state.kind === 'closing') return;
+    const previous = state.kind === 'ready' ? state.model : null;
+    const event = opts.onEvent ?? ((): void => undefined);
+    if (fingerprint === 'none') {
+      event('model removed', { modelDir: opts.modelDir, was: previous?.sha256 ?? null });
+      state = { kind: 'failed', reason: `no model installed: ${opts.modelDir}/current does not exist` };
+      reloadError = null;
+      if (previous) await releaseWhenIdle(previous);
+      return;
+    }
+    try {
+      const model = await load();
+      if (closingNow()) {
+        await model.encoder.release();
+        return;
+      }
+      state = { kind: 'ready', model };
+      reloadError = null;
+      event('model reloaded', { sha256: model.sha256, file: model.file, was: previous?.sha256 ?? null });
+      if (previous) await releaseWhenIdle(previous);
+    } catch (err) {
+      const reason = (err as Error).message;
+      event('reload failed', { reason, stillServing: state.kind === 'ready' ? state.model.sha256 : null });
+      if (state.kind === 'ready') reloadError = { reason, at: new Date().toISOString() };
+      else if (!closingNow()) state = { kind: 'failed', reason };
+    }
+  }
+  let watcher: CurrentWatcher | undefined;
+  let reloading: Promise<void> = Promise.resolve();
+  if (opts.reloadOnChange) {
+    void ready.then(() => {
+      if (state.kind === 'closing') return;
+      watcher = watchCurrent(opts.modelDir, initialFingerprint, (fp) => (reloading = reload(fp)), opts.reloadPollMs);
+    });
+  }
+
   let closing: Promise<void> | undefined;
   function close(): Promise<void> {
     closing ??= (async () => {
       await ready;
+      watcher?.stop();
+      await reloading;
       const previous = state;
       state = { kind: 'closing' };
       // Idle keep-alive sockets would hold close() open; active requests get to finish.
@@ -220,6 +302,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
       await done;
       clearTimeout(force);
       if (previous.kind === 'ready') await previous.model.encoder.release();
+      for (const model of retiring) await model.encoder.release();
+      retiring.clear();
     })();
     return closing;
   }

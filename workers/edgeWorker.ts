@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createEdgeActivities, type EdgeActivityOptions } from '../activities/edge';
 import type { EdgeActivities } from '../common/contracts';
-import type { DeviceSpec } from '../common/inventory';
+import type { EdgeDevice } from '../activities/edge/device';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../common/edgeVersion';
 import { edgeTaskQueue } from '../common/queues';
 import { version as packageVersion } from '../package.json';
@@ -14,7 +14,7 @@ import { connectIfNeeded, makeHandle, type WorkerHandle } from './workerHandle';
 export type { WorkerHandle } from './workerHandle';
 
 export interface EdgeWorkerOptions {
-  device: DeviceSpec;
+  device: EdgeDevice;
   /** An existing connection (in-process use); otherwise one is opened to `address`. */
   connection?: NativeConnection;
   address?: string;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { DiscardStagedInput, DiscardStagedResult } from '../../common/contracts';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { checkArtifactId, checkRun, dropClaim, exists, metaPathOf, otherClaims, removeClaimsDirIfEmpty, stagedPath } from './modelDir';
 import { withModelDirLock } from './options';
 
@@ -42,7 +42,7 @@ async function putBack(moved: Aside[]): Promise<void> {
   }
 }
 
-export function createDiscardStaged(device: DeviceSpec) {
+export function createDiscardStaged(device: EdgeDevice) {
   return async function discardStaged(input: DiscardStagedInput): Promise<DiscardStagedResult> {
     checkArtifactId(input.sha256, input.ext);
     checkRun(input.deploymentId, input.runId);

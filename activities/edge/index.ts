@@ -1,7 +1,7 @@
 // The activities of one device's edge worker, bound to that device: the workflow never passes
 // paths or commands, only content hashes and the deployment id.
 import type { EdgeActivities } from '../../common/contracts';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { createDiscardStaged } from './discardStaged';
 import { createMeasureServing } from './measureServing';
 import type { EdgeActivityOptions } from './options';
@@ -13,7 +13,7 @@ import { createWatchServing } from './watchServing';
 
 export type { EdgeActivityOptions } from './options';
 
-export function createEdgeActivities(device: DeviceSpec, options: EdgeActivityOptions = {}): EdgeActivities {
+export function createEdgeActivities(device: EdgeDevice, options: EdgeActivityOptions = {}): EdgeActivities {
   return {
     swapModel: createSwapModel(device, options),
     validateDeployment: createValidateDeployment(device),

@@ -4,7 +4,7 @@
 // and whether the device's edge worker picks it up at all is what "online" means.
 import * as path from 'node:path';
 import type { ProbeServingResult } from '../../common/contracts';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { probeHealth } from './health';
 import { isModelExt, readCurrent, releasesDir, type ModelExt } from './modelDir';
 
@@ -30,7 +30,7 @@ export async function currentRelease(modelDir: string): Promise<CurrentRelease |
   return { sha256: m[1], ext: m[2], file: current.file };
 }
 
-export function createProbeServing(device: Pick<DeviceSpec, 'id' | 'modelDir' | 'healthUrl'>): (input: Record<string, never>) => Promise<ProbeServingResult> {
+export function createProbeServing(device: Pick<EdgeDevice, 'id' | 'modelDir' | 'healthUrl'>): (input: Record<string, never>) => Promise<ProbeServingResult> {
   return async function probeServing(): Promise<ProbeServingResult> {
     const [obs, current] = await Promise.all([probeHealth(device.healthUrl, PROBE_REQUEST_TIMEOUT_MS), currentRelease(device.modelDir)]);
     return {

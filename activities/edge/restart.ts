@@ -108,3 +108,13 @@ export async function runRestartCommand(argv: readonly string[], opts: RestartOp
   }
   return { durationMs, exitCode: 0, stdoutTail: stdout.toString(), stderrTail: stderr.toString() };
 }
+
+/**
+ * The device's restart step of a swap or a restore: its restart command, or nothing at all for a
+ * runtime that reloads by itself when `current` changes (the packaged device): the caller's wait
+ * for /healthz to name the expected sha is then the whole proof, exactly as after a command.
+ */
+export async function restartRuntime(restartCommand: readonly string[] | null, opts: RestartOptions): Promise<RestartResult> {
+  if (restartCommand === null) return { durationMs: 0, exitCode: 0, stdoutTail: '', stderrTail: '' };
+  return runRestartCommand(restartCommand, opts);
+}

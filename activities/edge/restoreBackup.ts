@@ -15,7 +15,7 @@
 // requiring the runtime to answer that it serves nothing.
 import type { BackupRecord, RestoreBackupInput, RestoreBackupResult, RestoreOutcome } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { heartbeat } from './activityContext';
 import { edgeFailure } from './failures';
 import { probeHealth, servesSha, waitForNoModel, waitForServedSha, type HealthObservation } from './health';
@@ -23,12 +23,12 @@ import { journalRelease, readJournal, writeJournal, type SwapJournal } from './j
 import { checkRun, parseBackupPath, readCurrent, removeCurrent, sha256File, switchCurrent, type CurrentTarget, type ParsedBackup } from './modelDir';
 import { healthTimeoutOf, resolveOptions, withModelDirLock, type EdgeActivityOptions } from './options';
 import { reinstateBackup } from './releases';
-import { runRestartCommand } from './restart';
+import { restartRuntime } from './restart';
 
 const sameBackup = (a: BackupRecord | null, b: BackupRecord | null): boolean =>
   a === b || (a !== null && b !== null && a.sha256 === b.sha256 && a.backupPath === b.backupPath && a.releasePath === b.releasePath);
 
-export function createRestoreBackup(device: DeviceSpec, options: EdgeActivityOptions = {}) {
+export function createRestoreBackup(device: EdgeDevice, options: EdgeActivityOptions = {}) {
   const opts = resolveOptions(options);
   const { modelDir, id: deviceId } = device;
 
@@ -55,7 +55,7 @@ export function createRestoreBackup(device: DeviceSpec, options: EdgeActivityOpt
     checkRun(input.deploymentId, input.runId);
     const elapsed = (): number => Math.round(performance.now() - start);
     const wait = { healthUrl: device.healthUrl, timeoutMs: healthTimeoutMs, pollIntervalMs: opts.pollIntervalMs, deviceId };
-    const restart = (): Promise<unknown> => runRestartCommand(device.restartCommand, { timeoutMs: opts.restartTimeoutMs, deviceId });
+    const restart = (): Promise<unknown> => restartRuntime(device.restartCommand, { timeoutMs: opts.restartTimeoutMs, deviceId });
     const done = (outcome: RestoreOutcome, restoredSha256: string | null, servedSha256Prefix: string | null, reason?: string): RestoreBackupResult =>
       ({ deviceId, outcome, ...(reason ? { reason } : {}), restoredSha256, servedSha256Prefix, durationMs: elapsed() });
 

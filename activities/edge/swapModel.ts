@@ -11,7 +11,7 @@
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import type { BackupRecord, SwapFailureDetails, SwapModelInput, SwapModelResult } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
-import type { DeviceSpec } from '../../common/inventory';
+import type { EdgeDevice } from './device';
 import { heartbeat } from './activityContext';
 import { edgeFailure } from './failures';
 import { probeHealth, servesSha, waitForServedSha } from './health';
@@ -19,7 +19,7 @@ import { backupsInUse, journalRelease, newJournal, readJournal, scanJournals, wr
 import { checkArtifactId, checkRun, distinctShas, listBackups, pruneBackups, readCurrent, releasePath, sha256File, switchCurrent, type CurrentTarget } from './modelDir';
 import { healthTimeoutOf, resolveOptions, withModelDirLock, type EdgeActivityOptions } from './options';
 import { backupCurrent, installRelease } from './releases';
-import { runRestartCommand } from './restart';
+import { restartRuntime } from './restart';
 
 /**
  * The journal of an earlier attempt of this run, if it still describes the device: the link
@@ -55,7 +55,7 @@ function withSwitched(err: unknown, switched: boolean): unknown {
   return ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: false, details: [{ switched } satisfies SwapFailureDetails], cause: err });
 }
 
-export function createSwapModel(device: DeviceSpec, options: EdgeActivityOptions = {}) {
+export function createSwapModel(device: EdgeDevice, options: EdgeActivityOptions = {}) {
   const opts = resolveOptions(options);
   const { modelDir, id: deviceId } = device;
 
@@ -108,7 +108,7 @@ export function createSwapModel(device: DeviceSpec, options: EdgeActivityOptions
     state.switched = true;
     journal = await writeJournal(modelDir, journal, 'switched', opts.now());
 
-    const restart = await runRestartCommand(device.restartCommand, { timeoutMs: opts.restartTimeoutMs, deviceId });
+    const restart = await restartRuntime(device.restartCommand, { timeoutMs: opts.restartTimeoutMs, deviceId });
     journal = await writeJournal(modelDir, journal, 'restarted', opts.now());
 
     const healthy = await waitForServedSha({ healthUrl: device.healthUrl, sha256, timeoutMs: healthTimeoutMs, pollIntervalMs: opts.pollIntervalMs, deviceId });

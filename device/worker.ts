@@ -1,0 +1,65 @@
+// `edgeship-device worker`: the edge worker of this one device, polling `edge.<id>` with the
+// device's activities, configured by device.json alone (no inventory, no SSH key).
+// Temporal being unreachable is not a reason to exit: at boot the network may come up after the
+// service, and systemd's start limit would otherwise give up on a device whose server is down for
+// a while. The worker retries the connection with a growing pause, one log line per attempt
+// naming the fix; `edgeship-device check` reports the same problem at once.
+import { NativeConnection } from '@temporalio/worker';
+import { ConnectionConfigError, type ResolvedConnection } from '../common/connectionConfig';
+import { createProcessLogger, installWorkerRuntime, type ProcessLogger } from '../workers/logging';
+import { createEdgeWorker } from '../workers/edgeWorker';
+import { DeviceConfigError, edgeDeviceOf, unreadableFiles, type DeviceConfig } from './config';
+import { resolveDeviceConnection } from './connection';
+import { describeTemporalFailure } from './temporalProblem';
+
+/** Everything that must hold before connecting; a DeviceConfigError lists what does not. */
+export function prepareWorker(c: DeviceConfig, configFile: string): ResolvedConnection {
+  const unreadable = unreadableFiles(c);
+  if (unreadable.length > 0) throw new DeviceConfigError(configFile, unreadable);
+  try {
+    return resolveDeviceConnection(c);
+  } catch (err) {
+    if (err instanceof ConnectionConfigError) throw new DeviceConfigError(configFile, [err.message]);
+    throw err;
+  }
+}
+
+export async function connectWithRetry(c: DeviceConfig, resolved: ResolvedConnection, log: ProcessLogger, isStopping: () => boolean): Promise<NativeConnection | null> {
+  let pauseMs = 1000;
+  for (;;) {
+    try {
+      return await NativeConnection.connect(resolved.options);
+    } catch (err) {
+      if (isStopping()) return null;
+      log.error({ address: resolved.address, retryInMs: pauseMs }, describeTemporalFailure(err, c, resolved.address));
+      await new Promise((r) => setTimeout(r, pauseMs));
+      if (isStopping()) return null;
+      pauseMs = Math.min(pauseMs * 2, 30_000);
+    }
+  }
+}
+
+export async function runWorker(c: DeviceConfig, resolved: ResolvedConnection, metricsBindAddress?: string): Promise<void> {
+  const device = edgeDeviceOf(c);
+  const log: ProcessLogger = createProcessLogger('edgeship-edge-worker', { device: device.id });
+  let stopping = false;
+  // Before the worker exists, a signal only has to stop the connection attempts.
+  const early = (): void => {
+    stopping = true;
+  };
+  process.once('SIGTERM', early);
+  process.once('SIGINT', early);
+  installWorkerRuntime(log, { metricsBindAddress });
+  const connection = await connectWithRetry(c, resolved, log, () => stopping);
+  process.off('SIGTERM', early);
+  process.off('SIGINT', early);
+  if (!connection) return;
+  try {
+    const handle = await createEdgeWorker({ device, connection, namespace: resolved.namespace });
+    log.info({ taskQueue: handle.taskQueue, address: resolved.address, namespace: resolved.namespace, modelDir: device.modelDir, restart: c.restart.method }, 'edge worker polling');
+    await handle.run();
+  } finally {
+    await connection.close();
+  }
+  log.info('edge worker stopped');
+}
