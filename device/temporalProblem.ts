@@ -7,6 +7,10 @@ export function describeTemporalFailure(err: unknown, c: DeviceConfig, address: 
   const msg = ((err as Error)?.message ?? String(err)).replace(/\s+/g, ' ').trim();
   const lower = msg.toLowerCase();
   const t = c.temporal;
+  // rustls reading a plaintext HTTP/2 answer as a TLS record.
+  if (/invalidcontenttype|invalidmessage|corruptmessage|wrong version number/.test(lower) && (t.tls || t.apiKeyFile)) {
+    return `TLS with ${address} failed: the server does not answer TLS there (${msg}): remove temporal.tls (and apiKeyFile) for a plaintext server, or fix temporal.address to its TLS port`;
+  }
   if (/certificate|tls|handshake|ssl|x509|unknownissuer|badsignature|invalid peer|alert/.test(lower)) {
     const fix = t.tls?.serverCaFile
       ? `check that temporal.tls.serverCaFile (${t.tls.serverCaFile}) signed the server's certificate, and temporal.tls.serverName matches it`
