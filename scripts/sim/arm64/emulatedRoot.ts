@@ -49,6 +49,8 @@ export interface RunAs {
 export interface RootProcess {
   /** Host pid of the nsenter that waits for the process. */
   pid: number;
+  /** Host pid of the process itself (nsenter's child), while it runs. */
+  innerPid(): number | undefined;
   /** Resolves with the exit code once the process ended. */
   exited: Promise<number | null>;
   isRunning(): boolean;
@@ -188,7 +190,8 @@ export class EmulatedArm64Root {
     // proc of the namespace's own PID space: the device sees only its own processes.
     await this.nsenterHost(['mount', '-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', at('/proc')], true);
     await this.nsenterHost(['mount', '--bind', PI5_CPUINFO, at('/proc/cpuinfo')]);
-    await this.nsenterHost(['mount', '--bind', '/dev', at('/dev')]);
+    // /dev with its submounts (/dev/pts: apt and dpkg open a pseudo-terminal for their log).
+    await this.nsenterHost(['mount', '--rbind', '/dev', at('/dev')]);
     await this.nsenterHost(['mount', '--rbind', '-o', 'ro', '/sys', at('/sys')]);
     await this.nsenterHost(['mount', '-t', 'tmpfs', '-o', 'mode=0755,nosuid,nodev', 'tmpfs', at('/run')]);
     await this.nsenterHost(['mount', '-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', 'tmpfs', at('/tmp')]);
@@ -259,6 +262,7 @@ export class EmulatedArm64Root {
     const nsenterPid = child.pid;
     return {
       pid: nsenterPid,
+      innerPid: () => childrenOf(nsenterPid)[0],
       exited,
       isRunning: () => code === undefined,
       stop: async (graceMs = 10_000) => {
