@@ -14,8 +14,8 @@ bash scripts/install-system-packages.sh --for "npm test" || exit 1
 # qemu-user lets the INT8 test measure on an emulated AVX2 CPU without VNNI; without it that test skips.
 bash scripts/install-system-packages.sh --for "the INT8 cross-CPU test" --optional "that test is skipped" qemu-x86_64
 # The arm64 proof (docs/arm64-proof.md) runs the device package in an emulated arm64 root: it needs
-# qemu-user-static, mmdebstrap and zstd, and root; without them it fails saying so.
-bash scripts/install-system-packages.sh --for "the arm64 proof" qemu-aarch64-static mmdebstrap zstd || exit 1
+# qemu-user-static, mmdebstrap, zstd, systemd-analyze and root; without them it fails saying so.
+bash scripts/install-system-packages.sh --for "the arm64 proof" qemu-aarch64-static mmdebstrap zstd systemd-analyze || exit 1
 bash scripts/setup.sh || exit 1
 
 echo "== typecheck"; npx tsc --noEmit -p . || exit 1

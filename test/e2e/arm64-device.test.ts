@@ -27,7 +27,8 @@ import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import { ensureDevicePackage } from '../../packaging/build/cachedDeb';
 import { ROLLBACK_DEMO_P95_MS } from '../../scripts/demo/request';
 import { EmulatedArm64Root } from '../../scripts/sim/arm64/emulatedRoot';
-import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, type PackagedDevice } from '../../scripts/sim/arm64/packagedDevice';
+import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, UNITS, type PackagedDevice } from '../../scripts/sim/arm64/packagedDevice';
+import { checkInstalledUnit, findSystemdAnalyze } from '../../scripts/sim/arm64/unitChecks';
 import { ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { freePort } from '../../scripts/sim/net';
@@ -175,6 +176,15 @@ describe("e2e: the device package on the Pi 5's architecture (arm64 under qemu, 
     // postinst: the model directory, staging/ group-writable with setgid for the deploy user.
     const staging = statSync(root.hostPath(`${MODEL_DIR}/staging`));
     assert.equal(staging.mode & 0o2070, 0o2070, `staging/ is group-writable with setgid (mode ${(staging.mode & 0o7777).toString(8)})`);
+
+    // What the chroot cannot mirror, checked on the installed unit files by systemd-analyze.
+    const analyze = findSystemdAnalyze();
+    assert.ok(analyze, 'systemd-analyze (Debian package systemd) checks the units\' sandboxing, which a chroot cannot apply');
+    for (const unit of UNITS) {
+      const check = checkInstalledUnit(root.dir, unit, analyze);
+      assert.deepEqual(check.verifyProblems, [], `systemd-analyze verify ${unit}`);
+      say(`${unit}: systemd-analyze verify clean; security --offline exposure ${check.exposure} ${check.rating} (${check.systemdVersion} of this host)`);
+    }
 
     const gpuKey = ensureKeyPair(path.join(WORK, 'gpu_ed25519'), 'edgeship-gpu-server');
     device = await startPackagedDevice(root, {
