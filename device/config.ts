@@ -3,7 +3,7 @@
 // restarted, how it connects to Temporal, and which release keys it trusts. It never holds the
 // fleet inventory or an SSH key. Loading validates everything at once and lists every problem
 // with its fix, so an operator edits the file once rather than once per error.
-// Schema and example: packaging/device-config.md, packaging/device.example.json.
+// Fields and example: docs/install-device.md, packaging/device.example.json.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
@@ -70,12 +70,12 @@ const trustSchema = z.strictObject({
 }).refine((t) => !t.requireSignatures || t.publicKeyFiles.length > 0, { message: 'trust.requireSignatures is true but trust.publicKeyFiles is empty: add the release public key (/etc/edgeship/keys/<id>.pub)' });
 
 export const DeviceConfigSchema = z.strictObject({
-  id: z.string({ error: 'id is required: the device id the GPU server enrolled (e.g. "pi-01")' }).regex(DEVICE_ID_PATTERN, 'id: 1-63 lowercase letters, digits or dashes'),
+  id: z.string({ error: (iss) => (iss.code === 'invalid_type' ? 'id is required: the device id the GPU server enrolled (e.g. "pi-01")' : undefined) }).regex(DEVICE_ID_PATTERN, 'id: 1-63 lowercase letters, digits or dashes'),
   target: z.enum(COMPILE_TARGETS, { error: `target must be one of ${COMPILE_TARGETS.join(', ')}` }),
   modelDir: absolutePath('modelDir').default(DEFAULT_MODEL_DIR),
   runtime: z.strictObject({
     host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'runtime.host: a host name or IP address').default('127.0.0.1'),
-    port: z.number({ error: 'runtime.port must be a number' }).int().min(1).max(65535).default(9000),
+    port: z.number({ error: (iss) => (iss.code === 'invalid_type' ? 'runtime.port must be a number' : undefined) }).int().min(1).max(65535).default(9000),
     inferenceWorkers: z.number().int().min(0).max(16).optional(),
     intraOpThreads: z.number().int().min(1).max(64).optional(),
   }).prefault({}),

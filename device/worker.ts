@@ -24,16 +24,35 @@ export function prepareWorker(c: DeviceConfig, configFile: string): ResolvedConn
   }
 }
 
-export async function connectWithRetry(c: DeviceConfig, resolved: ResolvedConnection, log: ProcessLogger, isStopping: () => boolean): Promise<NativeConnection | null> {
+/** A stop request that also cuts short the pause between connection attempts. */
+export class StopSignal {
+  stopping = false;
+  private wake: (() => void) | undefined;
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+  }
+  pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+export async function connectWithRetry(c: DeviceConfig, resolved: ResolvedConnection, log: ProcessLogger, stop: StopSignal): Promise<NativeConnection | null> {
   let pauseMs = 1000;
   for (;;) {
     try {
       return await NativeConnection.connect(resolved.options);
     } catch (err) {
-      if (isStopping()) return null;
+      if (stop.stopping) return null;
       log.error({ address: resolved.address, retryInMs: pauseMs }, describeTemporalFailure(err, c, resolved.address));
-      await new Promise((r) => setTimeout(r, pauseMs));
-      if (isStopping()) return null;
+      await stop.pause(pauseMs);
+      if (stop.stopping) return null;
       pauseMs = Math.min(pauseMs * 2, 30_000);
     }
   }
@@ -42,15 +61,13 @@ export async function connectWithRetry(c: DeviceConfig, resolved: ResolvedConnec
 export async function runWorker(c: DeviceConfig, resolved: ResolvedConnection, metricsBindAddress?: string): Promise<void> {
   const device = edgeDeviceOf(c);
   const log: ProcessLogger = createProcessLogger('edgeship-edge-worker', { device: device.id });
-  let stopping = false;
   // Before the worker exists, a signal only has to stop the connection attempts.
-  const early = (): void => {
-    stopping = true;
-  };
+  const stop = new StopSignal();
+  const early = (): void => stop.stop();
   process.once('SIGTERM', early);
   process.once('SIGINT', early);
   installWorkerRuntime(log, { metricsBindAddress });
-  const connection = await connectWithRetry(c, resolved, log, () => stopping);
+  const connection = await connectWithRetry(c, resolved, log, stop);
   process.off('SIGTERM', early);
   process.off('SIGINT', early);
   if (!connection) return;

@@ -26,6 +26,14 @@ export interface BuiltPackage {
   nodeModulesPrunedBytes: number;
 }
 
+/** DEBIAN/control from packaging/debian/control.in. */
+export function renderControl(version: string, arch: DebArch, installedBytes: number): string {
+  return readFileSync(path.join(ROOT, 'packaging/debian/control.in'), 'utf8')
+    .replace('@VERSION@', version)
+    .replace('@ARCH@', arch)
+    .replace('@INSTALLED_SIZE_KIB@', String(Math.ceil(installedBytes / 1024)));
+}
+
 const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 
 export function buildDevicePackage(opts: { arch: DebArch; out: string; log?: (line: string) => void }): BuiltPackage {
@@ -77,11 +85,7 @@ export function buildDevicePackage(opts: { arch: DebArch; out: string; log?: (li
   for (const script of ['postinst', 'prerm', 'postrm']) put(`packaging/debian/${script}`, `DEBIAN/${script}`, 0o755);
 
   const installedBytes = treeBytes(work);
-  const control = readFileSync(path.join(ROOT, 'packaging/debian/control.in'), 'utf8')
-    .replace('@VERSION@', pkg.version)
-    .replace('@ARCH@', opts.arch)
-    .replace('@INSTALLED_SIZE_KIB@', String(Math.ceil(installedBytes / 1024)));
-  writeFileSync(path.join(work, 'DEBIAN/control'), control);
+  writeFileSync(path.join(work, 'DEBIAN/control'), renderControl(pkg.version, opts.arch, installedBytes));
 
   const deb = path.join(opts.out, `edgeship-device_${pkg.version}_${opts.arch}.deb`);
   log(`dpkg-deb --build (zstd -9) → ${deb}`);

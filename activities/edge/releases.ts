@@ -1,6 +1,6 @@
 // Moving model files between staging/, releases/ and backups/, each step verified by sha256
 // (names are never trusted) and safe to repeat after a crash at any point.
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BackupRecord, DeploymentRun } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
@@ -34,13 +34,22 @@ export interface InstallResult {
 }
 
 /** Moves a staged file into place, or copies it when another run still needs the staged one. */
+/** Whether this process owns the file: on a packaged device the deploy user uploads, the service installs. */
+async function ownedByThisProcess(file: string): Promise<boolean> {
+  const uid = process.getuid?.();
+  return uid === undefined || (await stat(file)).uid === uid;
+}
+
 async function placeStaged(staged: string, dest: string, keepStaged: boolean, sha256?: string): Promise<void> {
-  if (!keepStaged) {
+  // A file the SFTP deploy user uploaded is copied, not renamed: renamed, the live release would
+  // still belong to that user, who could chmod and rewrite it. The copy is ours; the upload goes.
+  if (!keepStaged && (await ownedByThisProcess(staged))) {
     await moveDurable(staged, dest);
     return;
   }
   const copied = await copyDurable(staged, dest);
   if (sha256 !== undefined && copied !== sha256) throw new Error(`${staged} changed while it was installed; retry`);
+  if (!keepStaged) await rm(staged, { force: true });
 }
 
 /**

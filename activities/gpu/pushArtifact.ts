@@ -99,12 +99,17 @@ class RemoteHasher {
         // A refused exec channel (no shell, exec disabled) leaves the connection usable.
         if (!this.ssh.isConnected()) throw err;
       }
-      if (res && res.code === 0) {
+      // `ForceCommand internal-sftp` (the packaged device's deploy user) answers every exec by
+      // refusing it: OpenSSH 9.2 prints "This service allows sftp connections only." on the
+      // channel's stdout and exits 1. That is "no commands here", not a hash failure (sha256sum
+      // prints a hash or its own error on stderr): read back over SFTP instead.
+      const forcedToSftp = res !== undefined && res.stderr.trim() === '' && (res.stdout.trim() === '' || /^This service allows sftp connections only\.?$/i.test(res.stdout.trim()));
+      if (res && res.code === 0 && !forcedToSftp) {
         const hashes = res.stdout.split('\n').map((line) => /^([0-9a-f]{64}) [ *]/.exec(line)?.[1]);
         if (hashes.length !== remotes.length || hashes.some((h) => !h)) throw new Error(`unexpected sha256sum output on the device: ${res.stdout.slice(0, 300)}`);
         return hashes as string[];
       }
-      if (res && res.code !== 127 && !/not found|unknown command|not supported/i.test(res.stderr)) {
+      if (res && !forcedToSftp && res.code !== 127 && !/not found|unknown command|not supported/i.test(res.stderr)) {
         throw new Error(`sha256sum failed on the device (exit ${res.code}): ${res.stderr.trim().slice(0, 300)}`);
       }
       this.method = 'sftp-readback';

@@ -69,7 +69,10 @@ export class Sftp {
     const parent = dir.slice(0, dir.lastIndexOf('/')) || '/';
     if (parent !== dir) await this.mkdirp(parent);
     try {
-      await this.op<void>((cb) => this.sftp.mkdir(dir, { mode: 0o755 }, cb));
+      // 0775 less the server's umask: 0755 under sshd's default, but 2775 in a packaged device's
+      // setgid staging/ with `internal-sftp -u 0002`, so the device's service user (same group)
+      // can remove the claims this upload leaves in such a directory (docs/install-device.md).
+      await this.op<void>((cb) => this.sftp.mkdir(dir, { mode: 0o775 }, cb));
     } catch (err) {
       if (!(await this.stat(dir))?.isDirectory()) throw err;
     }

@@ -38,11 +38,19 @@ export function extractPackage(deb: string, parent = tmpdir()): string {
   return root;
 }
 
-/** The argv of a unit's ExecStart, rooted at `root` (the units name /usr/bin/edgeship-device). */
-export function unitExecStart(root: string, unit: string): string[] {
+/** How a unit starts its process: ExecStart's argv (rooted at `root`) and its Environment= settings. */
+export function unitCommand(root: string, unit: string): { argv: string[]; env: Record<string, string> } {
   const text = readFileSync(path.join(root, 'lib/systemd/system', unit), 'utf8');
   const line = /^ExecStart=(.+)$/m.exec(text);
   if (!line) throw new Error(`${unit} has no ExecStart`);
   const argv = line[1].trim().split(/\s+/);
-  return [path.join(root, argv[0]), ...argv.slice(1)];
+  const env: Record<string, string> = {};
+  // Environment=A=1 B=2 (no quoting in our units; a quoted value would need systemd's rules).
+  for (const m of text.matchAll(/^Environment=(.+)$/gm)) {
+    for (const pair of m[1].trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return { argv: [path.join(root, argv[0]), ...argv.slice(1)], env };
 }

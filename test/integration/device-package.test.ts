@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../../activities/edge/health';
-import { ensureDevicePackage, extractPackage, unitExecStart } from '../../packaging/build/cachedDeb';
+import { ensureDevicePackage, extractPackage, unitCommand } from '../../packaging/build/cachedDeb';
 import { freePort } from '../../scripts/sim/net';
 import { version as projectVersion } from '../../package.json';
 import { buildTestModels, makeModelDir, type TestModels } from '../helpers/edgeModels';
@@ -62,8 +62,8 @@ describe('device package (amd64 .deb, extracted, real processes)', function () {
 
   const cli = (): string => path.join(root, 'usr/bin/edgeship-device');
   const start = (unit: string, config: string): ChildProcessWithoutNullStreams => {
-    const [cmd, ...args] = unitExecStart(root, unit);
-    const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', EDGESHIP_DEVICE_CONFIG: config }, cwd: '/' });
+    const { argv: [cmd, ...args], env: unitEnv } = unitCommand(root, unit);
+    const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', ...unitEnv, EDGESHIP_DEVICE_CONFIG: config }, cwd: '/' });
     children.push(child);
     return child;
   };
