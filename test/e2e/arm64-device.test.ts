@@ -195,7 +195,6 @@ describe("e2e: the device package on the Pi 5's architecture (arm64 under qemu, 
       runtimePort: await freePort(),
       gpuKey,
       logDir: path.join(WORK, 'logs'),
-      runtime: { inferenceWorkers: 1, intraOpThreads: 1 },
     });
     for (const [unit, directives] of Object.entries(device.notMirrored)) {
       const names = [...new Set(directives.map((d) => d.replace(/^\[\w+\] /, '').split('=')[0]))];

@@ -1,8 +1,9 @@
 // A device made from the device package inside the emulated arm64 root, the way an operator
 // makes a Raspberry Pi one: `apt-get install ./edgeship-device_<v>_arm64.deb`, write
 // /etc/edgeship/device.json, add the SSH deploy user the GPU server logs in as (group edgeship,
-// so it can write staging/), start sshd, then start edgeship-runtime.service and
-// edgeship-edge-worker.service from their installed unit files (unitProcess.ts mirrors systemd).
+// so it can write staging/) with install-device.md's sshd Match block, start sshd, then start
+// edgeship-runtime.service and edgeship-edge-worker.service from their installed unit files
+// (unitProcess.ts mirrors systemd).
 // What the GPU side needs to reach it comes back as an inventory entry with the pinned host key.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -81,6 +82,20 @@ export async function addDeployUser(root: EmulatedArm64Root, publicKey: string):
   await root.run(['/usr/bin/chmod', '0600', `${home}/.ssh/authorized_keys`]);
 }
 
+/**
+ * The deploy user's sshd settings, verbatim from docs/install-device.md ("deploy user and sshd
+ * Match block"): SFTP only, with umask 0002 so what it creates in the setgid staging/ is
+ * group-writable for the services.
+ */
+export const DEPLOY_USER_SSHD_CONF = `Match User ${DEPLOY_USER}
+    ForceCommand internal-sftp -u 0002
+    PasswordAuthentication no
+    AllowTcpForwarding no
+    AllowAgentForwarding no
+    X11Forwarding no
+    PermitTTY no
+`;
+
 /** After the package is installed: config, deploy user, sshd, both units. */
 export async function startPackagedDevice(root: EmulatedArm64Root, opts: PackagedDeviceOptions): Promise<PackagedDevice> {
   mkdirSync(opts.logDir, { recursive: true });
@@ -95,6 +110,7 @@ export async function startPackagedDevice(root: EmulatedArm64Root, opts: Package
     temporal: { address: opts.temporalAddress, namespace: opts.namespace },
   });
   await addDeployUser(root, opts.gpuKey.publicKey);
+  writeFileSync(root.hostPath('/etc/ssh/sshd_config.d/edgeship.conf'), DEPLOY_USER_SSHD_CONF);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
