@@ -28,6 +28,12 @@ echo "== lint"; npx eslint . || exit 1
 # runtimes. Their output follows the main one.
 # The arm64 proof (its emulated root, then the package on it) is mostly qemu CPU time: second lane.
 lane_files=(test/integration/int8-haswell.test.ts test/integration/gates-over-seeds.test.ts test/e2e/fleet-rollout.test.ts test/workflow/fleetRollout.test.ts test/integration/arm64-root.test.ts test/e2e/arm64-device.test.ts)
+# The device packages are built (or found current) once, before the lanes start: the package's own
+# tests (amd64, main lane) and the arm64 proof (both arches, second lane) take them from
+# test-artifacts/device-package (packaging/build/cachedDeb.ts), and two lanes building the same
+# .deb at once would race on its files.
+echo "== device packages"
+npx tsx -e "const { ensureDevicePackage } = require('./packaging/build/cachedDeb'); for (const arch of ['amd64', 'arm64']) console.log(ensureDevicePackage(arch, (l) => console.log('  ' + l)));" || exit 1
 lane=test-artifacts/mocha-lane-output.txt
 npx mocha "${lane_files[@]}" > "$lane" 2>&1 &
 lane_pid=$!
