@@ -29,7 +29,7 @@ import { ROLLBACK_DEMO_P95_MS } from '../../scripts/demo/request';
 import { EmulatedArm64Root } from '../../scripts/sim/arm64/emulatedRoot';
 import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, UNITS, type PackagedDevice } from '../../scripts/sim/arm64/packagedDevice';
 import { checkInstalledUnit, findSystemdAnalyze } from '../../scripts/sim/arm64/unitChecks';
-import { ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
+import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { freePort } from '../../scripts/sim/net';
 import { createGpuWorker } from '../../workers/gpuWorker';
@@ -118,8 +118,13 @@ describe("e2e: the device package on the Pi 5's architecture (arm64 under qemu, 
   let checkpoint: string;
   let int8Sha: string | undefined;
 
-  before(async () => {
+  before(async function () {
     quietSdkLogs();
+    const mismatch = emulationHostMismatch();
+    if (mismatch) {
+      console.log(`    skipped: ${mismatch}`);
+      this.skip();
+    }
     await ensureAarch64Binfmt(say);
     const tarball = await ensureRootTarball(say);
     if (tarball.builtMs !== undefined) say(`built the arm64 root in ${(tarball.builtMs / 1000).toFixed(0)} s (once per machine)`);

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PROJECT_ROOT, stateDir } from '../../common/paths';
 import { EmulatedArm64Root, mountedUnder, QEMU_CPU, removeLeftoverRoots } from '../../scripts/sim/arm64/emulatedRoot';
-import { ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
+import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
 import { buildTestModels } from '../helpers/edgeModels';
 
 const PARENT = path.join(stateDir(), 'test', 'arm64-root');
@@ -49,7 +49,12 @@ describe('integration: the emulated arm64 root (qemu-aarch64, cortex-a76)', func
   let root: EmulatedArm64Root;
   let tarball: string;
 
-  before(async () => {
+  before(async function () {
+    const mismatch = emulationHostMismatch();
+    if (mismatch) {
+      console.log(`    skipped: ${mismatch}`);
+      this.skip();
+    }
     await ensureAarch64Binfmt((l) => console.log(`    ${l}`));
     const built = await ensureRootTarball((l) => console.log(`    ${l}`));
     tarball = built.path;

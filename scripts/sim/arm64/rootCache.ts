@@ -38,11 +38,20 @@ function runScript(script: string, args: string[], log: (line: string) => void):
   });
 }
 
+/**
+ * Why this machine cannot run the proof at all, or undefined: it emulates arm64 on an x86-64 Linux
+ * kernel. Only this makes the tests skip (with the reason printed); anything else missing (root,
+ * binfmt_misc, qemu-user-static) fails them.
+ */
+export function emulationHostMismatch(): string | undefined {
+  if (process.platform === 'linux' && process.arch === 'x64') return undefined;
+  return `the arm64 proof emulates arm64 on an x86-64 Linux host; this is ${process.platform}/${process.arch}`;
+}
+
 /** binfmt_misc mounted, qemu-aarch64 registered with the F flag (scripts/sim/arm64/binfmt.sh). */
 export async function ensureAarch64Binfmt(log: (line: string) => void = () => undefined): Promise<void> {
-  if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Arm64EmulationUnavailable(`the arm64 proof emulates arm64 on an x86-64 Linux host; this is ${process.platform}/${process.arch}`);
-  }
+  const mismatch = emulationHostMismatch();
+  if (mismatch) throw new Arm64EmulationUnavailable(mismatch);
   if (process.getuid?.() !== 0) throw new Arm64EmulationUnavailable('the arm64 proof needs root (binfmt_misc, chroot, mount namespaces)');
   await runScript(BINFMT_SCRIPT, [], log);
 }
