@@ -8,6 +8,9 @@
 # usage: install-system-packages.sh [--for <who>] [--optional <fallback>] [need…]
 #   need       sshd | ssh-keygen | scp | chromium (default: these four, what `npm test` needs)
 #              | qemu-x86_64 (Debian qemu-user: the INT8 cross-CPU test emulates an AVX2 CPU without VNNI)
+#              | qemu-aarch64-static mmdebstrap zstd systemd-analyze (the arm64 proof: a Debian arm64
+#                root built with mmdebstrap, cached as a zstd tarball, run through qemu-user-static's
+#                binfmt handler; systemd-analyze checks the device units' sandboxing)
 #   --for      who needs them, for the messages (default "npm test")
 #   --optional the caller has a fallback, described for the message (the demo's embedded SSH
 #              server): a missing package is installed when root, otherwise only reported, and a
@@ -30,7 +33,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --for) who="$2"; shift 2 ;;
     --optional) optional=1; fallback="$2"; shift 2 ;;
-    sshd|ssh-keygen|scp|chromium|qemu-x86_64) needs+=("$1"); shift ;;
+    sshd|ssh-keygen|scp|chromium|qemu-x86_64|qemu-aarch64-static|mmdebstrap|zstd|systemd-analyze) needs+=("$1"); shift ;;
     *) echo "install-system-packages.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +56,10 @@ package_of() {
     ssh-keygen|scp) echo openssh-client ;;
     chromium) echo chromium ;;
     qemu-x86_64) echo qemu-user ;;
+    qemu-aarch64-static) echo qemu-user-static ;;
+    mmdebstrap) echo mmdebstrap ;;
+    zstd) echo zstd ;;
+    systemd-analyze) echo systemd ;;
   esac
 }
 describe() {

@@ -13,6 +13,9 @@ echo "== toolchain"
 bash scripts/install-system-packages.sh --for "npm test" || exit 1
 # qemu-user lets the INT8 test measure on an emulated AVX2 CPU without VNNI; without it that test skips.
 bash scripts/install-system-packages.sh --for "the INT8 cross-CPU test" --optional "that test is skipped" qemu-x86_64
+# The arm64 proof (docs/arm64-proof.md) runs the device package in an emulated arm64 root: it needs
+# qemu-user-static, mmdebstrap, zstd, systemd-analyze and root; without them it fails saying so.
+bash scripts/install-system-packages.sh --for "the arm64 proof" qemu-aarch64-static mmdebstrap zstd systemd-analyze || exit 1
 bash scripts/setup.sh || exit 1
 
 echo "== typecheck"; npx tsc --noEmit -p . || exit 1
@@ -23,7 +26,14 @@ echo "== lint"; npx eslint . || exit 1
 # workflow tests) have their own dev servers, fleet directory and checkpoints: they run in a
 # second lane beside the main suite, whose time is mostly spent waiting on Temporal, SSH and
 # runtimes. Their output follows the main one.
-lane_files=(test/integration/int8-haswell.test.ts test/integration/gates-over-seeds.test.ts test/e2e/fleet-rollout.test.ts test/workflow/fleetRollout.test.ts)
+# The arm64 proof (its emulated root, then the package on it) is mostly qemu CPU time: second lane.
+lane_files=(test/integration/int8-haswell.test.ts test/integration/gates-over-seeds.test.ts test/e2e/fleet-rollout.test.ts test/workflow/fleetRollout.test.ts test/integration/arm64-root.test.ts test/e2e/arm64-device.test.ts)
+# The device packages are built (or found current) once, before the lanes start: the package's own
+# tests (amd64, main lane) and the arm64 proof (both arches, second lane) take them from
+# test-artifacts/device-package (packaging/build/cachedDeb.ts), and two lanes building the same
+# .deb at once would race on its files.
+echo "== device packages"
+npx tsx -e "const { ensureDevicePackage } = require('./packaging/build/cachedDeb'); for (const arch of ['amd64', 'arm64']) console.log(ensureDevicePackage(arch, (l) => console.log('  ' + l)));" || exit 1
 lane=test-artifacts/mocha-lane-output.txt
 npx mocha "${lane_files[@]}" > "$lane" 2>&1 &
 lane_pid=$!

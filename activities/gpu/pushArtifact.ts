@@ -247,7 +247,13 @@ async function writeClaim(sftp: Sftp, staged: string, run: PushArtifactInput): P
   const dir = claimsDirOf(staged);
   const claim = `${dir}/${claimFileName(run.deploymentId, run.runId)}`;
   const body = { schema: 'edgeship.staging-claim/1', deploymentId: run.deploymentId, runId: run.runId, sha256: run.artifact.sha256, at: new Date().toISOString() };
-  await sftp.mkdirp(dir);
+  if (!(await sftp.stat(dir))) {
+    await sftp.mkdirp(dir);
+    // On a packaged device the SSH login is a deploy user, while swapModel and discardStaged,
+    // which remove claims, run as the service user of the same group (staging/ is setgid
+    // edgeship): the claims directory must be group-writable for them (found by the arm64 proof).
+    await sftp.chmod(dir, 0o2775);
+  }
   await sftp.writeFile(partialName(claim), Buffer.from(JSON.stringify(body) + '\n'));
   await sftp.replace(partialName(claim), claim);
 }

@@ -78,6 +78,11 @@ export class Sftp {
     }
   }
 
+  /** chmod (not subject to the server's umask, unlike the mode given to mkdir). */
+  async chmod(p: string, mode: number): Promise<void> {
+    await this.op<void>((cb) => this.sftp.chmod(p, mode, cb));
+  }
+
   async unlinkIfExists(p: string): Promise<boolean> {
     try {
       await this.op<void>((cb) => this.sftp.unlink(p, cb));

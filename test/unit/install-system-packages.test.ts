@@ -101,6 +101,13 @@ describe('scripts/install-system-packages.sh', () => {
     assert.deepEqual(commands.map((l) => l.trim()), ['sudo apt-get install -y openssh-server openssh-client chromium']);
   });
 
+  it('the arm64 proof\'s needs map to Debian\'s qemu-user-static, mmdebstrap, zstd and systemd', () => {
+    const r = box.run(['--for', 'the arm64 proof', 'qemu-aarch64-static', 'mmdebstrap', 'zstd', 'systemd-analyze'], { EDGESHIP_AS_ROOT: '0' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /the arm64 proof needs qemu-aarch64-static, mmdebstrap, zstd, systemd-analyze, which this machine lacks/);
+    assert.deepEqual(r.stderr.split('\n').filter((l) => l.includes('apt-get')).map((l) => l.trim()), ['sudo apt-get install -y qemu-user-static mmdebstrap zstd systemd']);
+  });
+
   it('not root with everything present, says nothing and succeeds', () => {
     const r0 = box.run([], { EDGESHIP_AS_ROOT: '1' });
     assert.equal(r0.status, 0, r0.stderr);
