@@ -127,7 +127,7 @@ export const DeployRequestSchema = z.strictObject({
     })
     .prefault({}),
   /**
-   * A fleet rollout plan (README "Fleet rollouts"). Absent: every device is staged, approved
+   * A fleet rollout plan (docs/fleet-rollouts.md). Absent: every device is staged, approved
    * once, then swapped and validated one after another, and the first failure rolls all back.
    */
   rollout: z
