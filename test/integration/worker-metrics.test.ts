@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { parseInventory } from '../../common/inventory';
 import { PROJECT_ROOT } from '../../common/paths';
-import { edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { startTestTemporal } from '../helpers/temporalEnv';
 
@@ -47,21 +47,25 @@ async function waitFor(w: Started, pattern: RegExp, timeoutMs: number): Promise<
   assert.match(w.log(), pattern, w.log().slice(-2000));
 }
 
-/** Scrapes until a `temporal_` series for `taskQueue` shows up (the SDK registers them as it polls). */
-async function scrape(port: number, taskQueue: string, timeoutMs: number): Promise<{ contentType: string; text: string }> {
+/** The slot gauge of one worker type on one task queue (the SDK registers it once that poller runs). */
+const slotGauge = (taskQueue: string, workerType: 'ActivityWorker' | 'WorkflowWorker'): RegExp =>
+  new RegExp(`^temporal_worker_task_slots_available\\{[^}]*task_queue="${taskQueue.replace('.', '\\.')}"[^}]*worker_type="${workerType}"[^}]*\\} \\d+$`, 'm');
+
+/** Scrapes until every one of `wanted` shows up (the SDK registers series as its pollers start). */
+async function scrape(port: number, wanted: RegExp[], timeoutMs: number): Promise<{ contentType: string; text: string }> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`).catch((err: unknown) => err as Error);
     if (!(res instanceof Error)) {
       last = await res.text();
-      if (res.status === 200 && new RegExp(`^temporal_\\w+\\{[^}]*task_queue="${taskQueue.replace('.', '\\.')}"`, 'm').test(last)) {
+      if (res.status === 200 && wanted.every((w) => w.test(last))) {
         return { contentType: res.headers.get('content-type') ?? '', text: last };
       }
     } else {
       last = res.message;
     }
-    if (Date.now() > deadline) throw new Error(`no temporal_ series for ${taskQueue} on :${port} within ${timeoutMs} ms; last answer:\n${last.slice(0, 2000)}`);
+    if (Date.now() > deadline) throw new Error(`not every series of ${wanted.join(', ')} on :${port} within ${timeoutMs} ms; last answer:\n${last.slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -105,15 +109,18 @@ describe('worker metrics for Prometheus (--metrics-port / EDGESHIP_METRICS_PORT)
     await Promise.all([waitFor(edge, /edge worker polling/, 90_000), waitFor(gpu, /gpu worker polling/, 120_000)]);
     assert.match(edge.log(), new RegExp(`"metrics":"http://127\\.0\\.0\\.1:${edgePort}/metrics"`));
 
-    const [edgeMetrics, gpuMetrics] = await Promise.all([scrape(edgePort, edgeTaskQueue('metrics-01'), 30_000), scrape(gpuPort, GPU_TASK_QUEUE, 30_000)]);
+    // Slot gauges per worker type: the activity worker on edge.<id>; on the GPU server the workflow
+    // worker of the control plane and both worker types on gpu (which also serves older runs' workflows).
+    const edgeWanted = [slotGauge(edgeTaskQueue('metrics-01'), 'ActivityWorker')];
+    const gpuWanted = [slotGauge(CONTROL_TASK_QUEUE, 'WorkflowWorker'), slotGauge(GPU_TASK_QUEUE, 'WorkflowWorker'), slotGauge(GPU_TASK_QUEUE, 'ActivityWorker')];
+    const [edgeMetrics, gpuMetrics] = await Promise.all([scrape(edgePort, edgeWanted, 30_000), scrape(gpuPort, gpuWanted, 30_000)]);
     for (const m of [edgeMetrics, gpuMetrics]) {
       assert.match(m.contentType, /text\/plain/);
       assert.match(m.text, /^# TYPE temporal_\w+ (counter|gauge|histogram)$/m);
       assert.match(m.text, /service_name="temporal-core-sdk"/);
     }
-    // Slot gauges per worker type: the activity worker on edge.<id>, workflow and activity on gpu.
-    assert.match(edgeMetrics.text, /^temporal_worker_task_slots_available\{[^}]*task_queue="edge\.metrics-01"[^}]*worker_type="ActivityWorker"[^}]*\} \d+$/m);
-    assert.match(gpuMetrics.text, /^temporal_worker_task_slots_available\{[^}]*task_queue="gpu"[^}]*worker_type="WorkflowWorker"[^}]*\} \d+$/m);
+    for (const w of edgeWanted) assert.match(edgeMetrics.text, w);
+    for (const w of gpuWanted) assert.match(gpuMetrics.text, w);
     assert.doesNotMatch(edgeMetrics.text, /task_queue="gpu"/);
 
     for (const w of [edge, gpu]) w.child.kill('SIGTERM');
