@@ -15,7 +15,8 @@ interface DecideOptions extends CommonOptions {
   update?: boolean;
 }
 
-function defaultUser(): string {
+/** Who a decision (or a pause) is recorded as when --by is not given: EDGESHIP_USER, else the login name. */
+export function defaultUser(): string {
   try {
     return process.env.EDGESHIP_USER ?? os.userInfo().username;
   } catch {

@@ -4,25 +4,17 @@ import { Command, Option } from 'commander';
 import { COMPILE_TARGETS } from '../../common/contracts';
 import { defaultInventoryPath } from '../../common/inventory';
 import { stateDir } from '../../common/paths';
-import { DEVICE_PACKAGE_DEFAULTS, defaultPrivateKeyPath, enrollDevice, EnrollmentError, type EnrollIo } from '../enrollment';
+import { DEVICE_PACKAGE_DEFAULTS, defaultPrivateKeyPath, enrollDevice, EnrollmentError, type EnrollIo, type EnrollOptions } from '../enrollment';
 import type { PresentedHostKey } from '../hostKey';
 import { printJson, UserError } from './shared';
 
-interface AddFlags {
-  inventory: string;
-  host: string;
+/** The command line's values: as the enrollment takes them, with the numbers and argv still text. */
+type AddFlags = Omit<EnrollOptions, 'id' | 'port' | 'restartCommand' | 'keepBackups'> & {
   port: string;
-  user: string;
-  target: string;
-  key: string;
-  hostKeyFingerprint?: string;
-  modelDir: string;
-  healthUrl: string;
-  inferenceUrl: string;
   restartCommand: string;
   keepBackups?: string;
   json?: boolean;
-}
+};
 
 export function inventoryOption(): Option {
   return new Option('--inventory <file>', 'device inventory (JSON)').env('EDGESHIP_INVENTORY').default(defaultInventoryPath(stateDir()));

@@ -1,25 +1,17 @@
 // edgeship pause <id> [--by <name>] [--reason <text>] / edgeship resume <id> [--by <name>]
 // A fleet rollout stops starting devices while paused (the ones in flight finish) and goes on
 // where it was when resumed. Sent as signals; what the workflow did with one is read back.
-import * as os from 'node:os';
 import { Command, Option } from 'commander';
 import type { Client } from '@temporalio/client';
 import type { deployModel } from '../../workflows';
 import { pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentStatus } from '../../workflows/report';
+import { defaultUser } from '../decision';
 import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
 
 interface PauseOptions extends CommonOptions {
   by: string;
   reason?: string;
-}
-
-function defaultUser(): string {
-  try {
-    return process.env.EDGESHIP_USER ?? os.userInfo().username;
-  } catch {
-    return '';
-  }
 }
 
 /** Whether the workflow took the signal: the pause recorded, or the reason it was ignored. */

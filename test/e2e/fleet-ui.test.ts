@@ -12,11 +12,11 @@ import { createEdgeVersionGate, gatePushArtifact } from '../../activities/gpu/ed
 import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { edgeTaskQueue } from '../../common/queues';
-import { deploymentWorkflowId, parseDeployRequest } from '../../common/request';
+import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import { freePort } from '../../scripts/sim/net';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet, sha } from '../workflow/replacedActivities';
+import { ReplacedFleet, sha, type Scenario } from '../workflow/replacedActivities';
 import { rejectSignal, statusQuery } from '../../workflows/messages';
 import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { launchChromium } from './temporalUi';
@@ -57,20 +57,18 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
     await env?.teardown();
   });
 
-  it('lists the failed device and the halted wave as Failed, the validated devices as Completed, and the parent names the reason', async () => {
-    const checkpointPath = '/checkpoints/ui-halt.pt';
-    const request = parseDeployRequest({
-      modelName: 'ui-halt',
-      source: { kind: 'checkpoint', checkpointPath },
-      sourceSha256: sha(checkpointPath),
-      target: 'cpu-int8',
-      devices: DEVICES,
-      approval: { required: false },
-      rollout: { canary: ['ui-01'], waves: [3], maxParallel: 1, halt: { maxFailed: 0 }, onHalt: 'keep-validated' },
-    });
-    const id = deploymentWorkflowId('ui-halt', request.target, sha(checkpointPath));
-    fleet.scenario(id, { validationFailsOnDevices: ['ui-03'] });
+  /** Starts a rollout of a stand-in model over DEVICES as `edgeship start` would; returns its id. */
+  async function startRollout(name: string, approval: DeployRequestInput['approval'], rollout: DeployRequestInput['rollout'], scenario: Scenario): Promise<string> {
+    const checkpointPath = `/checkpoints/${name}.pt`;
+    const request = parseDeployRequest({ modelName: name, source: { kind: 'checkpoint', checkpointPath }, sourceSha256: sha(checkpointPath), target: 'cpu-int8', devices: DEVICES, approval, rollout });
+    const id = deploymentWorkflowId(name, request.target, sha(checkpointPath));
+    fleet.scenario(id, scenario);
     await startDeployment(env.client, request);
+    return id;
+  }
+
+  it('lists the failed device and the halted wave as Failed, the validated devices as Completed, and the parent names the reason', async () => {
+    const id = await startRollout('ui-halt', { required: false }, { canary: ['ui-01'], waves: [3], maxParallel: 1, halt: { maxFailed: 0 }, onHalt: 'keep-validated' }, { validationFailsOnDevices: ['ui-03'] });
     await assert.rejects(env.client.workflow.getHandle(id).result(), WorkflowFailedError);
 
     const browser = await launchChromium();
@@ -132,19 +130,7 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
   });
 
   it('shows how to approve on the run page an operator lands on, while the rollout waits after its canary', async () => {
-    const checkpointPath = '/checkpoints/ui-approval.pt';
-    const request = parseDeployRequest({
-      modelName: 'ui-approval',
-      source: { kind: 'checkpoint', checkpointPath },
-      sourceSha256: sha(checkpointPath),
-      target: 'cpu-int8',
-      devices: DEVICES,
-      approval: { required: true, timeout: '10m' },
-      rollout: { canary: ['ui-01'], waves: [3], maxParallel: 1, baselineDevices: 0 },
-    });
-    const id = deploymentWorkflowId('ui-approval', request.target, sha(checkpointPath));
-    fleet.scenario(id, {});
-    await startDeployment(env.client, request);
+    const id = await startRollout('ui-approval', { required: true, timeout: '10m' }, { canary: ['ui-01'], waves: [3], maxParallel: 1, baselineDevices: 0 }, {});
     const handle = env.client.workflow.getHandle(id);
     for (const deadline = Date.now() + 60_000; (await handle.query(statusQuery)).status !== 'awaiting-approval'; ) {
       if (Date.now() > deadline) assert.fail('the rollout never waited for approval');
