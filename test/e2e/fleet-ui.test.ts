@@ -8,18 +8,14 @@ import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createEdgeVersionGate, gatePushArtifact } from '../../activities/gpu/edgeVersionGate';
-import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
-import { edgeTaskQueue } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import { freePort } from '../../scripts/sim/net';
-import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from '../workflow/replacedActivities';
 import { rejectSignal, statusQuery } from '../../workflows/messages';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { launchChromium } from './temporalUi';
+import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
 
 const DEVICES = ['ui-01', 'ui-02', 'ui-03', 'ui-04'];
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
@@ -38,15 +34,7 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
     const uiPort = await freePort();
     env = await startTestTemporal({ ui: true, uiPort });
     uiUrl = `http://127.0.0.1:${uiPort}`;
-    const connection = env.nativeConnection;
-    workers.push(
-      ...(await createControlAndGpuWorkers({
-        connection,
-        workflowsPath: require.resolve('../../workflows'),
-        activities: { ...gatePushArtifact(fleet.gpuActivities(), createEdgeVersionGate(env.client)), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      })),
-      ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
-    );
+    workers.push(...(await createReplacedFleetWorkers(env, fleet, DEVICES, { gateVersions: true })));
     for (const w of workers) running.push(w.run());
   });
 

@@ -7,18 +7,15 @@ import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { readDeviceRecord } from '../../clients/deviceRecords';
 import { startDeployment } from '../../clients/startDeployment';
-import { edgeTaskQueue } from '../../common/queues';
 import { deploymentWorkflowId, parseDeployRequest } from '../../common/request';
 import type { deployModel } from '../../workflows';
 import { approveSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentStatus } from '../../workflows/report';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
-import { testEdgeIdentity } from '../helpers/edgeIdentity';
+import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
 
 type Handle = WorkflowHandle<typeof deployModel>;
 /** `gpu` activity slots of the GPU server in this test: few, like a real one's. */
@@ -36,16 +33,7 @@ describe('control plane on its own task queue (real dev server, replaced activit
     this.timeout(90_000);
     quietSdkLogs();
     env = await startTestTemporal();
-    const connection = env.nativeConnection;
-    workers = [
-      ...(await createControlAndGpuWorkers({
-        connection,
-        workflowsPath: require.resolve('../../workflows'),
-        activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-        gpu: { maxConcurrentActivityTaskExecutions: GPU_SLOTS },
-      })),
-      ...(await Promise.all(DEVICES.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
-    ];
+    workers = await createReplacedFleetWorkers(env, fleet, DEVICES, { gpu: { maxConcurrentActivityTaskExecutions: GPU_SLOTS } });
     running = Promise.all(workers.map((w) => w.run()));
   });
 

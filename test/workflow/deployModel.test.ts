@@ -6,14 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { historyToJSON } from '../helpers/historyJson';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { startDeployment } from '../../clients/startDeployment';
 import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import { SA_STATUS } from '../../common/searchAttributes';
 import type { deployModel } from '../../workflows';
@@ -28,6 +26,7 @@ import { initialSha, ReplacedFleet, sha, type Scenario } from './replacedActivit
 import type { PreflightInput, ValidateDeploymentInput } from '../../common/contracts';
 import { defaultGatesAt } from '../../common/gates';
 import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
+import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -48,17 +47,9 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     this.timeout(90_000);
     quietSdkLogs();
     env = await startTestTemporal();
-    const connection = env.nativeConnection;
-    workers = [
-      // `control` (workflows, leases, resolveDevices) and `gpu` (model work), as a GPU server runs them.
-      ...(await createControlAndGpuWorkers({
-        connection,
-        workflowsPath: require.resolve('../../workflows'),
-        // The ownership activities are the real ones: they talk to this test server.
-        activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      })),
-      ...(await Promise.all(fleet.deviceIds.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), identity: testEdgeIdentity(id) })))),
-    ];
+    // `control` (workflows, leases, resolveDevices) and `gpu` (model work), as a GPU server runs them;
+    // the ownership activities are the real ones: they talk to this test server.
+    workers = await createReplacedFleetWorkers(env, fleet, fleet.deviceIds);
     running = Promise.all(workers.map((w) => w.run()));
   });
 

@@ -10,15 +10,12 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { createEdgeVersionGate, gatePushArtifact } from '../../activities/gpu/edgeVersionGate';
-import { createOwnershipActivities } from '../../activities/gpu/ownership';
 import { startDeployment } from '../../clients/startDeployment';
 import { readDeviceRecord, renderDevices } from '../../clients/deviceRecords';
 import { listedExecution } from '../../clients/commands/list';
 import { deviceRuns, listQuery } from '../../clients/fleetFormat';
 import { readLiveWaves } from '../../clients/fleetState';
 import { edgeTaskQueue } from '../../common/queues';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
 import type { FleetDeviceRow } from '../../common/rollout';
 import type { deployModel } from '../../workflows';
@@ -29,6 +26,7 @@ import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { historyToJSON } from '../helpers/historyJson';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
+import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
 
 const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
 const OFFLINE = 'f-off';
@@ -51,16 +49,8 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     this.timeout(90_000);
     quietSdkLogs();
     env = await startTestTemporal();
-    const connection = env.nativeConnection;
-    workers.push(
-      ...(await createControlAndGpuWorkers({
-        connection,
-        workflowsPath: require.resolve('../../workflows'),
-        activities: { ...gatePushArtifact(fleet.gpuActivities(), createEdgeVersionGate(env.client)), ...createOwnershipActivities(env.client, { holderCheckIntervalMs: 500 }) },
-      })),
-      // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
-      ...(await Promise.all(ONLINE.map((id) => Worker.create({ connection, taskQueue: edgeTaskQueue(id), activities: fleet.edgeActivities(id), maxHeartbeatThrottleInterval: '500ms', identity: testEdgeIdentity(id) })))),
-    );
+    // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
+    workers.push(...(await createReplacedFleetWorkers(env, fleet, ONLINE, { gateVersions: true, edge: { maxHeartbeatThrottleInterval: '500ms' } })));
     for (const w of workers) running.push(w.run());
   });
 
