@@ -2,7 +2,7 @@
 // took it), or with --update, which answers — or refuses through the workflow's validator.
 import * as os from 'node:os';
 import { Command, Option } from 'commander';
-import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { deployModel } from '../workflows';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery, type DecisionInput } from '../workflows/messages';
 import type { DeploymentStatus } from '../workflows/report';
@@ -24,26 +24,32 @@ export function defaultUser(): string {
   }
 }
 
+export interface SignalOutcome {
+  taken: boolean;
+  detail: string;
+}
+
 /**
- * A signal cannot be refused to its sender, so read back what the workflow did with it: the
- * decision recorded, or the reason it was ignored (wrong stage, not an approver, decided).
+ * A signal cannot be refused to its sender, so read back what the workflow did with it: `judge`
+ * finds the outcome in the status (recorded, or ignored with its reason) — polled for 5 s.
  */
-async function confirmSignal(client: Client, id: string, before: DeploymentStatus | undefined, by: string): Promise<{ taken: boolean; detail: string }> {
-  const handle = client.workflow.getHandle<typeof deployModel>(id);
+export async function readBackSignal(handle: WorkflowHandle<typeof deployModel>, judge: (s: DeploymentStatus) => SignalOutcome | undefined): Promise<SignalOutcome> {
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    let s: DeploymentStatus;
-    try {
-      s = await handle.query(statusQuery);
-    } catch {
-      continue;
-    }
-    const ignored = s.ignoredMessages.slice(before?.ignoredMessages.length ?? 0).find((m) => m.by === by);
-    if (ignored) return { taken: false, detail: `ignored by the workflow: ${ignored.reason}` };
-    if (s.approval && s.approval.by === by) return { taken: true, detail: `recorded: ${s.approval.decision} by ${by} at ${s.approval.at}` };
+    const s = await handle.query(statusQuery).catch(() => undefined);
+    const outcome = s && judge(s);
+    if (outcome) return outcome;
   }
   return { taken: true, detail: 'sent; the workflow has not confirmed it yet (is the gpu worker running?) — check with `edgeship status`' };
+}
+
+/** The decision recorded, or the reason it was ignored (wrong stage, not an approver, decided). */
+function decisionOutcome(s: DeploymentStatus, before: DeploymentStatus | undefined, by: string): SignalOutcome | undefined {
+  const ignored = s.ignoredMessages.slice(before?.ignoredMessages.length ?? 0).find((m) => m.by === by);
+  if (ignored) return { taken: false, detail: `ignored by the workflow: ${ignored.reason}` };
+  if (s.approval && s.approval.by === by) return { taken: true, detail: `recorded: ${s.approval.decision} by ${by} at ${s.approval.at}` };
+  return undefined;
 }
 
 async function decide(id: string, input: DecisionInput, opts: DecideOptions): Promise<void> {
@@ -67,7 +73,7 @@ async function decide(id: string, input: DecisionInput, opts: DecideOptions): Pr
     const before = await handle.query(statusQuery).catch(() => undefined);
     if (input.decision === 'approve') await handle.signal(approveSignal, { by: input.by, ...(input.comment ? { comment: input.comment } : {}) });
     else await handle.signal(rejectSignal, { by: input.by, reason: input.reason });
-    const result = await confirmSignal(client, id, before, input.by);
+    const result = await readBackSignal(handle, (s) => decisionOutcome(s, before, input.by));
     if (opts.json) printJson({ workflowId: id, signal: input.decision, ...result });
     else process.stdout.write(`${id}: ${input.decision} signal ${result.detail}\n`);
     if (!result.taken) throw new UserError(`${id}: ${input.decision} was not taken`, 1);

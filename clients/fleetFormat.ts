@@ -17,6 +17,7 @@ import type {
   WaveStatus,
 } from '../common/rollout';
 import { DEPLOY_MODEL_WORKFLOW_TYPE, DEVICE_ROLLOUT_WORKFLOW_TYPE, MESSAGE_NAMES, parseDeviceRolloutWorkflowId } from '../common/workflowNames';
+import { cut } from '../workflows/escapeText';
 import type { DeploymentStatus } from '../workflows/report';
 import type { ServerView } from './deploymentState';
 
@@ -29,7 +30,6 @@ const ms = (n: number | undefined): string => (n === undefined ? '—' : n >= 10
 const count = (n: number): string => n.toLocaleString('en-US');
 const when = (iso: string | undefined): string => (iso ? iso.replace('T', ' ').slice(0, 19) : '—');
 const sha = (prefix: string | null | undefined): string => (prefix === undefined ? '—' : prefix === null ? 'none' : prefix.slice(0, 12));
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Left-aligned columns, two spaces apart, trailing blanks trimmed. */
 export function table(header: string[], rows: string[][]): string[] {

@@ -8,3 +8,8 @@ const MARKDOWN_SPECIALS = /[\\`*_{}[\]()#+\-.!|~<>&]/g;
 export function escapeText(text: string): string {
   return text.replace(/[\r\n]+/g, ' ').replace(MARKDOWN_SPECIALS, (c) => `\\${c}`);
 }
+
+/** Text shortened for a one-line view (the report keeps it whole): the UI's details and the CLI's tables. */
+export function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

@@ -4,7 +4,7 @@ import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } f
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import type { DeployRequest } from '../common/request';
 import { isoAt, nowMs } from './clock';
-import { escapeText } from './escapeText';
+import { cut, escapeText } from './escapeText';
 import { deploymentTiming } from './timing';
 import type { AwaitedDecision, DeploymentReport, DeploymentStatus, DeploymentStatusName, DeviceState, StageName, StageRecord } from './report';
 
@@ -156,9 +156,4 @@ export class Progress {
     const isItem = (line: string): boolean => line.startsWith('- ');
     return lines.map((line, i) => (i > 0 && isItem(line) !== isItem(lines[i - 1]) ? `\n${line}` : line)).join('\n');
   }
-}
-
-/** A message shortened for the one-line views (the report keeps it whole). */
-function cut(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

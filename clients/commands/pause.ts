@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { deployModel } from '../../workflows';
 import { pauseSignal, resumeSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentStatus } from '../../workflows/report';
-import { defaultUser } from '../decision';
+import { defaultUser, readBackSignal, type SignalOutcome } from '../decision';
 import { printJson, UserError, withClient, withCommonOptions, type CommonOptions } from './shared';
 
 interface PauseOptions extends CommonOptions {
@@ -15,7 +15,7 @@ interface PauseOptions extends CommonOptions {
 }
 
 /** Whether the workflow took the signal: the pause recorded, or the reason it was ignored. */
-export function pauseOutcome(name: 'pause' | 'resume', s: DeploymentStatus, ignoredBefore: number, by: string): { taken: boolean; detail: string } | undefined {
+export function pauseOutcome(name: 'pause' | 'resume', s: DeploymentStatus, ignoredBefore: number, by: string): SignalOutcome | undefined {
   const ignored = s.ignoredMessages.slice(ignoredBefore).find((m) => m.name === name && m.by === by);
   if (ignored) return { taken: false, detail: `ignored by the workflow: ${ignored.reason}` };
   const last = s.rollout?.pauses?.at(-1);
@@ -24,20 +24,13 @@ export function pauseOutcome(name: 'pause' | 'resume', s: DeploymentStatus, igno
   return undefined;
 }
 
-async function send(client: Client, id: string, name: 'pause' | 'resume', opts: PauseOptions): Promise<{ taken: boolean; detail: string }> {
+async function send(client: Client, id: string, name: 'pause' | 'resume', opts: PauseOptions): Promise<SignalOutcome> {
   const handle = client.workflow.getHandle<typeof deployModel>(id);
   const before = await handle.query(statusQuery).catch(() => undefined);
   if (before && !before.rollout) throw new UserError(`${id}: ${name} applies to fleet rollouts; this deployment has no rollout plan`, 2);
   if (name === 'pause') await handle.signal(pauseSignal, { by: opts.by, ...(opts.reason ? { reason: opts.reason } : {}) });
   else await handle.signal(resumeSignal, { by: opts.by });
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    const s = await handle.query(statusQuery).catch(() => undefined);
-    const outcome = s && pauseOutcome(name, s, before?.ignoredMessages.length ?? 0, opts.by);
-    if (outcome) return outcome;
-  }
-  return { taken: true, detail: 'sent; the workflow has not confirmed it yet (is the gpu worker running?) — check with `edgeship status`' };
+  return readBackSignal(handle, (s) => pauseOutcome(name, s, before?.ignoredMessages.length ?? 0, opts.by));
 }
 
 function pauseLikeCommand(name: 'pause' | 'resume', description: string): Command {
