@@ -29,7 +29,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'bench/**/*Workflows.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [

@@ -1,5 +1,14 @@
 // `npm run bench:fleet-scale -- [--devices 2000] [--wave-size 200] [--max-parallel 200] [--canary-percent 1]
+//    [--program both|edgeship|bare] [--first edgeship|bare]
 //    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] [--max-cached-workflows 2500] [--keep]`
+//
+// By default it runs two programs, one after the other, each in a process and on a dev server of
+// its own with the same settings (WAL, synchronous=NORMAL): edgeship's fleet rollout, then THE
+// BARE-ENGINE PROGRAM (bench/fleet-scale/: the same shape written with nothing but the SDK — a
+// parent, a child per wave, a child per device running 4 no-op activities, an entity per device
+// leased by update-with-start and released by signal). It prints both side by side: devices/s
+// through the waves and their ratio, events, workflow tasks and activities per device, and each
+// worker process's peak RSS, against the goals of issue 17.
 //
 // The fleet-rollout scale test: the REAL workflows (deployModel → rolloutWave per wave →
 // deviceRollout per device, deviceOwner per device) on a REAL Temporal dev server of its own
@@ -40,6 +49,11 @@ import { mib, readProcMemory } from './memory';
 import { freePort } from './net';
 import { commandLineContains, isAlive, readPid } from './pidfile';
 import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from './scale-fakes';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { runBareEngine } from '../../bench/fleet-scale/bareEngine';
+import { comparisonLines, programFigures, type ProgramFigures } from '../../bench/fleet-scale/figures';
 import { hostname } from 'node:os';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 
@@ -87,6 +101,44 @@ interface Options {
   timeoutMin: number;
   dir: string;
   keep: boolean;
+  program: 'both' | 'edgeship' | 'bare';
+  first: 'edgeship' | 'bare';
+  resultFile?: string;
+}
+
+/** What issue 17 asks of a 2,000-device run on this machine. */
+const GOALS = { devicesPerSecond: 15, ratioToBare: 0.9, peakRssKiB: 1024 * 1024 };
+
+/** Runs one program in a process of its own (a clean peak RSS) and reads back its figures. */
+async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): Promise<ProgramFigures> {
+  const resultFile = path.join(tmpdir(), `fleet-scale-${process.pid}-${program}.json`);
+  rmSync(resultFile, { force: true });
+  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args, '--program', program, '--result-file', resultFile], { stdio: 'inherit' });
+  const forward = (): void => void child.kill('SIGINT');
+  process.once('SIGINT', forward);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  process.removeListener('SIGINT', forward);
+  if (code !== 0) throw new Error(`the ${program} run exited with ${code}`);
+  const figures = JSON.parse(readFileSync(resultFile, 'utf8')) as ProgramFigures;
+  rmSync(resultFile, { force: true });
+  return figures;
+}
+
+async function compareBoth(o: Options): Promise<void> {
+  const args = process.argv.slice(2).filter((a, i, all) => !['--program', '--first', '--result-file'].includes(a) && !['--program', '--first', '--result-file'].includes(all[i - 1]));
+  const order: Array<'edgeship' | 'bare'> = o.first === 'bare' ? ['bare', 'edgeship'] : ['edgeship', 'bare'];
+  const figures: Partial<Record<'edgeship' | 'bare', ProgramFigures>> = {};
+  for (const program of order) {
+    log(`\n==== ${program === 'bare' ? 'THE BARE-ENGINE PROGRAM (not edgeship)' : 'edgeship'}: its own process and dev server ====`);
+    figures[program] = await runProgramProcess(program, args);
+  }
+  const e = figures.edgeship!;
+  const b = figures.bare!;
+  log(`\n==== edgeship against the bare engine, same shape, same dev server settings (${order.join(' first, then ')}) ====`);
+  for (const line of comparisonLines(e, b)) log(line);
+  const ratio = e.devicesPerSecond / b.devicesPerSecond;
+  const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+  log(`goals (issue 17, 2,000 devices on this machine): ≥ ${GOALS.devicesPerSecond} devices/s ${mark(e.devicesPerSecond >= GOALS.devicesPerSecond)} (${e.devicesPerSecond.toFixed(1)}); ≥ ${GOALS.ratioToBare}× the bare engine ${mark(ratio >= GOALS.ratioToBare)} (${ratio.toFixed(2)}×); worker peak RSS ≤ 1 GiB ${mark(e.peakRssKiB <= GOALS.peakRssKiB)} (${(e.peakRssKiB / 1024).toFixed(0)} MiB)${e.devices === 2000 ? '' : ` — this run had ${e.devices} devices`}`);
 }
 
 /** Runs `work` over items, at most `limit` at once, results in order. */
@@ -191,8 +243,13 @@ async function main(): Promise<void> {
     .option('--timeout-min <m>', 'give up after this many minutes', positiveInt, 90)
     .option('--dir <dir>', 'scratch directory of the dev server (SQLite, log); emptied at the start', path.join(stateDir(), 'scale-fleet'))
     .option('--keep', 'keep the dev server\'s SQLite file and log in --dir')
+    .addOption(new Option('--program <which>', 'both: edgeship, then the bare-engine program of the same shape, each in its own process and dev server, compared; or only one of them').choices(['both', 'edgeship', 'bare']).default('both'))
+    .addOption(new Option('--first <which>', 'with --program both: which program runs first').choices(['edgeship', 'bare']).default('edgeship'))
+    .addOption(new Option('--result-file <file>', 'write this program\'s figures as JSON (used by --program both)').hideHelp())
     .parse()
     .opts<Options>();
+  if (o.program === 'both') return compareBoth(o);
+  if (o.program === 'bare' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) throw new InvalidArgumentError('the bare-engine program has no --edge-queues per-device, --fail or --device-ms: it is the engine alone');
   if ((o.maxParallel ?? o.waveSize) > 500) throw new InvalidArgumentError('--max-parallel (default: --wave-size) must be ≤ 500 (the request schema\'s bound)');
 
   const canary = Math.max(1, Math.ceil((o.devices * o.canaryPercent) / 100));
@@ -259,6 +316,21 @@ async function main(): Promise<void> {
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection, namespace: 'default' });
     const fakes = { delayMs: o.deviceMs, failValidationOn: failOn };
+
+    const memoryLine = (): string => `RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)}, server RSS ${server?.pid ? mib(readProcMemory(server.pid)?.rssKiB ?? 0) : '?'}`;
+    const writeResult = (figures: ProgramFigures): void => {
+      if (o.resultFile) writeFileSync(o.resultFile, JSON.stringify(figures));
+    };
+
+    if (o.program === 'bare') {
+      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine });
+      const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
+      log(`bare engine closed after ${secs(bare.wallMs)} (its Workers created in ${secs(bare.workersCreatedMs)})`);
+      const figures = await programFigures('bare engine', client, { devices: o.devices, waveWorkflowIds: bare.waveWorkflowIds, wallMs: bare.wallMs, peakRssKiB }, log);
+      log(`bare engine: ${figures.devicesPerSecond.toFixed(1)} devices/s through the waves; ${figures.eventsPerDevice.toFixed(1)} events, ${figures.workflowTasksPerDevice.toFixed(1)} workflow tasks, ${figures.activitiesPerDevice.toFixed(2)} activities per device; peak RSS ${mib(peakRssKiB)}`);
+      writeResult(figures);
+      return;
+    }
 
     const rssBefore = readProcMemory(process.pid)?.rssKiB ?? 0;
     workers.push(...(await createControlAndGpuWorkers({
@@ -332,12 +404,13 @@ async function main(): Promise<void> {
           waveText += `; ${planned[current].name} running`;
         }
       }
-      const line = `[${secs(Date.now() - tStart)}] parent ${parent?.historyLength ?? '?'} events; ${waveText}; RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)}, server RSS ${server.pid ? mib(readProcMemory(server.pid)?.rssKiB ?? 0) : '?'}`;
+      const line = `[${secs(Date.now() - tStart)}] parent ${parent?.historyLength ?? '?'} events; ${waveText}; ${memoryLine()}`;
       if (line !== lastLine) log(line);
       lastLine = line;
     }
     const outcome = await resultPromise;
     const wallMs = Date.now() - tStart;
+    const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
     let report: { status?: string; rollout?: { devices: Array<{ outcome: string }>; omittedDeviceRows?: number } } | undefined;
     if (outcome.ok) report = outcome.report as typeof report;
     else if (outcome.err instanceof WorkflowFailedError && outcome.err.cause instanceof ApplicationFailure) report = outcome.err.cause.details?.[0] as typeof report;
@@ -409,6 +482,9 @@ async function main(): Promise<void> {
     const perDeviceWave = w.reduce((s, r) => s + r.d!.historyLength / r.devices, 0) / Math.max(1, w.length);
     const per10k = 10_000 / o.devices;
     log(`  extrapolated: parent ≈ ${perWaveParent.toFixed(1)} events per wave (${Math.round(perWaveParent * (1 + Math.ceil((10_000 - canary * per10k) / o.waveSize)))} events for 10,000 devices in waves of ${o.waveSize}); a wave ≈ ${perDeviceWave.toFixed(2)} events per device (one wave of ${Math.floor(L.historyEvents / perDeviceWave)} devices would reach 51,200); parent's largest event × ${per10k.toFixed(1)} ≈ ${kib(parentF.largestEventBytes * per10k)} at 10,000 devices`);
+    const figures = await programFigures('edgeship', client, { devices: o.devices, waveWorkflowIds: waveIds.filter((_, k) => waveRows[k].d?.closeMs !== undefined), wallMs, peakRssKiB }, log);
+    log(`edgeship: ${figures.devicesPerSecond.toFixed(1)} devices/s through the waves; ${figures.eventsPerDevice.toFixed(1)} events, ${figures.workflowTasksPerDevice.toFixed(1)} workflow tasks, ${figures.activitiesPerDevice.toFixed(2)} activities per device; peak RSS ${mib(peakRssKiB)} (when the rollout closed)`);
+    writeResult(figures);
   } finally {
     const tStop = Date.now();
     await stopWorkers();

@@ -1,0 +1,98 @@
+// What bench:fleet-scale measures the same way for edgeship and for the bare-engine program:
+// devices per second through the waves (first wave's start → last wave's close, from the
+// server's own timestamps), and what the whole run cost the engine — every history in the
+// namespace (each program runs on a dev server of its own), counted per device.
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+export interface ProgramFigures {
+  program: 'edgeship' | 'bare engine';
+  devices: number;
+  /** First wave's start → last wave's close. */
+  wavesMs: number;
+  devicesPerSecond: number;
+  /** The start call → the parent's result. */
+  wallMs: number;
+  workflows: number;
+  eventsPerDevice: number;
+  workflowTasksPerDevice: number;
+  activitiesPerDevice: number;
+  /** VmHWM of the process running the Workers (and the client, and the in-memory stand-ins) when the rollout ended. */
+  peakRssKiB: number;
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+
+/** The waves' span, from the server's start and close times of the wave workflows. */
+export async function wavesSpanMs(client: Client, waveWorkflowIds: string[]): Promise<number> {
+  const spans = await Promise.all(waveWorkflowIds.map(async (id) => {
+    const d = await client.workflow.getHandle(id).describe();
+    return { start: d.startTime.getTime(), close: d.closeTime?.getTime() };
+  }));
+  const closes = spans.map((s) => s.close);
+  if (closes.some((c) => c === undefined)) throw new Error('a wave is still open: no span to measure');
+  return Math.max(...(closes as number[])) - Math.min(...spans.map((s) => s.start));
+}
+
+/** Every workflow in the namespace: its events, workflow tasks completed and activities scheduled. */
+export async function countNamespace(client: Client, onProgress?: (fetched: number) => void): Promise<{ workflows: number; events: number; workflowTasks: number; activities: number }> {
+  const executions: Array<{ workflowId: string; runId: string }> = [];
+  for await (const w of client.workflow.list()) executions.push({ workflowId: w.workflowId, runId: w.runId });
+  let events = 0;
+  let workflowTasks = 0;
+  let activities = 0;
+  let next = 0;
+  let fetched = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < executions.length) {
+      const { workflowId, runId } = executions[next++];
+      const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      for (const e of history.events ?? []) {
+        events += 1;
+        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) workflowTasks += 1;
+        else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) activities += 1;
+      }
+      if (++fetched % 1000 === 0) onProgress?.(fetched);
+    }
+  }));
+  return { workflows: executions.length, events, workflowTasks, activities };
+}
+
+const MiB = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
+
+/** The side-by-side table and the ratio. */
+export function comparisonLines(edgeship: ProgramFigures, bare: ProgramFigures): string[] {
+  const row = (label: string, f: (p: ProgramFigures) => string): string => `  ${label.padEnd(34)}${f(edgeship).padStart(12)}${f(bare).padStart(14)}`;
+  return [
+    `  ${''.padEnd(34)}${'edgeship'.padStart(12)}${'bare engine'.padStart(14)}`,
+    row('devices', (p) => String(p.devices)),
+    row('devices/s through the waves', (p) => p.devicesPerSecond.toFixed(1)),
+    row('waves (first start → last close)', (p) => `${(p.wavesMs / 1000).toFixed(1)} s`),
+    row('start → result', (p) => `${(p.wallMs / 1000).toFixed(1)} s`),
+    row('workflow executions', (p) => String(p.workflows)),
+    row('events per device', (p) => p.eventsPerDevice.toFixed(1)),
+    row('workflow tasks per device', (p) => p.workflowTasksPerDevice.toFixed(1)),
+    row('activities per device', (p) => p.activitiesPerDevice.toFixed(2)),
+    row('worker process peak RSS', (p) => MiB(p.peakRssKiB)),
+    `  ratio edgeship / bare engine (devices/s): ${(edgeship.devicesPerSecond / bare.devicesPerSecond).toFixed(2)}×`,
+  ];
+}
+
+/** One program's figures, once its rollout has closed. */
+export async function programFigures(program: ProgramFigures['program'], client: Client, r: { devices: number; waveWorkflowIds: string[]; wallMs: number; peakRssKiB: number }, log: (line: string) => void): Promise<ProgramFigures> {
+  const wavesMs = await wavesSpanMs(client, r.waveWorkflowIds);
+  log(`${program}: counting every history in the namespace…`);
+  const counted = await countNamespace(client, (n) => log(`  ${n} histories read`));
+  return {
+    program,
+    devices: r.devices,
+    wavesMs,
+    devicesPerSecond: r.devices / (wavesMs / 1000),
+    wallMs: r.wallMs,
+    workflows: counted.workflows,
+    eventsPerDevice: counted.events / r.devices,
+    workflowTasksPerDevice: counted.workflowTasks / r.devices,
+    activitiesPerDevice: counted.activities / r.devices,
+    peakRssKiB: r.peakRssKiB,
+  };
+}
