@@ -9,7 +9,7 @@
 // existed (device owners live for months), with the same bundle.
 import * as os from 'node:os';
 import { Client } from '@temporalio/client';
-import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createGpuModelActivities, type GpuModelActivityOptions } from '../activities/gpu';
 import { createEdgeVersionGate, gatePushArtifact } from '../activities/gpu/edgeVersionGate';
 import { createFleetActivities } from '../activities/gpu/fleet';
@@ -19,6 +19,7 @@ import type { OwnershipActivities } from '../common/ownership';
 import type { Inventory } from '../common/inventory';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, isControlActivity } from '../common/queues';
 import { connectIfNeeded, type WorkerHandle } from './workerHandle';
+import { workflowBundleFor } from './workflowBundle';
 
 export interface GpuWorkerOptions {
   inventory: Inventory;
@@ -35,6 +36,8 @@ export interface GpuWorkerOptions {
   ownership?: OwnershipActivityOptions;
   /** Defaults to this project's workflows/index.ts. */
   workflowsPath?: string;
+  /** A prebuilt bundle of the workflows (`npm run build`: dist/workflow-bundle.js) instead of bundling at start. */
+  workflowBundlePath?: string;
   identity?: string;
   /** Model activities at once on `gpu` (default 4: CPU-heavy Python subprocesses). */
   maxGpuActivities?: number;
@@ -68,6 +71,8 @@ export interface ControlAndGpuWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
   workflowsPath: string;
+  /** A prebuilt bundle of workflowsPath (workers/workflowBundle.ts); else bundled here. */
+  workflowBundlePath?: string;
   /** Every GPU-server activity; each is registered on the queue it is scheduled on. */
   activities: AllActivities;
   controlTaskQueue?: string;
@@ -85,9 +90,8 @@ export interface ControlAndGpuWorkerOptions {
  */
 export async function createControlAndGpuWorkers(o: ControlAndGpuWorkerOptions): Promise<[control: Worker, gpu: Worker]> {
   const { control, gpu } = splitByQueue(o.activities);
-  // One bundle for both Workers: bundling takes seconds and the code is the same. Logged like
-  // Worker.create's own bundling (the process's runtime logger).
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: o.workflowsPath, logger: Runtime.instance().logger });
+  // One bundle for both Workers: bundling takes seconds and the code is the same.
+  const workflowBundle = await workflowBundleFor(o.workflowsPath, o.workflowBundlePath);
   const base = { connection: o.connection, namespace: o.namespace ?? 'default', workflowBundle, shutdownGraceTime: '30s' } as const;
   return [
     await Worker.create({ ...base, taskQueue: o.controlTaskQueue ?? CONTROL_TASK_QUEUE, activities: control, ...o.control }),
@@ -117,6 +121,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions): Promise<GpuWorker
       connection: conn.connection,
       namespace,
       workflowsPath: opts.workflowsPath ?? defaultWorkflowsPath(),
+      ...(opts.workflowBundlePath ? { workflowBundlePath: opts.workflowBundlePath } : {}),
       activities: all,
       control: { identity: `${identity}/control` },
       gpu: { identity, maxConcurrentActivityTaskExecutions: opts.maxGpuActivities ?? 4 },

@@ -3,7 +3,8 @@
 // the workflows and the lease activities, a `gpu` Worker, one shared edge Worker, the same slots
 // and cache), the same waves and maxParallel; returns when the parent closes.
 import { Client } from '@temporalio/client';
-import { Runtime, Worker, bundleWorkflowCode, type NativeConnection } from '@temporalio/worker';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import { workflowBundleFor } from '../../workers/workflowBundle';
 import { createBareEngineActivities } from './bareEngineActivities';
 import { bareFleet, type BareQueues } from './bareEngineWorkflows';
 
@@ -17,6 +18,10 @@ export interface BareEngineRun {
   log(line: string): void;
   /** One progress line (memory etc.), appended to the bench's own. */
   extra(): string;
+  /** The workflows prebuilt (workers/workflowBundle.ts), as for edgeship; else bundled here. */
+  workflowBundlePath?: string;
+  /** Called once the Workers run, just before the start call (where the bench's clocks start). */
+  beforeStart(): void;
 }
 
 export interface BareEngineTiming {
@@ -32,7 +37,7 @@ const QUEUES: BareQueues = { control: 'bare.control', gpu: 'bare.gpu', edge: 'ba
 export async function runBareEngine(r: BareEngineRun): Promise<BareEngineTiming> {
   const tWorkers = Date.now();
   const activities = createBareEngineActivities(r.client, QUEUES.control);
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('./bareEngineWorkflows'), logger: Runtime.instance().logger });
+  const workflowBundle = await workflowBundleFor(require.resolve('./bareEngineWorkflows'), r.workflowBundlePath);
   const workers = [
     await Worker.create({
       connection: r.connection,
@@ -56,6 +61,7 @@ export async function runBareEngine(r: BareEngineRun): Promise<BareEngineTiming>
   const running = Promise.all(workers.map((w) => w.run()));
   try {
     const workflowId = `bare-fleet-${r.waves.flat().length}`;
+    r.beforeStart();
     const t0 = Date.now();
     const handle = await r.client.workflow.start(bareFleet, {
       taskQueue: QUEUES.control,

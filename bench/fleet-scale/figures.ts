@@ -2,6 +2,7 @@
 // devices per second through the waves (first wave's start → last wave's close, from the
 // server's own timestamps), and what the whole run cost the engine — every history in the
 // namespace (each program runs on a dev server of its own), counted per device.
+import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
@@ -17,8 +18,22 @@ export interface ProgramFigures {
   eventsPerDevice: number;
   workflowTasksPerDevice: number;
   activitiesPerDevice: number;
+  /** CPU time (user + system) during the rollout, per device: the process running the Workers, and the dev server. */
+  workerCpuMsPerDevice: number;
+  serverCpuMsPerDevice: number;
   /** VmHWM of the process running the Workers (and the client, and the in-memory stand-ins) when the rollout ended. */
   peakRssKiB: number;
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms; Linux /proc. */
+export function cpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const EventType = temporal.api.enums.v1.EventType;
@@ -73,13 +88,15 @@ export function comparisonLines(edgeship: ProgramFigures, bare: ProgramFigures):
     row('events per device', (p) => p.eventsPerDevice.toFixed(1)),
     row('workflow tasks per device', (p) => p.workflowTasksPerDevice.toFixed(1)),
     row('activities per device', (p) => p.activitiesPerDevice.toFixed(2)),
+    row('worker process CPU per device', (p) => `${p.workerCpuMsPerDevice.toFixed(1)} ms`),
+    row('dev server CPU per device', (p) => `${p.serverCpuMsPerDevice.toFixed(1)} ms`),
     row('worker process peak RSS', (p) => MiB(p.peakRssKiB)),
     `  ratio edgeship / bare engine (devices/s): ${(edgeship.devicesPerSecond / bare.devicesPerSecond).toFixed(2)}×`,
   ];
 }
 
 /** One program's figures, once its rollout has closed. */
-export async function programFigures(program: ProgramFigures['program'], client: Client, r: { devices: number; waveWorkflowIds: string[]; wallMs: number; peakRssKiB: number }, log: (line: string) => void): Promise<ProgramFigures> {
+export async function programFigures(program: ProgramFigures['program'], client: Client, r: { devices: number; waveWorkflowIds: string[]; wallMs: number; peakRssKiB: number; workerCpuMs: number; serverCpuMs: number }, log: (line: string) => void): Promise<ProgramFigures> {
   const wavesMs = await wavesSpanMs(client, r.waveWorkflowIds);
   log(`${program}: counting every history in the namespace…`);
   const counted = await countNamespace(client, (n) => log(`  ${n} histories read`));
@@ -93,6 +110,8 @@ export async function programFigures(program: ProgramFigures['program'], client:
     eventsPerDevice: counted.events / r.devices,
     workflowTasksPerDevice: counted.workflowTasks / r.devices,
     activitiesPerDevice: counted.activities / r.devices,
+    workerCpuMsPerDevice: r.workerCpuMs / r.devices,
+    serverCpuMsPerDevice: r.serverCpuMs / r.devices,
     peakRssKiB: r.peakRssKiB,
   };
 }

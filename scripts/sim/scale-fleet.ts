@@ -53,7 +53,8 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runBareEngine } from '../../bench/fleet-scale/bareEngine';
-import { comparisonLines, programFigures, type ProgramFigures } from '../../bench/fleet-scale/figures';
+import { writeWorkflowBundle } from '../../workers/workflowBundle';
+import { comparisonLines, cpuMs, programFigures, type ProgramFigures } from '../../bench/fleet-scale/figures';
 import { hostname } from 'node:os';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 
@@ -104,6 +105,7 @@ interface Options {
   program: 'both' | 'edgeship' | 'bare';
   first: 'edgeship' | 'bare';
   resultFile?: string;
+  workflowBundle?: string;
 }
 
 /** What issue 17 asks of a 2,000-device run on this machine. */
@@ -113,11 +115,15 @@ const GOALS = { devicesPerSecond: 15, ratioToBare: 0.9, peakRssKiB: 1024 * 1024 
 async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): Promise<ProgramFigures> {
   const resultFile = path.join(tmpdir(), `fleet-scale-${process.pid}-${program}.json`);
   rmSync(resultFile, { force: true });
-  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args, '--program', program, '--result-file', resultFile], { stdio: 'inherit' });
+  // Each program's workflows are bundled here, ahead of its run, as a production worker's are
+  // (`npm run build`): webpack's memory stays out of the process whose peak RSS is measured.
+  const bundle = await writeWorkflowBundle(program === 'bare' ? require.resolve('../../bench/fleet-scale/bareEngineWorkflows') : require.resolve('../../workflows'), path.join(tmpdir(), `fleet-scale-${process.pid}-${program}-bundle.js`));
+  const child = spawn(process.execPath, [...process.execArgv, __filename, ...args, '--program', program, '--result-file', resultFile, '--workflow-bundle', bundle.file], { stdio: 'inherit' });
   const forward = (): void => void child.kill('SIGINT');
   process.once('SIGINT', forward);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   process.removeListener('SIGINT', forward);
+  rmSync(bundle.file, { force: true });
   if (code !== 0) throw new Error(`the ${program} run exited with ${code}`);
   const figures = JSON.parse(readFileSync(resultFile, 'utf8')) as ProgramFigures;
   rmSync(resultFile, { force: true });
@@ -125,7 +131,8 @@ async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): 
 }
 
 async function compareBoth(o: Options): Promise<void> {
-  const args = process.argv.slice(2).filter((a, i, all) => !['--program', '--first', '--result-file'].includes(a) && !['--program', '--first', '--result-file'].includes(all[i - 1]));
+  const own = ['--program', '--first', '--result-file', '--workflow-bundle'];
+  const args = process.argv.slice(2).filter((a, i, all) => !own.includes(a) && !own.includes(all[i - 1]));
   const order: Array<'edgeship' | 'bare'> = o.first === 'bare' ? ['bare', 'edgeship'] : ['edgeship', 'bare'];
   const figures: Partial<Record<'edgeship' | 'bare', ProgramFigures>> = {};
   for (const program of order) {
@@ -246,6 +253,7 @@ async function main(): Promise<void> {
     .addOption(new Option('--program <which>', 'both: edgeship, then the bare-engine program of the same shape, each in its own process and dev server, compared; or only one of them').choices(['both', 'edgeship', 'bare']).default('both'))
     .addOption(new Option('--first <which>', 'with --program both: which program runs first').choices(['edgeship', 'bare']).default('edgeship'))
     .addOption(new Option('--result-file <file>', 'write this program\'s figures as JSON (used by --program both)').hideHelp())
+    .addOption(new Option('--workflow-bundle <file>', 'the program\'s workflows prebuilt (used by --program both); else bundled in this process').hideHelp())
     .parse()
     .opts<Options>();
   if (o.program === 'both') return compareBoth(o);
@@ -317,16 +325,22 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: 'default' });
     const fakes = { delayMs: o.deviceMs, failValidationOn: failOn };
 
-    const memoryLine = (): string => `RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)}, server RSS ${server?.pid ? mib(readProcMemory(server.pid)?.rssKiB ?? 0) : '?'}`;
+    const memoryLine = (): string => {
+      const m = process.memoryUsage();
+      return `RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)} (main thread's heap ${mib(m.heapUsed / 1024)}, external ${mib(m.external / 1024)}), server RSS ${server?.pid ? mib(readProcMemory(server.pid)?.rssKiB ?? 0) : '?'}`;
+    };
     const writeResult = (figures: ProgramFigures): void => {
       if (o.resultFile) writeFileSync(o.resultFile, JSON.stringify(figures));
     };
 
     if (o.program === 'bare') {
-      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine });
+      const cpuAtStart = { worker: 0, server: 0 };
+      const beforeStart = (): void => void Object.assign(cpuAtStart, { worker: cpuMs(process.pid), server: cpuMs(server!.pid ?? 0) });
+      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine, beforeStart, workflowBundlePath: o.workflowBundle });
       const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
+      const cpu = { workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server.pid ?? 0) - cpuAtStart.server };
       log(`bare engine closed after ${secs(bare.wallMs)} (its Workers created in ${secs(bare.workersCreatedMs)})`);
-      const figures = await programFigures('bare engine', client, { devices: o.devices, waveWorkflowIds: bare.waveWorkflowIds, wallMs: bare.wallMs, peakRssKiB }, log);
+      const figures = await programFigures('bare engine', client, { devices: o.devices, waveWorkflowIds: bare.waveWorkflowIds, wallMs: bare.wallMs, peakRssKiB, ...cpu }, log);
       log(`bare engine: ${figures.devicesPerSecond.toFixed(1)} devices/s through the waves; ${figures.eventsPerDevice.toFixed(1)} events, ${figures.workflowTasksPerDevice.toFixed(1)} workflow tasks, ${figures.activitiesPerDevice.toFixed(2)} activities per device; peak RSS ${mib(peakRssKiB)}`);
       writeResult(figures);
       return;
@@ -336,6 +350,7 @@ async function main(): Promise<void> {
     workers.push(...(await createControlAndGpuWorkers({
       connection: nativeConnection,
       workflowsPath: require.resolve('../../workflows'),
+      ...(o.workflowBundle ? { workflowBundlePath: o.workflowBundle } : {}),
       activities: { ...createFakeGpuActivities(fakes), ...createOwnershipActivities(client) },
       control: { maxCachedWorkflows: o.maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 1000 },
       gpu: { maxCachedWorkflows: 10, maxConcurrentActivityTaskExecutions: 1000 },
@@ -356,6 +371,7 @@ async function main(): Promise<void> {
 
     // ---- the rollout ----------------------------------------------------------------------
     const tStart = Date.now();
+    const cpuAtStart = { worker: cpuMs(process.pid), server: cpuMs(server.pid ?? 0) };
     let started: { workflowId: string; handle: WorkflowHandle };
     try {
       started = await startDeployment(client, request);
@@ -411,6 +427,7 @@ async function main(): Promise<void> {
     const outcome = await resultPromise;
     const wallMs = Date.now() - tStart;
     const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
+    const cpu = { workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server.pid ?? 0) - cpuAtStart.server };
     let report: { status?: string; rollout?: { devices: Array<{ outcome: string }>; omittedDeviceRows?: number } } | undefined;
     if (outcome.ok) report = outcome.report as typeof report;
     else if (outcome.err instanceof WorkflowFailedError && outcome.err.cause instanceof ApplicationFailure) report = outcome.err.cause.details?.[0] as typeof report;
@@ -482,7 +499,7 @@ async function main(): Promise<void> {
     const perDeviceWave = w.reduce((s, r) => s + r.d!.historyLength / r.devices, 0) / Math.max(1, w.length);
     const per10k = 10_000 / o.devices;
     log(`  extrapolated: parent ≈ ${perWaveParent.toFixed(1)} events per wave (${Math.round(perWaveParent * (1 + Math.ceil((10_000 - canary * per10k) / o.waveSize)))} events for 10,000 devices in waves of ${o.waveSize}); a wave ≈ ${perDeviceWave.toFixed(2)} events per device (one wave of ${Math.floor(L.historyEvents / perDeviceWave)} devices would reach 51,200); parent's largest event × ${per10k.toFixed(1)} ≈ ${kib(parentF.largestEventBytes * per10k)} at 10,000 devices`);
-    const figures = await programFigures('edgeship', client, { devices: o.devices, waveWorkflowIds: waveIds.filter((_, k) => waveRows[k].d?.closeMs !== undefined), wallMs, peakRssKiB }, log);
+    const figures = await programFigures('edgeship', client, { devices: o.devices, waveWorkflowIds: waveIds.filter((_, k) => waveRows[k].d?.closeMs !== undefined), wallMs, peakRssKiB, ...cpu }, log);
     log(`edgeship: ${figures.devicesPerSecond.toFixed(1)} devices/s through the waves; ${figures.eventsPerDevice.toFixed(1)} events, ${figures.workflowTasksPerDevice.toFixed(1)} workflow tasks, ${figures.activitiesPerDevice.toFixed(2)} activities per device; peak RSS ${mib(peakRssKiB)} (when the rollout closed)`);
     writeResult(figures);
   } finally {

@@ -16,6 +16,7 @@ import { PROJECT_ROOT } from '../../common/paths';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../common/queues';
 import { ensureKeyPair } from '../../scripts/sim/keys';
 import { createGpuWorker } from '../../workers/gpuWorker';
+import { prebuiltWorkflowBundle, writeWorkflowBundle } from '../../workers/workflowBundle';
 import { startTestTemporal } from '../helpers/temporalEnv';
 
 describe('GPU worker wiring (createGpuWorker)', function () {
@@ -64,6 +65,15 @@ describe('GPU worker wiring (createGpuWorker)', function () {
     const cause = unknown.cause?.cause;
     assert.ok(cause instanceof ApplicationFailure);
     assert.equal(cause.type, 'DeviceNotFound');
+  });
+
+  it('runs the workflows from a prebuilt bundle without bundling them, and refuses a missing or foreign bundle with the fix', async () => {
+    const { file } = await writeWorkflowBundle(require.resolve('../fixtures/workflows/probes'), path.join(work, 'bundle', 'workflow-bundle.js'));
+    const handle = await createGpuWorker({ inventory, connection: env.nativeConnection, workflowBundlePath: file, modelActivityOptions: { storeDir: path.join(work, 'store') } });
+    const devices = await handle.runUntil(() => env.client.workflow.execute('resolveDevicesProbe', { taskQueue: CONTROL_TASK_QUEUE, workflowId: 'probe-prebuilt', args: [['cam-01']] }) as Promise<DeviceInfo[]>);
+    assert.deepEqual(devices.map((d) => d.id), ['cam-01']);
+    assert.throws(() => prebuiltWorkflowBundle(path.join(work, 'no-such-bundle.js')), /does not exist: build it with `npm run build`/);
+    assert.throws(() => prebuiltWorkflowBundle(inventoryPath), /is not a workflow bundle made by `npm run build`/);
   });
 
   it('the worker process bundles the project workflows, polls "gpu" and exits 0 on SIGTERM', async () => {
