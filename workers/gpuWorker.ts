@@ -41,7 +41,19 @@ export interface GpuWorkerOptions {
   identity?: string;
   /** Model activities at once on `gpu` (default 4: CPU-heavy Python subprocesses). */
   maxGpuActivities?: number;
+  /** Workflow executions the `control` Worker keeps cached (default CONTROL_MAX_CACHED_WORKFLOWS). */
+  maxCachedWorkflows?: number;
 }
+
+/**
+ * The `control` Worker's workflow cache. Each cached execution keeps ~300 KiB of the process's
+ * RSS (npm run bench:workflow-heap; the heap alone is ~80 KiB); the SDK's default sizes the cache
+ * from the V8 heap limit (~2,300 here), so a fleet's thousands of idle device owners would stay
+ * cached for nothing. 1,000 holds every running device rollout (maxParallel ≤ 500), its waves
+ * and parents; an idle owner that falls out replays its short history (~16 events) when its next
+ * message arrives. Measured at 2,000 devices in docs/fleet-scale.md.
+ */
+export const CONTROL_MAX_CACHED_WORKFLOWS = 1000;
 
 /** Both Worker instances of the process; `worker`/`taskQueue` are the `gpu` one's. */
 export interface GpuWorkerHandle extends WorkerHandle {
@@ -123,7 +135,7 @@ export async function createGpuWorker(opts: GpuWorkerOptions): Promise<GpuWorker
       workflowsPath: opts.workflowsPath ?? defaultWorkflowsPath(),
       ...(opts.workflowBundlePath ? { workflowBundlePath: opts.workflowBundlePath } : {}),
       activities: all,
-      control: { identity: `${identity}/control` },
+      control: { identity: `${identity}/control`, maxCachedWorkflows: opts.maxCachedWorkflows ?? CONTROL_MAX_CACHED_WORKFLOWS },
       gpu: { identity, maxConcurrentActivityTaskExecutions: opts.maxGpuActivities ?? 4 },
       controlTaskQueue,
       taskQueue,

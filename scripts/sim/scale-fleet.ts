@@ -1,6 +1,6 @@
 // `npm run bench:fleet-scale -- [--devices 2000] [--wave-size 200] [--max-parallel 200] [--canary-percent 1]
 //    [--program both|edgeship|bare] [--first edgeship|bare]
-//    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] [--max-cached-workflows 2500] [--keep]`
+//    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] [--max-cached-workflows 1000] [--keep]`
 //
 // By default it runs two programs, one after the other, each in a process and on a dev server of
 // its own with the same settings (WAL, synchronous=NORMAL): edgeship's fleet rollout, then THE
@@ -38,7 +38,7 @@ import { startDeployment } from '../../clients/startDeployment';
 import { deviceOwnerWorkflowId } from '../../common/ownership';
 import { stateDir } from '../../common/paths';
 import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
+import { CONTROL_MAX_CACHED_WORKFLOWS, createControlAndGpuWorkers } from '../../workers/gpuWorker';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../../common/request';
 import { SA_MODEL, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../../common/rollout';
@@ -119,8 +119,10 @@ async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): 
   // (`npm run build`): webpack's memory stays out of the process whose peak RSS is measured.
   const bundle = await writeWorkflowBundle(program === 'bare' ? require.resolve('../../bench/fleet-scale/bareEngineWorkflows') : require.resolve('../../workflows'), path.join(tmpdir(), `fleet-scale-${process.pid}-${program}-bundle.js`));
   const child = spawn(process.execPath, [...process.execArgv, __filename, ...args, '--program', program, '--result-file', resultFile, '--workflow-bundle', bundle.file], { stdio: 'inherit' });
+  // The child handles the signal itself (it stops its Workers and its dev server); this process
+  // waits for it rather than dying first.
   const forward = (): void => void child.kill('SIGINT');
-  process.once('SIGINT', forward);
+  process.on('SIGINT', forward);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   process.removeListener('SIGINT', forward);
   rmSync(bundle.file, { force: true });
@@ -246,7 +248,7 @@ async function main(): Promise<void> {
     .addOption(new Option('--edge-queues <how>', 'device-side activities on one shared queue (edge.sharedTaskQueue) or on edge.<id> with a Worker per device').choices(['shared', 'per-device']).default('shared'))
     .option('--device-ms <ms>', 'simulated time of each fake device activity', nonNegativeInt, 0)
     .option('--fail <n>', 'devices of the first wave after the canary whose fake validation fails (halt: > 50 % failed)', nonNegativeInt, 0)
-    .option('--max-cached-workflows <n>', 'GPU worker workflow cache (owners + children + parent)', positiveInt, 2500)
+    .option('--max-cached-workflows <n>', 'the control Worker\'s workflow cache, for both programs (default: the GPU worker\'s, CONTROL_MAX_CACHED_WORKFLOWS)', positiveInt, CONTROL_MAX_CACHED_WORKFLOWS)
     .option('--timeout-min <m>', 'give up after this many minutes', positiveInt, 90)
     .option('--dir <dir>', 'scratch directory of the dev server (SQLite, log); emptied at the start', path.join(stateDir(), 'scale-fleet'))
     .option('--keep', 'keep the dev server\'s SQLite file and log in --dir')
@@ -305,7 +307,12 @@ async function main(): Promise<void> {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await Promise.race([running?.catch(() => undefined), new Promise((r) => setTimeout(r, boundMs).unref())]);
   };
+  let interrupted = false;
   const onSignal = (): void => {
+    // A second signal (npx/tsx relay the first one, a user presses Ctrl-C twice) must not kill
+    // the process before it has stopped its dev server: that leaked a server, measured.
+    if (interrupted) return;
+    interrupted = true;
     log('interrupted: stopping workers (≤ 20 s) and the dev server');
     const force = setTimeout(() => process.exit(130), 40_000);
     force.unref();
@@ -314,8 +321,8 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     server = await startDevServer({ dbFile, port: await freePort(), headless: true, logFile: path.join(dir, 'temporal.log') });
