@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../activities/edge/health';
 import { LoadClient, measureConcurrent } from '../activities/edge/loadTest';
-import { PROJECT_ROOT } from '../common/paths';
+import { PROJECT_ROOT } from '../lib/paths';
 import { ensureDevicePackage, extractPackage, unitCommand } from '../packaging/build/cachedDeb';
 import { buildTestModels } from '../test/helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../test/helpers/temporalEnv';

@@ -11,8 +11,8 @@ import { ensureDemoCheckpoint } from '../activities/gpu/demoCheckpoint';
 import { exportModel } from '../activities/gpu/exportModel';
 import { ArtifactStore } from '../activities/gpu/artifactStore';
 import { QUANT_FORMATS, type CompileResult, type ExportModelResult, type CalibrationResult } from '../common/contracts';
-import { ML_DIR, pythonExecutable, stateDir } from '../common/paths';
-import { ensureQemu, HASWELL, measureOutputs } from './lib/emulatedCpu';
+import { ML_DIR, pythonExecutable, stateDir } from '../lib/paths';
+import { ensureQemu, HASWELL, measureOutputs } from '../lib/emulatedCpu';
 
 const fmtMs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const kib = (b: number): string => `${(b / 1024).toFixed(1)} KiB`;

@@ -15,7 +15,7 @@ import { edgeTaskQueue } from '../common/queues';
 import { createControlAndGpuWorkers } from '../workers/gpuWorker';
 import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
-import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../common/temporalCli';
+import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../lib/temporalCli';
 import { ReplacedFleet, sha } from '../test/workflow/replacedActivities';
 // A versioned identity, as a real edge worker has: the lease step's version gate lets it through.
 import { testEdgeIdentity } from '../test/helpers/edgeIdentity';

@@ -30,7 +30,7 @@ import { createPushArtifact } from '../activities/gpu/pushArtifact';
 import { signRelease } from '../activities/gpu/signRelease';
 import { createReleaseKeyPair } from '../clients/releaseKeys';
 import { percentile } from '../common/percentiles';
-import { stateDir } from '../common/paths';
+import { stateDir } from '../lib/paths';
 import { manifestBytes, manifestPathOf, parseSignedManifest, signatureHolds, type ReleaseManifest } from '../edge/releaseManifest';
 import { loadDeviceTrust, verifyRelease } from '../edge/trust';
 import { startSimulatedFleet, type SimulatedFleet } from './sim/fleet';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { stateDir } from '../common/paths';
+import { stateDir } from '../lib/paths';
 import { deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { sourceSha256, startDeployment } from '../clients/startDeployment';
 import { approveSignal, statusQuery } from '../workflows/messages';
@@ -20,7 +20,7 @@ import { newRolloutWatchState, rolloutUpdates, updateLines } from '../clients/fl
 import { readLiveWaves } from '../clients/fleetState';
 import { planWaves } from '../workflows/fleet/plan';
 import type { deployModel } from '../workflows';
-import { ensureDemoSystemPackages } from './lib/toolchain';
+import { ensureDemoSystemPackages } from '../lib/toolchain';
 
 interface DemoOptions {
   autoApprove: boolean;

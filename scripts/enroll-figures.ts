@@ -11,13 +11,13 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { checkDevice } from '../clients/deviceCheck';
-import { describeEdgePollers } from '../common/edgePollers';
-import { parseKnownHostsLine } from '../common/inventory';
-import { PROJECT_ROOT } from '../common/paths';
+import { describeEdgePollers } from '../lib/edgePollers';
+import { parseKnownHostsLine } from '../lib/inventory';
+import { PROJECT_ROOT } from '../lib/paths';
 import { percentile } from '../common/percentiles';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
-import { sshFingerprint } from '../common/sshFingerprint';
-import { findTemporalCli } from '../common/temporalCli';
+import { sshFingerprint } from '../lib/sshFingerprint';
+import { findTemporalCli } from '../lib/temporalCli';
 import { startSimulatedFleet } from './sim/fleet';
 import { buildTestModels } from '../test/helpers/edgeModels';
 

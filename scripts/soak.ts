@@ -3,7 +3,7 @@
 // violation, and at the end runs, outcomes, kills, violations and wall time. Exit 1 on a violation.
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { stateDir } from '../common/paths';
+import { stateDir } from '../lib/paths';
 import { runSoak } from './soak/runner';
 
 async function main(): Promise<void> {

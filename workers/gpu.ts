@@ -4,13 +4,13 @@
 // compileModel signs release manifests with; read here, used by activities only, never sent to
 // Temporal. Without it artifacts ship unsigned (the report says so).
 // Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
-// EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (common/connectionConfig.ts).
+// EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (lib/connectionConfig.ts).
 // SIGINT/SIGTERM drain and exit 0.
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
 import { Command, Option } from 'commander';
 import { loadReleaseSigner, type ReleaseSigner } from '../activities/gpu/releaseKey';
-import { loadInventory, type Inventory } from '../common/inventory';
+import { loadInventory, type Inventory } from '../lib/inventory';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { createGpuWorker } from './gpuWorker';
 import { createProcessLogger, installWorkerRuntime } from './logging';

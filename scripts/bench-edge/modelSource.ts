@@ -3,7 +3,7 @@
 // else — only if that cannot run here — the TCN-shaped test model, labelled as a fallback.
 import * as path from 'node:path';
 import type { ModelMetadata } from '../../common/contracts';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
 import { exportModel } from '../../activities/gpu/exportModel';
 import { readModelMetadata } from '../../edge/metadata';

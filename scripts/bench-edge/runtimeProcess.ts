@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 
 export interface RuntimeChild {
   url: string;

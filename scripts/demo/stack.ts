@@ -14,8 +14,8 @@ import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/
 import { createGpuWorker } from '../../workers/gpuWorker';
 import type { WorkerHandle } from '../../workers/workerHandle';
 import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
-import { startDevServer } from '../lib/devServer';
-import { ensureToolchain } from '../lib/toolchain';
+import { startDevServer } from '../../lib/devServer';
+import { ensureToolchain } from '../../lib/toolchain';
 
 export interface DemoStackOptions {
   /** Folder for the demo's checkpoints, store, fleet and reports. */

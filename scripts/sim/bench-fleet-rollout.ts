@@ -10,7 +10,7 @@ import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { awaitFinalReport } from '../../clients/deploymentState';
 import { startDeployment } from '../../clients/startDeployment';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DeploymentReport, StageRecord } from '../../workflows/report';

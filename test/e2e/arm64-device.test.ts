@@ -21,7 +21,7 @@ import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
 import { awaitFinalReport } from '../../clients/deploymentState';
 import { startDeployment } from '../../clients/startDeployment';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { edgeTaskQueue } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import { ensureDevicePackage } from '../../packaging/build/cachedDeb';

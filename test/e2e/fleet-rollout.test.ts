@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { awaitFinalReport } from '../../clients/deploymentState';
 import { startDeployment } from '../../clients/startDeployment';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { parseDeployRequest } from '../../common/request';
 import { buildDemoRequest } from '../../scripts/demo/request';
 import { startDemoStack, type DemoStack } from '../../scripts/demo/stack';

@@ -4,7 +4,7 @@
 // (scripts/soak/). `npm run soak -- --runs 200` runs the big one.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { runSoak } from '../../scripts/soak/runner';
 
 const SEED = Number(process.env.EDGESHIP_SOAK_SEED ?? 20261201);

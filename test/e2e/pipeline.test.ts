@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDeployment } from '../../clients/startDeployment';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { buildDemoRequest } from '../../scripts/demo/request';
 import { startDemoStack, type DemoStack } from '../../scripts/demo/stack';
 import { approveSignal, statusQuery } from '../../workflows/messages';

@@ -4,7 +4,7 @@
 // waits until the load attempt has finished (200, or a 503 whose reason is not "model loading").
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 
 export interface RuntimeProcess {
   url: string;

@@ -13,7 +13,7 @@ import { utils } from 'ssh2';
 import { createFleetActivities } from '../../activities/gpu/fleet';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { PushArtifactInput, PushArtifactResult } from '../../common/contracts';
-import type { DeviceSpec, Inventory } from '../../common/inventory';
+import type { DeviceSpec, Inventory } from '../../lib/inventory';
 import { startDropProxy } from '../../scripts/sim/dropProxy';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { freePort } from '../../scripts/sim/net';

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PROJECT_ROOT, stateDir } from '../../common/paths';
+import { PROJECT_ROOT, stateDir } from '../../lib/paths';
 import { EmulatedArm64Root, mountedUnder, QEMU_CPU, removeLeftoverRoots } from '../../scripts/sim/arm64/emulatedRoot';
 import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
 import { buildTestModels } from '../helpers/edgeModels';

@@ -106,7 +106,7 @@ describe('device package (amd64 .deb, extracted, real processes)', function () {
 
   it('ships only the device: compiled JS on plain node, no GPU-side code, no tsx, no dev dependencies, no other platforms', async () => {
     const app = path.join(root, 'usr/lib/edgeship-device');
-    assert.deepEqual((await readdir(app)).sort(), ['activities', 'common', 'device', 'edge', 'node_modules', 'package.json', 'workers']);
+    assert.deepEqual((await readdir(app)).sort(), ['activities', 'common', 'device', 'edge', 'lib', 'node_modules', 'package.json', 'workers']);
     assert.deepEqual(await readdir(path.join(app, 'activities')), ['edge']);
     const modules = await readdir(path.join(app, 'node_modules'));
     for (const absent of ['tsx', 'typescript', 'mocha', 'eslint', 'node-ssh', 'ssh2', '@swc']) assert.ok(!modules.includes(absent), `${absent} must not be packaged`);

@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { waitForServedSha } from '../../activities/edge/health';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { edgeTaskQueue } from '../../common/queues';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../../activities/edge/health';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';
 import { startTestTemporal } from '../helpers/temporalEnv';

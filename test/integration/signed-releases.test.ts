@@ -15,7 +15,7 @@ import { readCurrent, releasePath } from '../../activities/edge/modelDir';
 import { runRestartCommand } from '../../activities/edge/restart';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { EdgeActivities, SwapModelResult } from '../../common/contracts';
-import type { DeviceSpec } from '../../common/inventory';
+import type { DeviceSpec } from '../../lib/inventory';
 import { loadDeviceTrust } from '../../edge/trust';
 import { readPid } from '../../scripts/sim/pidfile';
 import { startSimulatedFleet, type SimDevice, type SimulatedFleet } from '../../scripts/sim/fleet';

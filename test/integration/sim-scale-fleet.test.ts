@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../scripts/sim/scale-fakes';
 import { historyFigures } from '../../scripts/sim/scale-fleet';
 

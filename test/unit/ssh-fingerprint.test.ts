@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { utils } from 'ssh2';
 import { hostKeyMismatchMessage } from '../../activities/gpu/ssh';
-import { parseInventory, parseKnownHostsLine, type DeviceSpec } from '../../common/inventory';
-import { keyscanCommand, sshFingerprint } from '../../common/sshFingerprint';
+import { parseInventory, parseKnownHostsLine, type DeviceSpec } from '../../lib/inventory';
+import { keyscanCommand, sshFingerprint } from '../../lib/sshFingerprint';
 import { findExecutable } from '../../scripts/sim/keys';
 
 function blobOf(publicKeyLine: string): Buffer {

@@ -4,8 +4,8 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { COMPILE_TARGETS, type DeviceInfo } from './contracts';
-import { DEVICE_ID_PATTERN } from './ids';
+import { COMPILE_TARGETS, type DeviceInfo } from '../common/contracts';
+import { DEVICE_ID_PATTERN } from '../common/ids';
 import { keyscanCommand, sshFingerprint } from './sshFingerprint';
 
 const httpUrl = z.url({ protocol: /^https?$/ });

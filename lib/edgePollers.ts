@@ -5,8 +5,8 @@
 // and `edgeship devices check`. Not for workflow code (talks to Temporal).
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { edgeApiProblem, parseEdgeWorkerIdentity, type EdgeWorkerIdentity } from './edgeVersion';
-import { edgeTaskQueue } from './queues';
+import { edgeApiProblem, parseEdgeWorkerIdentity, type EdgeWorkerIdentity } from '../common/edgeVersion';
+import { edgeTaskQueue } from '../common/queues';
 
 /**
  * A poller last seen longer ago than this is not polling now. The server keeps a poller in the

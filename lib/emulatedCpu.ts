@@ -4,8 +4,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CpuFeatures } from '../../common/contracts';
-import { ML_DIR, pythonExecutable } from '../../common/paths';
+import type { CpuFeatures } from '../common/contracts';
+import { ML_DIR, pythonExecutable } from './paths';
 
 export const QEMU = '/usr/bin/qemu-x86_64';
 export const HASWELL = ['-cpu', 'Haswell'];

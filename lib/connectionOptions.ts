@@ -1,5 +1,5 @@
 // The Temporal connection flags every edgeship process takes (clients and workers alike), with
-// the environment variables the `temporal` CLI reads; resolved by common/connectionConfig.ts.
+// the environment variables the `temporal` CLI reads; resolved by lib/connectionConfig.ts.
 import { Option, type Command } from 'commander';
 import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE } from './connectionConfig';
 

@@ -3,8 +3,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_ROOT, pythonExecutable } from '../../common/paths';
-import { findTemporalCli } from '../../common/temporalCli';
+import { PROJECT_ROOT, pythonExecutable } from './paths';
+import { findTemporalCli } from './temporalCli';
 
 function hasTemporalCli(): boolean {
   try {

@@ -7,8 +7,8 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../../common/searchAttributes';
-import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../../common/temporalCli';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../common/searchAttributes';
+import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from './temporalCli';
 
 export interface DevServerOptions {
   /** SQLite file that keeps workflows across restarts. */
