@@ -22,8 +22,8 @@ import { buildTestModels } from '../test/helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../test/helpers/temporalEnv';
 import type { EdgeProbeResult } from '../test/fixtures/workflows/probes';
 import { resolveBenchModel, type BenchModel } from './bench-edge/modelSource';
-import { freePort } from './sim/net';
-import { readProcMemory } from './sim/memory';
+import { freePort } from '../sim/net';
+import { readProcMemory } from '../sim/memory';
 
 const mib = (kib: number | undefined): string => (kib === undefined ? 'n/a' : `${(kib / 1024).toFixed(1)} MiB`);
 

@@ -33,7 +33,7 @@ import { percentile } from '../common/percentiles';
 import { stateDir } from '../lib/paths';
 import { manifestBytes, manifestPathOf, parseSignedManifest, signatureHolds, type ReleaseManifest } from '../edge/releaseManifest';
 import { loadDeviceTrust, verifyRelease } from '../edge/trust';
-import { startSimulatedFleet, type SimulatedFleet } from './sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
 
 const ms = (v: number): string => (Math.abs(v) < 1 ? `${(v * 1000).toFixed(0)} µs` : `${v.toFixed(2)} ms`);
 const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 0.5);

@@ -18,7 +18,7 @@ import { percentile } from '../common/percentiles';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import { sshFingerprint } from '../lib/sshFingerprint';
 import { findTemporalCli } from '../lib/temporalCli';
-import { startSimulatedFleet } from './sim/fleet';
+import { startSimulatedFleet } from '../sim/fleet';
 import { buildTestModels } from '../test/helpers/edgeModels';
 
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
-import { findSshd } from '../sim/opensshServer';
-import { startSimulatedFleet } from '../sim/fleet';
+import { findSshd } from '../../sim/opensshServer';
+import { startSimulatedFleet } from '../../sim/fleet';
 import type { BenchModel } from './modelSource';
 
 const run = promisify(execFile);

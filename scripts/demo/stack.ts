@@ -13,7 +13,7 @@ import type { CompileTarget } from '../../common/contracts';
 import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import type { WorkerHandle } from '../../workers/workerHandle';
-import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { startDevServer } from '../../lib/devServer';
 import { ensureToolchain } from '../../lib/toolchain';
 

@@ -17,7 +17,7 @@ import type { DeploymentReport, StageRecord } from '../../workflows/report';
 import { statusQuery } from '../../workflows/messages';
 import { planWaves } from '../../workflows/fleet/plan';
 import { deviceRunTiming, percentile, readHistory, type DeviceRunTiming, type HistoryFigures } from './bench-fleet-history';
-import { readProcMemory } from './memory';
+import { readProcMemory } from '../../sim/memory';
 
 export interface RolloutSettings {
   canary: number;

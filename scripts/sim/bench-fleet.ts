@@ -40,14 +40,14 @@ import { exportModel } from '../../activities/gpu/exportModel';
 import { stateDir } from '../../lib/paths';
 import { startDevServer } from '../../lib/devServer';
 import { ensureToolchain } from '../../lib/toolchain';
-import type { Baseline } from './baseline';
+import type { Baseline } from '../../sim/baseline';
 import { FreshSources, type FreshCheckpoint, type Freshness } from './bench-fleet-fresh';
 import { buildRolloutRequest, GpuWorkerProcess, MemorySampler, planDepth, processPeakKiB, runRollout, type RolloutFigures, type RolloutSettings } from './bench-fleet-rollout';
 import { activityTable, gpuReuse, gpuStageList, phaseTable, s as secsTable, summaryTable, table } from './bench-fleet-table';
-import { startSimulatedFleet } from './fleet';
-import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from './memory';
-import { freePort } from './net';
-import { waitForEdgePollers, waitForRuntimesServing } from './readiness';
+import { startSimulatedFleet } from '../../sim/fleet';
+import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from '../../sim/memory';
+import { freePort } from '../../sim/net';
+import { waitForEdgePollers, waitForRuntimesServing } from '../../sim/readiness';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
-import { findExecutable } from './keys';
-import { startSimulatedFleet, type SshServerKind } from './fleet';
+import { findExecutable } from '../../sim/keys';
+import { startSimulatedFleet, type SshServerKind } from '../../sim/fleet';
 
 export interface PushFigures {
   bytes: number;

@@ -36,10 +36,10 @@ import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveSta
 import { DEPLOY_MODEL_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
 import { planWaves } from '../../workflows/fleet/plan';
 import { startDevServer, type DevServer } from '../../lib/devServer';
-import { mib, readProcMemory } from './memory';
-import { freePort } from './net';
-import { commandLineContains, isAlive, readPid } from './pidfile';
-import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from './scale-fakes';
+import { mib, readProcMemory } from '../../sim/memory';
+import { freePort } from '../../sim/net';
+import { commandLineContains, isAlive, readPid } from '../../sim/pidfile';
+import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from '../../sim/scale-fakes';
 import { hostname } from 'node:os';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 

@@ -17,8 +17,8 @@ import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
 import { approveSignal, rejectSignal } from '../../workflows/messages';
 import type { DeploymentReport } from '../../workflows/report';
 import { startDevServer } from '../../lib/devServer';
-import { freePort } from '../sim/net';
-import { startSimulatedFleet, type SimulatedFleet } from '../sim/fleet';
+import { freePort } from '../../sim/net';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { checkInvariants, Ledger } from './invariants';
 import { planSoak, type PlannedBatch, type PlannedDeployment } from './plan';
 

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { startDeployment } from '../../clients/startDeployment';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { ReplacedFleet, sha, type Scenario } from '../workflow/replacedActivities';
 import { rejectSignal, statusQuery } from '../../workflows/messages';

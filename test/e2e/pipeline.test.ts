@@ -13,7 +13,7 @@ import { buildDemoRequest } from '../../scripts/demo/request';
 import { startDemoStack, type DemoStack } from '../../scripts/demo/stack';
 import { approveSignal, statusQuery } from '../../workflows/messages';
 import { awaitFinalReport } from '../../clients/deploymentState';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { findRunInUi } from './temporalUi';
 

@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../../activities/edge/health';
 import { ensureDevicePackage, extractPackage, unitCommand } from '../../packaging/build/cachedDeb';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { version as projectVersion } from '../../package.json';
 import { buildTestModels, makeModelDir, type TestModels } from '../helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';

@@ -22,7 +22,7 @@ import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/
 import { sshFingerprint } from '../../lib/sshFingerprint';
 import { findTemporalCli } from '../../lib/temporalCli';
 import { shellQuote } from '../../activities/gpu/ssh';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels } from '../helpers/edgeModels';
 
 const run = promisify(execFile);

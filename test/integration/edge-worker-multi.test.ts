@@ -14,7 +14,7 @@ import { temporal } from '@temporalio/proto';
 import { waitForServedSha } from '../../activities/edge/health';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { edgeTaskQueue } from '../../common/queues';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import type { EdgeProbeResult } from '../fixtures/workflows/probes';

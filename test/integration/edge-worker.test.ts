@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../../activities/edge/health';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels, type TestModels } from '../helpers/edgeModels';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import type { EdgeProbeResult } from '../fixtures/workflows/probes';

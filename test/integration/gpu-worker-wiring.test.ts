@@ -14,7 +14,7 @@ import type { DeviceInfo } from '../../common/contracts';
 import { parseInventory, type Inventory } from '../../lib/inventory';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE } from '../../common/queues';
-import { ensureKeyPair } from '../../scripts/sim/keys';
+import { ensureKeyPair } from '../../sim/keys';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import { startTestTemporal } from '../helpers/temporalEnv';
 

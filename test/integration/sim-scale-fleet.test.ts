@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../scripts/sim/scale-fakes';
+import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../sim/scale-fakes';
 import { historyFigures } from '../../scripts/sim/scale-fleet';
 
 const run = promisify(execFile);

@@ -14,9 +14,9 @@ import { connectDevice, shellQuote } from '../../activities/gpu/ssh';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { PushArtifactResult } from '../../common/contracts';
 import { parseKnownHostsLine } from '../../lib/inventory';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { describeSshPush, expectFailure, makeArtifact, pushInput, runActivity, sha256Of } from '../helpers/sshPushCases';
-import { splitQuotedWords } from '../../scripts/sim/embeddedSshServer';
+import { splitQuotedWords } from '../../sim/embeddedSshServer';
 
 describeSshPush('embedded');
 

@@ -25,7 +25,7 @@ import { startDeployment } from '../../clients/startDeployment';
 import type { CalibrationInput, ExportModelInput, ExportModelResult } from '../../common/contracts';
 import { parseDeployRequest } from '../../common/request';
 import { loadDeviceTrust } from '../../edge/trust';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { createEdgeWorker } from '../../workers/edgeWorker';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import { renderStatus } from '../../clients/format';

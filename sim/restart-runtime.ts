@@ -1,5 +1,5 @@
 // The restart command of a simulated device:
-//   node --import tsx scripts/sim/restart-runtime.ts <deviceDir>
+//   node --import tsx sim/restart-runtime.ts <deviceDir>
 // SIGTERMs the runtime named by the device's pidfile (SIGKILL after a bound), starts a new one
 // and exits 0 once it accepts connections; non-zero (with the runtime's log tail) if it died.
 // Test fault injection (faults.ts): when <deviceDir>/test-fault.json says this restart fails, it

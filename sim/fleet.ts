@@ -14,11 +14,11 @@ import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { CompileTarget } from '../../common/contracts';
-import type { DeviceTrustConfig } from '../../edge/trust';
-import { parseInventory, type DeviceSpec, type Inventory } from '../../lib/inventory';
-import { assertDeviceId } from '../../common/ids';
-import { PROJECT_ROOT } from '../../lib/paths';
+import type { CompileTarget } from '../common/contracts';
+import type { DeviceTrustConfig } from '../edge/trust';
+import { parseInventory, type DeviceSpec, type Inventory } from '../lib/inventory';
+import { assertDeviceId } from '../common/ids';
+import { PROJECT_ROOT } from '../lib/paths';
 import { installBaseline, type Baseline } from './baseline';
 import { clearTestFault, injectTestFault, readTestFault, type TestFault, type TestFaultKind } from './faults';
 import { startEmbeddedSshServer } from './embeddedSshServer';
@@ -60,7 +60,7 @@ export interface SimulatedFleetOptions {
    * Lean runtimes: `--inference-workers 0` (the session on the runtime's event loop instead of a
    * worker thread with its own copy; ~7 MiB less per runtime, less throughput under load) and
    * node's `--max-semi-space-size=1` (a 1 MiB young generation, more frequent scavenges; ~10 MiB
-   * less). Measured with scripts/sim/runtime-memory.ts. Default: on when the fleet has more than
+   * less). Measured with sim/runtime-memory.ts. Default: on when the fleet has more than
    * 10 devices.
    */
   leanRuntimes?: boolean;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the cached arm64 Debian root that the arm64 proof (test/e2e/arm64-device.test.ts) runs
 # the device package in, when it is missing or was built from another recipe:
-#   bash scripts/sim/arm64/build-root.sh [<tarball>]
+#   bash sim/arm64/build-root.sh [<tarball>]
 # Default tarball: $EDGESHIP_ARM64_ROOT_CACHE, else /var/cache/edgeship-test/arm64-trixie-root.tar.zst
 # (outside the checkout: every worktree and CI run reuses it). `.ci/run` calls this before
 # `npm test` so the test only restores it; the test calls it too when the tarball is missing.
@@ -10,7 +10,7 @@
 # The root holds only what a Raspberry Pi OS image has and the package needs: nodejs,
 # openssh-server (the GPU server stages over SFTP), adduser/passwd (the package's postinst
 # creates its user). Needs root, mmdebstrap, zstd and the qemu-aarch64 binfmt handler
-# (scripts/sim/arm64/binfmt.sh) to run the arm64 maintainer scripts.
+# (sim/arm64/binfmt.sh) to run the arm64 maintainer scripts.
 #
 # A lock (flock on <tarball>.lock) keeps two runs from building at once: the second waits, then
 # finds the tarball made. The tarball appears under its name only when complete (rename).

@@ -81,7 +81,7 @@ function specifiers(word: string, unitName: string): string {
   return word.replace(/%(.)/g, (_m, s: string) => {
     if (s === '%') return '%';
     if (s === 'n') return unitName;
-    throw new UnitFileError(`${unitName}: specifier %${s} is not mirrored; extend scripts/sim/arm64/unitFile.ts`);
+    throw new UnitFileError(`${unitName}: specifier %${s} is not mirrored; extend sim/arm64/unitFile.ts`);
   });
 }
 

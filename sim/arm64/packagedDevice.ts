@@ -7,7 +7,7 @@
 // What the GPU side needs to reach it comes back as an inventory entry with the pinned host key.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { DeviceSpec } from '../../../lib/inventory';
+import type { DeviceSpec } from '../../lib/inventory';
 import { waitForPort } from '../net';
 import type { EmulatedArm64Root } from './emulatedRoot';
 import { startRootSshd, type RootSshd } from './rootSshd';

@@ -1,14 +1,14 @@
 // Simulated edge devices on this machine.
-//   npx tsx scripts/sim/cli.ts up --devices 2 --dir .state/sim [--ssh openssh|embedded|auto] …   (--count is the same)
-//   npx tsx scripts/sim/cli.ts up --devices 50 --edge-workers [--devices-per-worker 10] …
-//   npx tsx scripts/sim/cli.ts down --dir .state/sim
+//   npx tsx sim/cli.ts up --devices 2 --dir .state/sim [--ssh openssh|embedded|auto] …   (--count is the same)
+//   npx tsx sim/cli.ts up --devices 50 --edge-workers [--devices-per-worker 10] …
+//   npx tsx sim/cli.ts down --dir .state/sim
 // `up` prints the inventory path, how long the start took and the fleet's memory, and stays in
 // the foreground until Ctrl-C (or `down`); then it prints the fleet's peak memory (per kind: the
 // sum of VmHWM of the sshd, runtime and edge-worker processes it started) and tears every device down.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { COMPILE_TARGETS, type CompileTarget } from '../../common/contracts';
+import { COMPILE_TARGETS, type CompileTarget } from '../common/contracts';
 import { deviceLayout } from './layout';
 import { FLEET_MARKER, startSimulatedFleet, stopDeviceProcesses } from './fleet';
 import { isSimDeviceDir } from './leftovers';
@@ -121,7 +121,7 @@ async function down(o: { dir: string }): Promise<void> {
   if (existsSync(marker)) {
     const { pid } = JSON.parse(readFileSync(marker, 'utf8')) as { pid?: number };
     // The `up` process owns embedded servers; asking it to stop runs its orderly teardown.
-    if (pid && commandLineContains(pid, 'scripts/sim/cli.ts')) await terminate(pid, 'scripts/sim/cli.ts', 15_000);
+    if (pid && commandLineContains(pid, 'sim/cli.ts')) await terminate(pid, 'sim/cli.ts', 15_000);
   }
   let stopped = 0;
   for (const entry of existsSync(dir) ? readdirSync(dir) : []) {

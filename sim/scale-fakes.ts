@@ -7,10 +7,10 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import type { DeviceInfo, EdgeActivities, GpuActivities, ServingFigures, ValidationReport } from '../../common/contracts';
-import { ErrorType } from '../../common/errors';
-import { defaultGatesAt } from '../../common/gates';
-import { parseDeviceRolloutWorkflowId } from '../../common/workflowNames';
+import type { DeviceInfo, EdgeActivities, GpuActivities, ServingFigures, ValidationReport } from '../common/contracts';
+import { ErrorType } from '../common/errors';
+import { defaultGatesAt } from '../common/gates';
+import { parseDeviceRolloutWorkflowId } from '../common/workflowNames';
 
 export const fakeSha = (text: string): string => createHash('sha256').update(text).digest('hex');
 

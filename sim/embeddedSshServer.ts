@@ -7,7 +7,7 @@ import { promises as fsp, readFileSync, realpathSync, type Stats } from 'node:fs
 import { connect } from 'node:net';
 import * as path from 'node:path';
 import { Server, utils, type Attributes, type Connection, type SFTPWrapper } from 'ssh2';
-import { sha256File } from '../../lib/hashing';
+import { sha256File } from '../lib/hashing';
 
 const { STATUS_CODE } = utils.sftp;
 

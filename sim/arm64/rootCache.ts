@@ -48,7 +48,7 @@ export function emulationHostMismatch(): string | undefined {
   return `the arm64 proof emulates arm64 on an x86-64 Linux host; this is ${process.platform}/${process.arch}`;
 }
 
-/** binfmt_misc mounted, qemu-aarch64 registered with the F flag (scripts/sim/arm64/binfmt.sh). */
+/** binfmt_misc mounted, qemu-aarch64 registered with the F flag (sim/arm64/binfmt.sh). */
 export async function ensureAarch64Binfmt(log: (line: string) => void = () => undefined): Promise<void> {
   const mismatch = emulationHostMismatch();
   if (mismatch) throw new Arm64EmulationUnavailable(mismatch);

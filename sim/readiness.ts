@@ -2,7 +2,7 @@
 // worker process, every runtime's /healthz answering 200 (a model served).
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { edgeTaskQueue } from '../../common/queues';
+import { edgeTaskQueue } from '../common/queues';
 import type { SimulatedFleet } from './fleet';
 import { readPid } from './pidfile';
 
