@@ -60,7 +60,7 @@ export interface SimulatedFleetOptions {
    * Lean runtimes: `--inference-workers 0` (the session on the runtime's event loop instead of a
    * worker thread with its own copy; ~7 MiB less per runtime, less throughput under load) and
    * node's `--max-semi-space-size=1` (a 1 MiB young generation, more frequent scavenges; ~10 MiB
-   * less). Measured with sim/runtime-memory.ts. Default: on when the fleet has more than
+   * less). Measured with bench/runtime-memory.ts. Default: on when the fleet has more than
    * 10 devices.
    */
   leanRuntimes?: boolean;

@@ -31,7 +31,7 @@ function runtimeMarker(modelDir: string): string {
  * --host 127.0.0.1 --device <id> [record.runtimeArgs…]`, detached, logging to logs/runtime.log.
  * Waits (bounded) until it accepts connections; throws if it exits first. tsx's CommonJS hook
  * rather than `--import tsx`: the runtime is CommonJS either way, and the ESM loader's extra
- * thread measured ~24 MiB more RSS per runtime (sim/runtime-memory.ts).
+ * thread measured ~24 MiB more RSS per runtime (bench/runtime-memory.ts).
  */
 export async function startDeviceRuntime(deviceDir: string, waitMs = 30_000): Promise<RuntimeStart> {
   const layout = deviceLayout(deviceDir);

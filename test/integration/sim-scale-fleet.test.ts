@@ -1,4 +1,4 @@
-// The fleet-rollout scale test (scripts/sim/scale-fleet.ts) at a small size, both ways of
+// The fleet-rollout scale test (bench/fleet-scale.ts) at a small size, both ways of
 // routing device-side activities (one shared queue; a Worker per edge.<id> queue), plus its
 // history arithmetic and the shared-queue fakes' device lookup.
 import assert from 'node:assert/strict';
@@ -11,12 +11,12 @@ import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../sim/scale-fakes';
-import { historyFigures } from '../../scripts/sim/scale-fleet';
+import { historyFigures } from '../../bench/fleet-scale';
 
 const run = promisify(execFile);
 const E = temporal.api.enums.v1.EventType;
 
-describe('scale test (scripts/sim/scale-fleet.ts)', function () {
+describe('scale test (bench/fleet-scale.ts)', function () {
   this.timeout(300_000);
   let work: string;
 
@@ -59,7 +59,7 @@ describe('scale test (scripts/sim/scale-fleet.ts)', function () {
 
   for (const edgeQueues of ['shared', 'per-device'] as const) {
     it(`rolls 12 devices out in waves of 4 with the real workflows (${edgeQueues} edge queues) and prints the figures`, async () => {
-      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'scripts/sim/scale-fleet.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'bench/fleet-scale.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
       assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 12 validated/);
       assert.match(stdout, /canary 2, then 3 wave\(s\) of 4\/4\/2/);
       assert.match(stdout, /pending children per workflow\s+\d+ of 2000/);

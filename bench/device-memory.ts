@@ -21,7 +21,7 @@ import { ensureDevicePackage, extractPackage, unitCommand } from '../packaging/b
 import { buildTestModels } from '../test/helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../test/helpers/temporalEnv';
 import type { EdgeProbeResult } from '../test/fixtures/workflows/probes';
-import { resolveBenchModel, type BenchModel } from './bench-edge/modelSource';
+import { resolveBenchModel, type BenchModel } from './edge/modelSource';
 import { freePort } from '../sim/net';
 import { readProcMemory } from '../sim/memory';
 

@@ -1,6 +1,6 @@
 // Push time of an artifact to a simulated device over SFTP (pushArtifact: connect, upload,
 // on-device sha256, renames, metadata) next to `scp` of the same file with the same pinned key.
-//   npx tsx scripts/sim/bench-push.ts [--size-mb 1] [--file model.onnx --meta model.onnx.meta.json] [--runs 5] [--ssh openssh|embedded]
+//   npx tsx bench/push.ts [--size-mb 1] [--file model.onnx --meta model.onnx.meta.json] [--runs 5] [--ssh openssh|embedded]
 // Importable: measurePush() for the edge benchmark.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { createPushArtifact } from '../../activities/gpu/pushArtifact';
-import { findExecutable } from '../../sim/keys';
-import { startSimulatedFleet, type SshServerKind } from '../../sim/fleet';
+import { createPushArtifact } from '../activities/gpu/pushArtifact';
+import { findExecutable } from '../sim/keys';
+import { startSimulatedFleet, type SshServerKind } from '../sim/fleet';
 
 export interface PushFigures {
   bytes: number;

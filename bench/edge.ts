@@ -23,11 +23,11 @@ import { summarizeLatencies } from '../common/percentiles';
 import { LoadClient, measureConcurrent, measureSequential } from '../activities/edge/loadTest';
 import { runOpenLoop, type OpenLoopResult } from '../activities/edge/openLoop';
 import { createNormalizer } from '../edge/requestParsing';
-import { measureInProcess } from './bench-edge/inProcess';
-import { resolveBenchModel, type BenchModel } from './bench-edge/modelSource';
-import { measureParseCost } from './bench-edge/parseCost';
-import { cpuMsOf, memoryOf, startRuntimeChild, type RuntimeLaunch } from './bench-edge/runtimeProcess';
-import { measureTransfer } from './bench-edge/transfer';
+import { measureInProcess } from './edge/inProcess';
+import { resolveBenchModel, type BenchModel } from './edge/modelSource';
+import { measureParseCost } from './edge/parseCost';
+import { cpuMsOf, memoryOf, startRuntimeChild, type RuntimeLaunch } from './edge/runtimeProcess';
+import { measureTransfer } from './edge/transfer';
 
 const ms = (v: number): string => `${v.toFixed(3)} ms`;
 const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;

@@ -3,7 +3,7 @@
 // `devices check` through the CLI (wall time, including the CLI's own start), the in-process
 // check alone, and DescribeTaskQueue (the version gate's one call per device). Prints the
 // figures and one real transcript of each command; asserts nothing.
-//   npx tsx scripts/enroll-figures.ts [--runs 10]
+//   npx tsx bench/enroll-figures.ts [--runs 10]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';

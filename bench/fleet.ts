@@ -10,7 +10,7 @@
 // and the teardown time. Everything lives under <state>/bench-fleet and is removed by the stop
 // (the artifact store <state>/bench-fleet/artifacts stays: export and compile are reused).
 //
-// Then, unless --skip-rollout, REAL fleet rollouts (scripts/sim/bench-fleet-rollout.ts) of the
+// Then, unless --skip-rollout, REAL fleet rollouts (bench/fleet/rollout.ts) of the
 // demo model (cpu-int8) with light validation, no approval, no soak, run by a GPU worker process
 // of its own: a 1-device warm-up (export/compile/pre-flight land in the artifact store; its GPU
 // stage time is the cold one when the store was empty), a 1-device rollout, and --runs rollouts of
@@ -23,7 +23,7 @@
 // stdout (progress goes to stderr); the last result is also written to <state>/bench-fleet/last-rollout.json.
 //
 // --fresh-source: the 1-device rollout and each N-device one deploy a checkpoint the artifact
-// store has never seen (the demo recipe trained with a new seed, scripts/sim/bench-fleet-fresh.ts;
+// store has never seen (the demo recipe trained with a new seed, bench/fleet/fresh.ts;
 // made before its run, outside it), so export, INT8 compile and pre-flight really run in every
 // measured rollout, as for a user rolling out a new model; the warm-up still deploys the demo
 // checkpoint (Python, the calibration set and the devices' first swap are warm). Per run: the
@@ -34,20 +34,20 @@ import { cpus, loadavg } from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ArtifactStore } from '../../activities/gpu/artifactStore';
-import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
-import { exportModel } from '../../activities/gpu/exportModel';
-import { stateDir } from '../../lib/paths';
-import { startDevServer } from '../../lib/devServer';
-import { ensureToolchain } from '../../lib/toolchain';
-import type { Baseline } from '../../sim/baseline';
-import { FreshSources, type FreshCheckpoint, type Freshness } from './bench-fleet-fresh';
-import { buildRolloutRequest, GpuWorkerProcess, MemorySampler, planDepth, processPeakKiB, runRollout, type RolloutFigures, type RolloutSettings } from './bench-fleet-rollout';
-import { activityTable, gpuReuse, gpuStageList, phaseTable, s as secsTable, summaryTable, table } from './bench-fleet-table';
-import { startSimulatedFleet } from '../../sim/fleet';
-import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from '../../sim/memory';
-import { freePort } from '../../sim/net';
-import { waitForEdgePollers, waitForRuntimesServing } from '../../sim/readiness';
+import { ArtifactStore } from '../activities/gpu/artifactStore';
+import { ensureDemoCheckpoint } from '../activities/gpu/demoCheckpoint';
+import { exportModel } from '../activities/gpu/exportModel';
+import { stateDir } from '../lib/paths';
+import { startDevServer } from '../lib/devServer';
+import { ensureToolchain } from '../lib/toolchain';
+import type { Baseline } from '../sim/baseline';
+import { FreshSources, type FreshCheckpoint, type Freshness } from './fleet/fresh';
+import { buildRolloutRequest, GpuWorkerProcess, MemorySampler, planDepth, processPeakKiB, runRollout, type RolloutFigures, type RolloutSettings } from './fleet/rollout';
+import { activityTable, gpuReuse, gpuStageList, phaseTable, s as secsTable, summaryTable, table } from './fleet/table';
+import { startSimulatedFleet } from '../sim/fleet';
+import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from '../sim/memory';
+import { freePort } from '../sim/net';
+import { waitForEdgePollers, waitForRuntimesServing } from '../sim/readiness';
 
 function positiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');

@@ -1,5 +1,5 @@
 // bench:fleet's tables: plain text, columns padded, first column left-aligned.
-import type { Dist, RolloutFigures } from './bench-fleet-rollout';
+import type { Dist, RolloutFigures } from './rollout';
 
 export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -16,7 +16,7 @@ import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import type { DeploymentReport, StageRecord } from '../../workflows/report';
 import { statusQuery } from '../../workflows/messages';
 import { planWaves } from '../../workflows/fleet/plan';
-import { deviceRunTiming, percentile, readHistory, type DeviceRunTiming, type HistoryFigures } from './bench-fleet-history';
+import { deviceRunTiming, percentile, readHistory, type DeviceRunTiming, type HistoryFigures } from './history';
 import { readProcMemory } from '../../sim/memory';
 
 export interface RolloutSettings {

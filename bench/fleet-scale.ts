@@ -24,24 +24,24 @@ import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogEntry } from '@temporalio/worker';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createOwnershipActivities } from '../../activities/gpu/ownership';
-import { startDeployment } from '../../clients/startDeployment';
-import { deviceOwnerWorkflowId } from '../../common/ownership';
-import { stateDir } from '../../lib/paths';
-import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../../common/queues';
-import { createControlAndGpuWorkers } from '../../workers/gpuWorker';
-import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../../common/request';
-import { SA_MODEL, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
-import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../../common/rollout';
-import { DEPLOY_MODEL_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
-import { planWaves } from '../../workflows/fleet/plan';
-import { startDevServer, type DevServer } from '../../lib/devServer';
-import { mib, readProcMemory } from '../../sim/memory';
-import { freePort } from '../../sim/net';
-import { commandLineContains, isAlive, readPid } from '../../sim/pidfile';
-import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from '../../sim/scale-fakes';
+import { createOwnershipActivities } from '../activities/gpu/ownership';
+import { startDeployment } from '../clients/startDeployment';
+import { deviceOwnerWorkflowId } from '../common/ownership';
+import { stateDir } from '../lib/paths';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue } from '../common/queues';
+import { createControlAndGpuWorkers } from '../workers/gpuWorker';
+import { deploymentWorkflowId, parseDeployRequest, type DeployRequest } from '../common/request';
+import { SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
+import { deviceRolloutWorkflowId, waveWorkflowId, type PlannedWave, type WaveStatus } from '../common/rollout';
+import { DEPLOY_MODEL_WORKFLOW_TYPE, MESSAGE_NAMES } from '../common/workflowNames';
+import { planWaves } from '../workflows/fleet/plan';
+import { startDevServer, type DevServer } from '../lib/devServer';
+import { mib, readProcMemory } from '../sim/memory';
+import { freePort } from '../sim/net';
+import { commandLineContains, isAlive, readPid } from '../sim/pidfile';
+import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from '../sim/scale-fakes';
 import { hostname } from 'node:os';
-import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
+import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../common/edgeVersion';
 
 const SHARED_EDGE_QUEUE = 'scale-test.edge-shared';
 
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
     const rssBefore = readProcMemory(process.pid)?.rssKiB ?? 0;
     workers.push(...(await createControlAndGpuWorkers({
       connection: nativeConnection,
-      workflowsPath: require.resolve('../../workflows'),
+      workflowsPath: require.resolve('../workflows'),
       activities: { ...createFakeGpuActivities(fakes), ...createOwnershipActivities(client) },
       control: { maxCachedWorkflows: o.maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 1000 },
       gpu: { maxCachedWorkflows: 10, maxConcurrentActivityTaskExecutions: 1000 },

@@ -1,5 +1,5 @@
 // How much one simulated device's inference runtime costs, per way of starting it:
-//   npx tsx sim/runtime-memory.ts --model <file.onnx> [--requests 50] [--repeat 2]
+//   npx tsx bench/runtime-memory.ts --model <file.onnx> [--requests 50] [--repeat 2]
 // Starts each variant alone (the model installed in a scratch model directory, its .meta.json
 // beside it), waits for the model to be ready, sends --requests single-window /infer requests,
 // then 3 s of requests at concurrency 8 (validateDeployment's throughput check; the machine's
@@ -13,10 +13,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PROJECT_ROOT } from '../../lib/paths';
-import { installBaseline } from '../../sim/baseline';
-import { readProcMemory, mib } from '../../sim/memory';
-import { freePort, waitForPort } from '../../sim/net';
+import { PROJECT_ROOT } from '../lib/paths';
+import { installBaseline } from '../sim/baseline';
+import { readProcMemory, mib } from '../sim/memory';
+import { freePort, waitForPort } from '../sim/net';
 
 interface Variant {
   name: string;

@@ -9,7 +9,7 @@
 // started and parked (an owner holding a lease, a device rollout waiting for an edge queue nobody
 // polls, a paused wave, a bare workflow waiting on a condition); once each has finished its first
 // workflow task and sits in the cache, a full GC and the heap difference / N.
-//   node --expose-gc --require tsx/cjs scripts/bench-workflow-heap.ts [--count 200]
+//   node --expose-gc --require tsx/cjs bench/workflow-heap.ts [--count 200]
 import { parseArgs } from 'node:util';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'bench-bare',
-      workflowsPath: require.resolve('./bench-workflow-heap/bareWorkflow'),
+      workflowsPath: require.resolve('./workflow-heap/bareWorkflow'),
       debugMode: true,
       maxCachedWorkflows: count + 10,
     }),
