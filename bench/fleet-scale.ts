@@ -5,8 +5,8 @@
 // deviceRollout per device, deviceOwner per device) on a REAL Temporal dev server of its own
 // (scratch SQLite under <state>/scale-fleet, free port, edgeship's search attributes), with the
 // REAL ownership activities (so N deviceOwner workflows really grant and take back leases) and
-// IN-MEMORY FAKES of the GPU stages and of every device-side activity (scale-fakes.ts: they
-// return at once). What it measures is Temporal's side: histories, payloads, children, time.
+// IN-MEMORY STAND-INS of the GPU stages and of every device-side activity (sim/standIns.ts, the
+// workflow tests' own, here recording no calls: they return at once). What it measures is Temporal's side: histories, payloads, children, time.
 //
 // Device-side activities go either to one shared task queue (the request's edge.sharedTaskQueue,
 // one Worker, default) or, with --edge-queues per-device, to the real `edge.<id>` queues: one
@@ -39,7 +39,7 @@ import { startDevServer, type DevServer } from '../lib/devServer';
 import { mib, readProcMemory } from '../sim/memory';
 import { freePort } from '../sim/net';
 import { commandLineContains, isAlive, readPid } from '../sim/pidfile';
-import { createFakeEdgeActivities, createFakeGpuActivities, fakeDeviceIdOfCall, fakeSha } from '../sim/scale-fakes';
+import { deviceIdOfCall, sha, StandInFleet } from '../sim/standIns';
 import { hostname } from 'node:os';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../common/edgeVersion';
 
@@ -159,7 +159,7 @@ function buildRequest(o: Options, devices: string[], canary: number): DeployRequ
   return parseDeployRequest({
     modelName: 'scale-test-model',
     source: { kind: 'checkpoint', checkpointPath },
-    sourceSha256: fakeSha(checkpointPath), // what fakeExportModel reports for this path
+    sourceSha256: sha(checkpointPath), // what the stand-in exportModel reports for this path
     target: 'cpu-fp32',
     devices,
     approval: { required: false },
@@ -170,7 +170,7 @@ function buildRequest(o: Options, devices: string[], canary: number): DeployRequ
       waves,
       maxParallel: o.maxParallel ?? o.waveSize,
       soak: 0,
-      // The fakes answer at once; a device counts as offline only if the queue itself backs up.
+      // The stand-ins answer at once; a device counts as offline only if the queue itself backs up.
       offlineAfter: '2m',
       ...(o.fail > 0 ? { halt: { maxFailedPercent: 50, minDoneForPercent: 10 } } : {}),
     },
@@ -179,7 +179,7 @@ function buildRequest(o: Options, devices: string[], canary: number): DeployRequ
 
 async function main(): Promise<void> {
   const o = new Command('bench:fleet-scale')
-    .description('fleet rollout at scale: real workflows, real dev server, real ownership activities, in-memory fakes of GPU and device activities')
+    .description('fleet rollout at scale: real workflows, real dev server, real ownership activities, in-memory stand-ins of GPU and device activities')
     .option('--devices <n>', 'devices in the rollout', positiveInt, 2000)
     .option('--wave-size <m>', 'devices per wave after the canary', positiveInt, 200)
     .option('--max-parallel <k>', 'device rollouts at once within a wave (default: the wave size, at most 500)', positiveInt)
@@ -258,22 +258,22 @@ async function main(): Promise<void> {
     nativeConnection = await NativeConnection.connect({ address: server.address });
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection, namespace: 'default' });
-    const fakes = { delayMs: o.deviceMs, failValidationOn: failOn };
+    const standIns = new StandInFleet(devices, { record: false, deviceMs: o.deviceMs, scenario: { validationFailsOnDevices: [...failOn] }, target: 'cpu-fp32', servedBefore: () => sha('scale test: baseline model') });
 
     const rssBefore = readProcMemory(process.pid)?.rssKiB ?? 0;
     workers.push(...(await createControlAndGpuWorkers({
       connection: nativeConnection,
       workflowsPath: require.resolve('../workflows'),
-      activities: { ...createFakeGpuActivities(fakes), ...createOwnershipActivities(client) },
+      activities: { ...standIns.gpuActivities(), ...createOwnershipActivities(client) },
       control: { maxCachedWorkflows: o.maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: 100, maxConcurrentActivityTaskExecutions: 1000 },
       gpu: { maxCachedWorkflows: 10, maxConcurrentActivityTaskExecutions: 1000 },
     })));
     const tEdge = Date.now();
     if (o.edgeQueues === 'shared') {
-      workers.push(await Worker.create({ connection: nativeConnection, taskQueue: SHARED_EDGE_QUEUE, activities: createFakeEdgeActivities(fakeDeviceIdOfCall, fakes), maxConcurrentActivityTaskExecutions: 1000, maxConcurrentActivityTaskPolls: 10 }));
+      workers.push(await Worker.create({ connection: nativeConnection, taskQueue: SHARED_EDGE_QUEUE, activities: standIns.edgeActivities(deviceIdOfCall), maxConcurrentActivityTaskExecutions: 1000, maxConcurrentActivityTaskPolls: 10 }));
     } else {
       for (const [i, id] of devices.entries()) {
-        workers.push(await Worker.create({ connection: nativeConnection, taskQueue: edgeTaskQueue(id), activities: createFakeEdgeActivities(() => id, fakes), maxConcurrentActivityTaskExecutions: 8, maxConcurrentActivityTaskPolls: 1, identity: formatEdgeWorkerIdentity({ version: 'scale-fake', api: EDGE_API_VERSION, deviceId: id, host: hostname(), pid: process.pid }) }));
+        workers.push(await Worker.create({ connection: nativeConnection, taskQueue: edgeTaskQueue(id), activities: standIns.edgeActivities(id), maxConcurrentActivityTaskExecutions: 8, maxConcurrentActivityTaskPolls: 1, identity: formatEdgeWorkerIdentity({ version: 'scale-fake', api: EDGE_API_VERSION, deviceId: id, host: hostname(), pid: process.pid }) }));
         if ((i + 1) % 500 === 0) log(`  ${i + 1} device Workers created (${secs(Date.now() - tEdge)}, RSS ${mib(readProcMemory(process.pid)?.rssKiB ?? 0)})`);
       }
     }

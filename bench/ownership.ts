@@ -1,6 +1,6 @@
 // npm run bench:ownership — what device ownership costs a deployment, on a real Temporal dev
 // server with the real deviceOwner workflow and lease activities. Export, compile and the device
-// activities are the workflow tests' stand-ins (test/workflow/replacedActivities.ts): they answer
+// activities are the workflow tests' stand-ins (sim/standIns.ts): they answer
 // at once, so what is timed is the orchestration, not a model.
 // Prints: the lease stage's time per deployment (asking each device's owner, update-with-start),
 // the time from a holder's close to the queued deployment holding the lease, and the release.
@@ -16,7 +16,7 @@ import { createControlAndGpuWorkers } from '../workers/gpuWorker';
 import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
 import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../lib/temporalCli';
-import { ReplacedFleet, sha } from '../test/workflow/replacedActivities';
+import { StandInFleet, sha } from '../sim/standIns';
 // A versioned identity, as a real edge worker has: the lease step's version gate lets it through.
 import { testEdgeIdentity } from '../test/helpers/edgeIdentity';
 import { approveSignal, statusQuery } from '../workflows/messages';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const env = await TestWorkflowEnvironment.createLocal({
     server: { executable: { type: 'existing-path', path: findTemporalCli() }, searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES], extraArgs: ['--log-level', 'error', ...DEV_SERVER_SQLITE_PRAGMAS] },
   });
-  const fleet = new ReplacedFleet(DEVICES);
+  const fleet = new StandInFleet(DEVICES);
   const client: Client = env.client;
   const workers = [
     ...(await createControlAndGpuWorkers({ connection: env.nativeConnection, workflowsPath: require.resolve('../workflows'), activities: { ...fleet.gpuActivities(), ...createOwnershipActivities(client) } })),

@@ -1,6 +1,6 @@
 // The fleet-rollout scale test (bench/fleet-scale.ts) at a small size, both ways of
 // routing device-side activities (one shared queue; a Worker per edge.<id> queue), plus its
-// history arithmetic and the shared-queue fakes' device lookup.
+// history arithmetic and the shared-queue stand-ins' device lookup.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { PROJECT_ROOT } from '../../lib/paths';
-import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../sim/scale-fakes';
+import { deviceIdOfCall, StandInFleet } from '../../sim/standIns';
 import { historyFigures } from '../../bench/fleet-scale';
 
 const run = promisify(execFile);
@@ -48,12 +48,12 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     assert.ok(f.largestEventBytes > 5000 && f.bytes > f.largestEventBytes);
   });
 
-  it('fakes on a shared queue find the device in the calling deviceRollout\'s workflow id', async () => {
-    const idOf = (workflowId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'r' } }).run(async () => fakeDeviceIdOfCall());
+  it('stand-ins on a shared queue find the device in the calling deviceRollout\'s workflow id', async () => {
+    const idOf = (workflowId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'r' } }).run(async () => deviceIdOfCall());
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042'), 'dev-0042');
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042.revert'), 'dev-0042');
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-7.catch-up'), 'dev-7');
-    const probe = (await new MockActivityEnvironment({ workflowExecution: { workflowId: "d.dev-3", runId: "r" } }).run(createFakeEdgeActivities(fakeDeviceIdOfCall).probeServing, {})) as { deviceId: string };
+    const probe = (await new MockActivityEnvironment({ workflowExecution: { workflowId: "d.dev-3", runId: "r" } }).run(new StandInFleet([]).edgeActivities(deviceIdOfCall).probeServing, {})) as { deviceId: string };
     assert.equal(probe.deviceId, 'dev-3');
   });
 

@@ -34,7 +34,7 @@ import type { DeploymentStatus } from '../../workflows/report';
 import { buildTestModels } from '../helpers/edgeModels';
 import { makeTestKey, relabelledModel, signTestRelease, type TestKey } from '../helpers/releaseKeys';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet } from './replacedActivities';
+import { StandInFleet } from '../../sim/standIns';
 
 const MODEL = 'tcn-signed';
 
@@ -115,7 +115,7 @@ describe('signed releases through the workflows (real dev server, GPU and edge w
     const [canary, other] = fleet.devices;
     for (const d of fleet.devices) await waitForServedSha({ healthUrl: d.spec.healthUrl, sha256: old.sha256, timeoutMs: 60_000 });
 
-    const replaced = new ReplacedFleet([canary.id, other.id]).gpuActivities();
+    const replaced = new StandInFleet([canary.id, other.id]).gpuActivities();
     const gpu = await createGpuWorker({
       inventory: fleet.inventory,
       connection: env.nativeConnection,

@@ -1,7 +1,12 @@
-// Replaced activities to drive each path of deployModel on a real Temporal server. They do no
-// export, compile or SSH: they return contract-shaped results, keep a small model of what each
-// device serves (so compensations can be checked by their effect, not only by being called),
-// fail where a scenario says, and record every call in order.
+// STAND-INS for the GPU and device activities: the one set the workflow tests (test/workflow/,
+// test/e2e/fleet-ui.test.ts) and the benchmarks (bench/fleet-scale.ts, bench/ownership.ts)
+// register under the real activity names, so that the real workflows run on a real Temporal
+// server without a model, a GPU or a device. Nothing here is a real activity: they do no export,
+// compile or SSH; they return contract-shaped results, keep a small model of what each device
+// serves (so compensations can be checked by their effect, not only by being called), fail where
+// a scenario says, and record every call in order (unless told not to, as at scale). The
+// ownership activities (device leases on deviceOwner workflows) have no stand-in: callers run the
+// real ones.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
@@ -13,13 +18,14 @@ import type {
   GpuActivities,
   ValidationGates,
   ValidationReport,
-} from '../../common/contracts';
-import { ErrorType } from '../../common/errors';
-import { defaultGatesAt, passesGate } from '../../common/gates';
-import { resolveGates } from '../../activities/edge/validationGates';
-import { canonicalJson } from '../../common/request';
+} from '../common/contracts';
+import { ErrorType } from '../common/errors';
+import { defaultGatesAt, passesGate } from '../common/gates';
+import { resolveGates } from '../activities/edge/validationGates';
+import { canonicalJson } from '../common/request';
+import { parseDeviceRolloutWorkflowId } from '../common/workflowNames';
 
-/** How the replaced activities behave for one workflow id. */
+/** How the stand-ins behave for one workflow id. */
 export interface Scenario {
   /** Targets resolveDevices reports (default: every device is cpu-int8). */
   deviceTargets?: Record<string, CompileTarget>;
@@ -59,7 +65,31 @@ export const sha = (text: string): string => createHash('sha256').update(text).d
 /** What a device served before any test touched it. */
 export const initialSha = (deviceId: string): string => sha(`initial model of ${deviceId}`);
 
-export class ReplacedFleet {
+/**
+ * The device a call on a shared edge queue is for: the calling deviceRollout's workflow id is
+ * `<deploymentId>.<deviceId>[.catch-up|.revert]` and device ids have no dots.
+ */
+export function deviceIdOfCall(): string {
+  const workflowId = Context.current().info.workflowExecution?.workflowId ?? '';
+  return parseDeviceRolloutWorkflowId(workflowId)?.deviceId ?? workflowId;
+}
+
+export interface StandInOptions {
+  /** Record every call in `calls` (default true; a scale run of thousands of devices turns it off). */
+  record?: boolean;
+  /** The scenario of every workflow that has none of its own (default: none, every call succeeds). */
+  scenario?: Scenario;
+  /** The target resolveDevices reports where the scenario names none (default cpu-int8). */
+  target?: CompileTarget;
+  /** What each device served before the first call (default initialSha). */
+  servedBefore?: (deviceId: string) => string;
+  /** Added to every device-side call that would take device time (push, swap, validate, restore, measure). */
+  deviceMs?: number;
+}
+
+const pause = (ms: number): Promise<void> => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+export class StandInFleet {
   readonly calls: RecordedCall[] = [];
   private readonly scenarios = new Map<string, Scenario>();
   /** deviceId → sha256 of the model it serves (simulated). */
@@ -70,7 +100,7 @@ export class ReplacedFleet {
    */
   private readonly journals = new Map<string, { backup: BackupRecord | null; sha256: string; restored: boolean }>();
 
-  /** Replaced compiles now holding a `gpu` slot, blocked until releaseCompiles(). */
+  /** Stand-in compiles now holding a `gpu` slot, blocked until releaseCompiles(). */
   blockedCompiles = 0;
   private compilesReleased!: () => void;
   private compileRelease = new Promise<void>((resolve) => (this.compilesReleased = resolve));
@@ -80,8 +110,12 @@ export class ReplacedFleet {
     this.compilesReleased();
   }
 
-  constructor(readonly deviceIds: string[]) {
-    for (const id of deviceIds) this.served.set(id, initialSha(id));
+  constructor(readonly deviceIds: string[], private readonly opts: StandInOptions = {}) {
+    for (const id of deviceIds) this.served.set(id, (opts.servedBefore ?? initialSha)(id));
+  }
+
+  private deviceTime(): Promise<void> {
+    return pause(this.opts.deviceMs ?? 0);
   }
 
   scenario(workflowId: string, scenario: Scenario): void {
@@ -103,8 +137,8 @@ export class ReplacedFleet {
     const callerId = Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
     // A fleet rollout's device children (`<deploymentId>.<deviceId>[.<mode>]`) act for their deployment.
     const workflowId = this.scenarios.has(callerId) ? callerId : ([...this.scenarios.keys()].find((id) => callerId.startsWith(`${id}.`)) ?? callerId);
-    this.calls.push({ workflowId, activity, ...(deviceId ? { deviceId } : {}), input });
-    return { workflowId, scenario: this.scenarios.get(workflowId) ?? {} };
+    if (this.opts.record !== false) this.calls.push({ workflowId, activity, ...(deviceId ? { deviceId } : {}), input });
+    return { workflowId, scenario: this.scenarios.get(workflowId) ?? this.opts.scenario ?? {} };
   }
 
   gpuActivities(): GpuActivities {
@@ -119,8 +153,8 @@ export class ReplacedFleet {
           ? sha(canonicalJson({ argv: input.source.argv, cwd: input.source.cwd }))
           : existsSync(input.source.checkpointPath) ? createHash('sha256').update(readFileSync(input.source.checkpointPath)).digest('hex') : sha(source);
         return {
-          onnx: { path: `/replaced-store/${onnxSha}.onnx`, sha256: onnxSha, sizeBytes: 4_400_000 },
-          metadataPath: `/replaced-store/${onnxSha}.onnx.meta.json`,
+          onnx: { path: `/stand-in-store/${onnxSha}.onnx`, sha256: onnxSha, sizeBytes: 4_400_000 },
+          metadataPath: `/stand-in-store/${onnxSha}.onnx.meta.json`,
           parity: { minCosine: 0.99999, maxAbsDiff: 2e-6, maxRelativeError: 1e-6, probes: [], gate: input.parityMinCosine ?? 0.9999 },
           sourceSha256,
           durationMs: 12,
@@ -131,7 +165,7 @@ export class ReplacedFleet {
         this.context('buildCalibrationSet', input);
         const setSha = sha(`calibration ${input.metadataPath} ${input.samples}`);
         return {
-          calibrationSet: { path: `/replaced-store/${setSha}.npy`, sha256: setSha, sizeBytes: (input.samples ?? 2000) * 3600 },
+          calibrationSet: { path: `/stand-in-store/${setSha}.npy`, sha256: setSha, sizeBytes: (input.samples ?? 2000) * 3600 },
           samples: input.samples ?? 2000,
           source: 'synthetic',
           classMix: { walking: 0.5, running: 0.5 },
@@ -158,8 +192,8 @@ export class ReplacedFleet {
         const artifactSha = sha(`${input.target} of ${input.onnx.sha256} calibrated on ${input.calibrationSet.sha256}`);
         return {
           target: input.target,
-          artifact: { path: `/replaced-store/${artifactSha}.onnx`, sha256: artifactSha, sizeBytes: 1_200_000 },
-          metadataPath: `/replaced-store/${artifactSha}.onnx.meta.json`,
+          artifact: { path: `/stand-in-store/${artifactSha}.onnx`, sha256: artifactSha, sizeBytes: 1_200_000 },
+          metadataPath: `/stand-in-store/${artifactSha}.onnx.meta.json`,
           format: 'onnx',
           similarity: { minCosine: 0.995, meanCosine: 0.998, windows: 256, gate: input.int8MinCosine ?? 0.99 },
           sizes: { fp32Bytes: input.onnx.sizeBytes, artifactBytes: 1_200_000 },
@@ -210,7 +244,7 @@ export class ReplacedFleet {
         const { scenario } = this.context('resolveDevices', input);
         return input.deviceIds.map((id) => ({
           id,
-          target: scenario.deviceTargets?.[id] ?? 'cpu-int8',
+          target: scenario.deviceTargets?.[id] ?? this.opts.target ?? 'cpu-int8',
           host: '127.0.0.1',
           port: 2222,
           modelDir: `/models/${id}`,
@@ -220,6 +254,7 @@ export class ReplacedFleet {
       },
       pushArtifact: async (input) => {
         this.context('pushArtifact', input, input.deviceId);
+        await this.deviceTime();
         return {
           deviceId: input.deviceId,
           stagedPath: `/models/${input.deviceId}/staging/${input.artifact.sha256}.onnx`,
@@ -234,10 +269,17 @@ export class ReplacedFleet {
     };
   }
 
-  edgeActivities(deviceId: string): EdgeActivities {
+  /**
+   * The device-side stand-ins of one device, or (`deviceIdOf`, e.g. deviceIdOfCall) of whichever
+   * device each call is for, as on a shared edge queue.
+   */
+  edgeActivities(device: string | (() => string)): EdgeActivities {
+    const idOf = typeof device === 'string' ? () => device : device;
     return {
       swapModel: async (input) => {
+        const deviceId = idOf();
         const { scenario } = this.context('swapModel', input, deviceId);
+        await this.deviceTime();
         if (scenario.swapFailsBeforeSwitchOn === deviceId) {
           throw ApplicationFailure.create({
             type: ErrorType.ArtifactShaMismatch,
@@ -264,7 +306,9 @@ export class ReplacedFleet {
         return { deviceId, backup, servedSha256Prefix: input.sha256.slice(0, 16), restartMs: 4, healthyAfterMs: 6, reused: false, backupsOnDevice: backup ? [backup.sha256] : [] };
       },
       validateDeployment: async (input) => {
+        const deviceId = idOf();
         const { scenario } = this.context('validateDeployment', input, deviceId);
+        await this.deviceTime();
         if (scenario.validationHangsOn === deviceId) {
           const ctx = Context.current();
           const beat = setInterval(() => ctx.heartbeat('measuring'), 200);
@@ -293,7 +337,9 @@ export class ReplacedFleet {
         return report;
       },
       restoreBackup: async (input) => {
+        const deviceId = idOf();
         this.context('restoreBackup', input, deviceId);
+        await this.deviceTime();
         // The device's rules: only this run's journal counts, and only while `current` is still
         // this run's release.
         const journal = this.journals.get(`${input.deploymentId}/${input.runId}/${deviceId}`);
@@ -308,16 +354,20 @@ export class ReplacedFleet {
         return { deviceId, outcome: backupSha ? ('restored' as const) : ('first-install-removed' as const), restoredSha256: backupSha, servedSha256Prefix: backupSha?.slice(0, 16) ?? null, durationMs: 3 };
       },
       discardStaged: async (input) => {
+        const deviceId = idOf();
         this.context('discardStaged', input, deviceId);
         return { deviceId, removed: [`/models/${deviceId}/staging/${input.sha256}.${input.ext}`], otherClaims: 0 };
       },
       probeServing: async (input) => {
+        const deviceId = idOf();
         this.context('probeServing', input, deviceId);
         const serves = this.served.get(deviceId) ?? null;
         return { deviceId, runtimeUp: true, ready: serves !== null, servedSha256Prefix: serves?.slice(0, 16) ?? null, currentSha256: serves };
       },
       measureServing: async (input) => {
+        const deviceId = idOf();
         this.context('measureServing', input, deviceId);
+        await this.deviceTime();
         const serves = this.served.get(deviceId) ?? null;
         // The old model is a little slower than the candidate in these runs.
         return {
@@ -329,6 +379,7 @@ export class ReplacedFleet {
         };
       },
       watchServing: async (input) => {
+        const deviceId = idOf();
         const { scenario } = this.context('watchServing', input, deviceId);
         const degraded = (scenario.soakDegradesOn ?? []).includes(deviceId) ? ['3 of 3 polls: /healthz not ready'] : [];
         return { deviceId, sha256: input.sha256, healthy: degraded.length === 0, degraded, polls: 3, notReadyPolls: degraded.length ? 3 : 0, wrongShaPolls: 0, unreachablePolls: 0, requests: 15, errors: 0, p95LatencyMs: 5, durationMs: input.durationMs };
