@@ -25,7 +25,7 @@ import { stateDir } from '../../lib/paths';
 import { edgeTaskQueue } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import { ensureDevicePackage } from '../../packaging/build/cachedDeb';
-import { ROLLBACK_DEMO_P95_MS } from '../../scripts/demo/request';
+import { ROLLBACK_DEMO_P95_MS } from '../../sim/demoRequest';
 import { EmulatedArm64Root } from '../../sim/arm64/emulatedRoot';
 import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, UNITS, type PackagedDevice } from '../../sim/arm64/packagedDevice';
 import { checkInstalledUnit, findSystemdAnalyze } from '../../sim/arm64/unitChecks';

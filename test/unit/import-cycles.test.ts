@@ -1,5 +1,6 @@
 // No import cycles: every relative import of the project, read with TypeScript's parser, forms a
-// graph without cycles (a cycle is named file by file when one appears).
+// graph without cycles (a cycle is named file by file when one appears). And the dev scripts and
+// the tests stay apart: nothing in scripts/ imports test/, nothing in test/ imports scripts/.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -41,5 +42,13 @@ describe('import graph', () => {
     assert.ok(graph.get('workflows/deployModel.ts')?.includes('workflows/saga.ts'), 'relative imports are resolved to files');
     const cycles = findCycles(graph);
     assert.deepEqual(cycles.map((c) => c.join(' → ')), [], `import cycles:\n${cycles.map((c) => `  ${c.join(' → ')}`).join('\n')}`);
+  });
+
+  it('scripts/ and test/ import nothing of each other', () => {
+    const graph = readImportGraph(ROOT, FOLDERS);
+    const across = [...graph].flatMap(([file, targets]) => targets
+      .filter((t) => (file.startsWith('scripts/') && t.startsWith('test/')) || (file.startsWith('test/') && t.startsWith('scripts/')))
+      .map((t) => `${file} → ${t}`));
+    assert.deepEqual(across, []);
   });
 });

@@ -1,10 +1,10 @@
 // npm run soak -- [--runs 200] [--seed N] [--devices 3] [--concurrent 3] [--kill-probability 0.5]
-// The randomized ownership invariant run (scripts/soak/): prints its seed, every batch, each
+// The randomized ownership invariant run (test/soak/): prints its seed, every batch, each
 // violation, and at the end runs, outcomes, kills, violations and wall time. Exit 1 on a violation.
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { stateDir } from '../lib/paths';
-import { runSoak } from './soak/runner';
+import { stateDir } from '../../lib/paths';
+import { runSoak } from './runner';
 
 async function main(): Promise<void> {
   const program = new Command('soak')

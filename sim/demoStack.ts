@@ -6,16 +6,16 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { exportModel } from '../../activities/gpu/exportModel';
-import { ArtifactStore } from '../../activities/gpu/artifactStore';
-import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
-import type { CompileTarget } from '../../common/contracts';
-import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
-import { createGpuWorker } from '../../workers/gpuWorker';
-import type { WorkerHandle } from '../../workers/workerHandle';
-import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
-import { startDevServer } from '../../lib/devServer';
-import { ensureToolchain } from '../../lib/toolchain';
+import { exportModel } from '../activities/gpu/exportModel';
+import { ArtifactStore } from '../activities/gpu/artifactStore';
+import { ensureDemoCheckpoint } from '../activities/gpu/demoCheckpoint';
+import type { CompileTarget } from '../common/contracts';
+import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../common/queues';
+import { createGpuWorker } from '../workers/gpuWorker';
+import type { WorkerHandle } from '../workers/workerHandle';
+import { startSimulatedFleet, type SimulatedFleet } from './fleet';
+import { startDevServer } from '../lib/devServer';
+import { ensureToolchain } from '../lib/toolchain';
 
 export interface DemoStackOptions {
   /** Folder for the demo's checkpoints, store, fleet and reports. */

@@ -11,8 +11,8 @@
 // - rollout (with any of the above): a fleet rollout plan — a one-device canary, approval after
 //   it (with its figures next to devices still on the old model), then half the fleet, then the
 //   rest, up to 4 devices at once. With rollback the canary fails its validation and halts it.
-import { parseDeployRequest, type DeployRequest } from '../../common/request';
-import type { DemoStack } from './stack';
+import { parseDeployRequest, type DeployRequest } from '../common/request';
+import type { DemoStack } from './demoStack';
 
 export type DemoMode = 'deploy' | 'rollback' | 'degenerate';
 
