@@ -1,4 +1,4 @@
-// deployModel on a real Temporal dev server, with its activities replaced (replacedActivities.ts)
+// deployModel on a real Temporal dev server, with its activities replaced (the stand-ins of sim/standIns.ts)
 // to drive every path. One server and one set of workers serve the whole file.
 // RECORD_HISTORIES=1 also stores each run's history under test/histories/ for the replay test.
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // Fleet rollouts (request.rollout) on a real Temporal dev server, with the device and GPU
-// activities replaced (replacedActivities.ts: they keep a model of what each device serves, so
+// activities replaced (the stand-ins of sim/standIns.ts: they keep a model of what each device serves, so
 // halts and reverts are checked by their effect) and the real ownership activities. One device,
 // `f-off`, has no edge worker until a test starts one: it is the offline device.
 import assert from 'node:assert/strict';
