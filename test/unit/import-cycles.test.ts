@@ -1,6 +1,7 @@
 // No import cycles: every relative import of the project, read with TypeScript's parser, forms a
 // graph without cycles (a cycle is named file by file when one appears). And the dev scripts and
-// the tests stay apart: nothing in scripts/ imports test/, nothing in test/ imports scripts/.
+// the tests stay apart: nothing in scripts/ imports test/, nothing in test/ imports scripts/; and
+// product code (sim/ included) imports none of the dev scripts, benchmarks and tests.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -50,5 +51,14 @@ describe('import graph', () => {
       .filter((t) => (file.startsWith('scripts/') && t.startsWith('test/')) || (file.startsWith('test/') && t.startsWith('scripts/')))
       .map((t) => `${file} → ${t}`));
     assert.deepEqual(across, []);
+  });
+
+  it('product code imports nothing from scripts/, bench/ or test/', () => {
+    const tooling = ['scripts/', 'bench/', 'test/'];
+    const graph = readImportGraph(ROOT, FOLDERS);
+    const reaching = [...graph].filter(([file]) => !tooling.some((t) => file.startsWith(t)))
+      .flatMap(([file, targets]) => targets.filter((t) => tooling.some((d) => t.startsWith(d))).map((t) => `${file} → ${t}`));
+    assert.deepEqual(reaching, []);
+    assert.ok([...graph.keys()].some((f) => f.startsWith('sim/')) && [...graph.keys()].some((f) => f.startsWith('lib/')), 'sim/ and lib/ are read');
   });
 });
