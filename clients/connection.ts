@@ -1,10 +1,10 @@
 // Connection settings for the edgeship client: flags (each with its environment variable) over
-// a temporal.toml profile over the local dev server (common/connectionConfig.ts), and the Web UI
+// a temporal.toml profile over the local dev server (lib/connectionConfig.ts), and the Web UI
 // links that follow the connection.
 import { Client, Connection } from '@temporalio/client';
 import { Option, type Command } from 'commander';
-import { addTemporalConnectionOptions } from '../common/connectionOptions';
-import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
+import { addTemporalConnectionOptions } from '../lib/connectionOptions';
+import { DEFAULT_ADDRESS, DEFAULT_NAMESPACE, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../lib/connectionConfig';
 
 export { DEFAULT_ADDRESS, DEFAULT_NAMESPACE };
 

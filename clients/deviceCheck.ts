@@ -11,10 +11,10 @@ import type { Duplex } from 'node:stream';
 import type { NodeSSH } from 'node-ssh';
 import { connectDevice } from '../activities/gpu/ssh';
 import { Sftp } from '../activities/gpu/sftp';
-import { DEFAULT_POLLER_LIVE_WINDOW_MS, describeEdgePollers, edgeVersionLabel, type EdgePoller, type TaskQueueDescriber } from '../common/edgePollers';
-import { findDevice, loadInventory, parseKnownHostsLine, type DeviceSpec } from '../common/inventory';
+import { DEFAULT_POLLER_LIVE_WINDOW_MS, describeEdgePollers, edgeVersionLabel, type EdgePoller, type TaskQueueDescriber } from '../lib/edgePollers';
+import { findDevice, loadInventory, parseKnownHostsLine, type DeviceSpec } from '../lib/inventory';
 import { edgeTaskQueue } from '../common/queues';
-import { sshFingerprint } from '../common/sshFingerprint';
+import { sshFingerprint } from '../lib/sshFingerprint';
 
 export type CheckName = 'inventory' | 'ssh' | 'model-dir' | 'edge-worker' | 'healthz';
 

@@ -2,7 +2,7 @@
 // visibility store — no worker, no SSH. A device no deployment has asked for yet has no owner
 // workflow and so no record.
 import type { Client } from '@temporalio/client';
-import { describeEdgePollers, edgeVersionLabel, type TaskQueueDescriber } from '../common/edgePollers';
+import { describeEdgePollers, edgeVersionLabel, type TaskQueueDescriber } from '../lib/edgePollers';
 import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, parseDeviceOwnerWorkflowId, type DeviceRecord } from '../common/ownership';
 
 export interface DeviceView {

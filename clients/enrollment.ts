@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMPILE_TARGETS, type CompileTarget } from '../common/contracts';
-import { writeFileAtomic } from '../common/durableFs';
+import { writeFileAtomic } from '../lib/durableFs';
 import { isDeviceId } from '../common/ids';
-import { DeviceSpecSchema, InventoryError, parseInventory } from '../common/inventory';
-import { keyscanCommand } from '../common/sshFingerprint';
+import { DeviceSpecSchema, InventoryError, parseInventory } from '../lib/inventory';
+import { keyscanCommand } from '../lib/sshFingerprint';
 import { fetchHostKey, knownHostsLine, type PresentedHostKey } from './hostKey';
 
 /**

@@ -2,8 +2,8 @@
 // ssh2 hands the raw key to hostVerifier during the handshake, before any authentication; we keep
 // it and refuse to go further, so nothing is logged in and no credential is offered.
 import { Client } from 'ssh2';
-import { HOST_KEY_TYPES, type HostKeyType } from '../common/inventory';
-import { sshFingerprint } from '../common/sshFingerprint';
+import { HOST_KEY_TYPES, type HostKeyType } from '../lib/inventory';
+import { sshFingerprint } from '../lib/sshFingerprint';
 
 export interface PresentedHostKey {
   keyType: HostKeyType;

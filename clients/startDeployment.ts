@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { ModelSource } from '../common/contracts';
-import { sha256File } from '../common/hashing';
+import { sha256File } from '../lib/hashing';
 import { CONTROL_TASK_QUEUE } from '../common/queues';
 import { canonicalJson, deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_STAGE, SA_STATUS } from '../common/searchAttributes';

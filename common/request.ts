@@ -120,7 +120,7 @@ export const DeployRequestSchema = z.strictObject({
       queueWait: duration.prefault('2m'),
       /**
        * Fleet rollouts only: send every device-side activity to this one task queue instead of
-       * `edge.<deviceId>`. For the scale test (scripts/sim/scale-fleet.ts), whose in-memory fakes
+       * `edge.<deviceId>`. For the scale test (bench/fleet-scale.ts), whose in-memory stand-ins
        * of the device activities serve 2,000 devices from one worker; never for real devices.
        */
       sharedTaskQueue: z.string().min(1).max(200).optional(),

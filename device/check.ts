@@ -6,7 +6,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { ConnectionConfigError } from '../common/connectionConfig';
+import { ConnectionConfigError } from '../lib/connectionConfig';
 import { edgeTaskQueue } from '../common/queues';
 import { probeHealth } from '../activities/edge/health';
 import { edgeDeviceOf, loadDeviceConfig, unreadableFiles, DeviceConfigError, type DeviceConfig } from './config';

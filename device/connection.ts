@@ -1,9 +1,9 @@
 // The device's Temporal connection, from device.json only: the same resolution as every edgeship
-// process (common/connectionConfig.ts: a temporal.toml profile as the base, explicit fields over
+// process (lib/connectionConfig.ts: a temporal.toml profile as the base, explicit fields over
 // it), but never from the service's environment or a home directory, so what `check` validates
 // is exactly what the worker uses.
 import { readFileSync } from 'node:fs';
-import { resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
+import { resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../lib/connectionConfig';
 import type { DeviceConfig } from './config';
 
 export function connectionValuesOf(c: DeviceConfig): ConnectionFlagValues {

@@ -5,7 +5,7 @@
 // a while. The worker retries the connection with a growing pause, one log line per attempt
 // naming the fix; `edgeship-device check` reports the same problem at once.
 import { NativeConnection } from '@temporalio/worker';
-import { ConnectionConfigError, type ResolvedConnection } from '../common/connectionConfig';
+import { ConnectionConfigError, type ResolvedConnection } from '../lib/connectionConfig';
 import { createProcessLogger, installWorkerRuntime, type ProcessLogger } from '../workers/logging';
 import { createEdgeWorker } from '../workers/edgeWorker';
 import { DeviceConfigError, edgeDeviceOf, unreadableFiles, type DeviceConfig } from './config';

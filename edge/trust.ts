@@ -19,7 +19,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { deviceAcceptsTarget, type CompileTarget } from '../common/contracts';
-import { sha256File } from '../common/hashing';
+import { sha256File } from '../lib/hashing';
 import { keyIdOf, parsePublicKeyPem, parseSignedManifest, signatureHolds, type ReleaseManifest } from './releaseManifest';
 
 /** As /etc/edgeship/device.json's "trust" holds it. */

@@ -7,20 +7,20 @@ import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { stateDir } from '../common/paths';
+import { stateDir } from '../lib/paths';
 import { deploymentWorkflowId, type DeployRequest } from '../common/request';
 import { sourceSha256, startDeployment } from '../clients/startDeployment';
 import { approveSignal, statusQuery } from '../workflows/messages';
 import { awaitFinalReport } from '../clients/deploymentState';
-import { buildDemoRequest, ROLLBACK_DEMO_P95_MS } from './demo/request';
-import { demoWorkDir, startDemoStack } from './demo/stack';
+import { buildDemoRequest, ROLLBACK_DEMO_P95_MS } from '../sim/demoRequest';
+import { demoWorkDir, startDemoStack } from '../sim/demoStack';
 import { renderStatus } from '../clients/format';
 import { canaryDecisionLines, servedModels, waveSummaryLines } from './demo/narrate';
 import { newRolloutWatchState, rolloutUpdates, updateLines } from '../clients/fleetFormat';
 import { readLiveWaves } from '../clients/fleetState';
 import { planWaves } from '../workflows/fleet/plan';
 import type { deployModel } from '../workflows';
-import { ensureDemoSystemPackages } from './lib/toolchain';
+import { ensureDemoSystemPackages } from '../lib/toolchain';
 
 interface DemoOptions {
   autoApprove: boolean;
@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): DemoOptions {
     .option('--rollback', `the compensation demo: the demo model with a device p95 gate of ${ROLLBACK_DEMO_P95_MS} ms that no device meets; validation fails after the swap and every device ends serving its backed-up model`, false)
     .option('--degenerate', 'the pre-flight demo: a candidate whose embeddings collapsed to one point; it fails on the GPU server before any device is touched', false)
     .option('--rollout', 'the fleet rollout demo: canary 1 device, approval after it (showing the canary\'s figures next to devices still on the old model), then 50 % of the fleet, then the rest, up to 4 devices at once; with --rollback the canary fails its validation, the rollout halts and the canary is restored', false)
-    .option('--devices <n>', 'number of simulated devices (1-64, default 2; with --rollout 2-64, default 4; above 10 their edge workers run 10 to a process and their runtimes lean, see scripts/sim/fleet.ts)', parseDeviceCount)
+    .option('--devices <n>', 'number of simulated devices (1-64, default 2; with --rollout 2-64, default 4; above 10 their edge workers run 10 to a process and their runtimes lean, see sim/fleet.ts)', parseDeviceCount)
     .addOption(new Option('--ssh <kind>', 'SSH server of the simulated devices').choices(['auto', 'openssh', 'embedded']).default('auto'))
     .option('--min-rps <n>', `throughput gate of the validation (req/s; default ${DEFAULTS.minRps}, with --rollout ${ROLLOUT_DEFAULTS.minRps}: a wave's simulated devices validate at once on this machine's shared cores)`, Number)
     .option('--p95-ms <n>', `p95 latency gate of the validation (ms; default ${DEFAULTS.p95Ms}, with --rollout ${ROLLOUT_DEFAULTS.p95Ms})`, Number)

@@ -3,9 +3,9 @@
 // Ctrl-C stops it. If a Temporal server already answers on the port, says so and leaves it be.
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
-import { stateDir } from '../common/paths';
-import { startDevServer } from './lib/devServer';
-import { ensureTemporalCli } from './lib/toolchain';
+import { stateDir } from '../lib/paths';
+import { startDevServer } from '../lib/devServer';
+import { ensureTemporalCli } from '../lib/toolchain';
 
 async function main(): Promise<void> {
   const program = new Command('dev-stack')

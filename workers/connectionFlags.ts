@@ -1,12 +1,12 @@
 // Flags and environment shared by the worker entry points. The Temporal connection resolves as
-// the client's does (common/connectionConfig.ts): flags, then their environment variables, then
+// the client's does (lib/connectionConfig.ts): flags, then their environment variables, then
 // the temporal CLI's temporal.toml profile, then the local dev server.
 import { Command, Option } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
-import { addTemporalConnectionOptions } from '../common/connectionOptions';
-import { ConnectionConfigError, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../common/connectionConfig';
-import { defaultInventoryPath } from '../common/inventory';
-import { stateDir } from '../common/paths';
+import { addTemporalConnectionOptions } from '../lib/connectionOptions';
+import { ConnectionConfigError, resolveConnection, type ConnectionFlagValues, type ResolvedConnection } from '../lib/connectionConfig';
+import { defaultInventoryPath } from '../lib/inventory';
+import { stateDir } from '../lib/paths';
 import type { ProcessLogger } from './logging';
 
 export interface ConnectionFlags extends ConnectionFlagValues {

@@ -8,11 +8,11 @@
 // verify every release's signed manifest before it touches anything live (edge/trust.ts); the
 // device's runtime needs the same flags (edge/cli.ts) to refuse unverified models at load.
 // Env: EDGESHIP_DEVICE (one id), EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE;
-// else the temporal.toml profile (common/connectionConfig.ts). SIGINT/SIGTERM drain every worker and exit 0.
+// else the temporal.toml profile (lib/connectionConfig.ts). SIGINT/SIGTERM drain every worker and exit 0.
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
 import { Command, Option } from 'commander';
-import { findDevice, loadInventory, type DeviceSpec } from '../common/inventory';
+import { findDevice, loadInventory, type DeviceSpec } from '../lib/inventory';
 import { edgeTaskQueue } from '../common/queues';
 import { loadDeviceTrust, type DeviceTrust } from '../edge/trust';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';

@@ -4,7 +4,7 @@
 // compileModel signs release manifests with; read here, used by activities only, never sent to
 // Temporal. Without it artifacts ship unsigned (the report says so).
 // Env: EDGESHIP_INVENTORY, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE,
-// EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (common/connectionConfig.ts).
+// EDGESHIP_ARTIFACT_STORE; else the temporal.toml profile (lib/connectionConfig.ts).
 // SIGINT/SIGTERM drain and exit 0.
 // --workflow-bundle <file> (EDGESHIP_WORKFLOW_BUNDLE): the workflows prebuilt by `npm run build`
 // (dist/workflow-bundle.js) instead of bundling them at start (workers/workflowBundle.ts).
@@ -12,7 +12,7 @@
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadReleaseSigner, type ReleaseSigner } from '../activities/gpu/releaseKey';
-import { loadInventory, type Inventory } from '../common/inventory';
+import { loadInventory, type Inventory } from '../lib/inventory';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { CONTROL_MAX_CACHED_WORKFLOWS, createGpuWorker } from './gpuWorker';
 import { prebuiltWorkflowBundle } from './workflowBundle';

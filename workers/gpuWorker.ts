@@ -16,7 +16,7 @@ import { createFleetActivities } from '../activities/gpu/fleet';
 import { createOwnershipActivities, type OwnershipActivityOptions } from '../activities/gpu/ownership';
 import type { GpuActivities } from '../common/contracts';
 import type { OwnershipActivities } from '../common/ownership';
-import type { Inventory } from '../common/inventory';
+import type { Inventory } from '../lib/inventory';
 import { CONTROL_TASK_QUEUE, GPU_TASK_QUEUE, isControlActivity } from '../common/queues';
 import { connectIfNeeded, type WorkerHandle } from './workerHandle';
 import { workflowBundleFor } from './workflowBundle';

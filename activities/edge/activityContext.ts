@@ -1,6 +1,6 @@
 // Heartbeats and cancellation for the edge activities. The same functions run outside an
 // activity too (tests, scripts), where there is nothing to report to and nothing cancels.
-import { cancellationSignal, heartbeat } from '../../common/activityContext';
+import { cancellationSignal, heartbeat } from '../../lib/activityContext';
 
 export { cancellationSignal, heartbeat };
 

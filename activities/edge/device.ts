@@ -1,7 +1,7 @@
 // The device as its own edge activities see it: what the fleet inventory says of it minus the SSH
 // side (that is the GPU server's business), so a packaged device can build it from its own
 // config (device/config.ts) and never hold the fleet inventory or an SSH private key.
-import type { DeviceSpec } from '../../common/inventory';
+import type { DeviceSpec } from '../../lib/inventory';
 
 export type EdgeDevice = Omit<DeviceSpec, 'ssh' | 'restartCommand'> & {
   /**

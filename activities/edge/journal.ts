@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import type { BackupRecord, DeploymentRun } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
-import { writeFileAtomic } from '../../common/durableFs';
+import { writeFileAtomic } from '../../lib/durableFs';
 import { ErrorType } from '../../common/errors';
 import { edgeFailure } from './failures';
 import { journalDir, journalPath, MODEL_EXTS, releasePath } from './modelDir';

@@ -14,7 +14,7 @@ import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, symlink } from 'nod
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { fsyncDir, fsyncFile } from '../../common/durableFs';
+import { fsyncDir, fsyncFile } from '../../lib/durableFs';
 import { ErrorType } from '../../common/errors';
 import { SHA256_PATTERN } from '../../common/ids';
 import { manifestPathOf } from '../../edge/releaseManifest';

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { ErrorType } from '../../common/errors';
 import { cancellationSignal, heartbeat } from './activityContext';
 import { edgeFailure } from './failures';
-import { killGroup } from '../../common/processGroup';
+import { killGroup } from '../../lib/processGroup';
 
 export interface RestartOptions {
   timeoutMs: number;

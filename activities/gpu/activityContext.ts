@@ -1,6 +1,6 @@
 // Heartbeats and cancellation for the GPU activities, usable outside an activity as well: the
 // same functions run from scripts (bench, demo) where there is no Temporal context to report to.
-import { cancellationSignal, heartbeat } from '../../common/activityContext';
+import { cancellationSignal, heartbeat } from '../../lib/activityContext';
 
 export { cancellationSignal, heartbeat };
 

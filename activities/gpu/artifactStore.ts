@@ -12,11 +12,11 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { canonicalJson } from '../../common/canonicalJson';
-import { fsyncFile, tempSibling, writeFileAtomic } from '../../common/durableFs';
-import { sha256File } from '../../common/hashing';
+import { fsyncFile, tempSibling, writeFileAtomic } from '../../lib/durableFs';
+import { sha256File } from '../../lib/hashing';
 import type { ArtifactRef } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
-import { artifactStoreDir } from '../../common/paths';
+import { artifactStoreDir } from '../../lib/paths';
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const STALE_WORK_MS = 24 * 3600 * 1000;

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ErrorType } from '../../common/errors';
-import { ML_DIR, pythonExecutable } from '../../common/paths';
+import { ML_DIR, pythonExecutable } from '../../lib/paths';
 import { sha256File } from './artifactStore';
 import { failure } from './failures';
 import { pythonMissing } from './python';

@@ -3,7 +3,7 @@
 // staging — the lease of a plain deployment and the push itself (a fleet rollout's device) — so
 // the workflows emit the same commands as before and every recorded history still replays.
 import { ApplicationFailure } from '@temporalio/common';
-import { describeEdgePollers, edgeVersionRefusal, type TaskQueueDescriber } from '../../common/edgePollers';
+import { describeEdgePollers, edgeVersionRefusal, type TaskQueueDescriber } from '../../lib/edgePollers';
 import { ErrorType } from '../../common/errors';
 import { isDeviceId } from '../../common/ids';
 import type { GpuActivities } from '../../common/contracts';

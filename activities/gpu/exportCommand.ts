@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { ErrorType } from '../../common/errors';
 import { failure } from './failures';
-import { waitForGroup } from '../../common/processGroup';
+import { waitForGroup } from '../../lib/processGroup';
 
 const TAIL_LINES = 20;
 

@@ -1,6 +1,6 @@
 // The device-facing activities of the GPU worker, bound to one loaded inventory.
 import type { GpuActivities } from '../../common/contracts';
-import type { Inventory } from '../../common/inventory';
+import type { Inventory } from '../../lib/inventory';
 import { createPushArtifact, type PushArtifactOptions } from './pushArtifact';
 import { createResolveDevices } from './resolveDevices';
 

@@ -6,8 +6,8 @@ import { accessSync, constants } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorType, type ErrorTypeName } from '../../common/errors';
-import { ML_DIR, pythonExecutable } from '../../common/paths';
-import { KILL_GRACE_MS, waitForGroup } from '../../common/processGroup';
+import { ML_DIR, pythonExecutable } from '../../lib/paths';
+import { KILL_GRACE_MS, waitForGroup } from '../../lib/processGroup';
 
 export interface PythonToolOptions {
   /** Each stderr line as it arrives (the activities heartbeat with them). */

@@ -11,7 +11,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../../common/durableFs';
+import { writeFileAtomic } from '../../lib/durableFs';
 import { MODEL_NAME_PATTERN } from '../../common/ids';
 
 const LOCK_WAIT_MS = 60_000;

@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { DeviceInfo, ResolveDevicesInput } from '../../common/contracts';
 import { ErrorType } from '../../common/errors';
 import { isDeviceId } from '../../common/ids';
-import { findDevice, publicDeviceInfo, type DeviceSpec, type Inventory } from '../../common/inventory';
+import { findDevice, publicDeviceInfo, type DeviceSpec, type Inventory } from '../../lib/inventory';
 
 /** The inventory entry for an id, or a typed non-retryable failure. */
 export function requireDevice(inventory: Inventory, deviceId: unknown): DeviceSpec {

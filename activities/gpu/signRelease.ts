@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { ArtifactRef, CompileTarget, ReleaseSigning } from '../../common/contracts';
-import { writeFileAtomic } from '../../common/durableFs';
+import { writeFileAtomic } from '../../lib/durableFs';
 import { manifestPathOf, MANIFEST_SCHEMA, parseSignedManifest, serializeSignedManifest, signatureHolds, type ReleaseManifest } from '../../edge/releaseManifest';
 import type { ReleaseSigner } from './releaseKey';
 import { ReleaseSequences } from './releaseSequence';

@@ -4,8 +4,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { NodeSSH } from 'node-ssh';
 import type { Algorithms } from 'ssh2';
 import { ErrorType } from '../../common/errors';
-import { parseKnownHostsLine, type DeviceSpec, type HostKeyType } from '../../common/inventory';
-import { keyscanCommand, sshFingerprint } from '../../common/sshFingerprint';
+import { parseKnownHostsLine, type DeviceSpec, type HostKeyType } from '../../lib/inventory';
+import { keyscanCommand, sshFingerprint } from '../../lib/sshFingerprint';
 
 export interface ConnectOptions {
   /** Bound on TCP connect + SSH handshake + auth. */

@@ -3,21 +3,7 @@
 // (update-with-start, then signals, 16 at once), and four device steps that do nothing at all.
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
-import { bareLeaseUpdate, bareOwnerWorkflowId, bareReleaseSignal } from './bareEngineWorkflows';
-
-export interface BareLeaseInput {
-  deviceIds: string[];
-  holder: string;
-}
-
-export interface BareEngineActivities {
-  bareLeaseDevices(input: BareLeaseInput): Promise<number>;
-  bareReleaseDevices(input: BareLeaseInput): Promise<number>;
-  bareProbe(): Promise<void>;
-  barePush(): Promise<void>;
-  bareSwap(): Promise<void>;
-  bareValidate(): Promise<void>;
-}
+import { bareLeaseUpdate, bareOwnerWorkflowId, bareReleaseSignal, type BareEngineActivities } from './bareEngineMessages';
 
 /** edgeship's ownership activities send 16 messages at once. */
 const MESSAGES_AT_ONCE = 16;

@@ -6,8 +6,8 @@
 // both sent by activities in the batches edgeship uses (1,000 devices per lease call, 250 per
 // release call, 16 messages at once). No report, no search attribute, no details, no saga, no request check:
 // exactly what edgeship adds is what the ratio measures.
-import { condition, defineSignal, defineUpdate, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { BareEngineActivities } from './bareEngineActivities';
+import { condition, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { bareLeaseUpdate, bareReleaseSignal, type BareEngineActivities } from './bareEngineMessages';
 
 export interface BareQueues {
   control: string;
@@ -31,10 +31,6 @@ export interface BareWaveInput {
   queues: BareQueues;
 }
 
-export const bareLeaseUpdate = defineUpdate<boolean, [holder: string]>('bareLease');
-export const bareReleaseSignal = defineSignal<[holder: string]>('bareRelease');
-
-export const bareOwnerWorkflowId = (deviceId: string): string => `bare-owner-${deviceId}`;
 const bareWaveWorkflowId = (parentId: string, index: number): string => `${parentId}.wave-${index}`;
 const bareDeviceWorkflowId = (parentId: string, deviceId: string): string => `${parentId}.${deviceId}`;
 

@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { COMPILE_TARGETS } from '../../common/contracts';
-import { defaultInventoryPath } from '../../common/inventory';
-import { stateDir } from '../../common/paths';
+import { defaultInventoryPath } from '../../lib/inventory';
+import { stateDir } from '../../lib/paths';
 import { DEVICE_PACKAGE_DEFAULTS, defaultPrivateKeyPath, enrollDevice, EnrollmentError, type EnrollIo, type EnrollOptions } from '../enrollment';
 import type { PresentedHostKey } from '../hostKey';
 import { printJson, UserError } from './shared';

@@ -1,6 +1,6 @@
 // edgeship devices check: can the GPU server deploy to this device now (clients/deviceCheck.ts).
 import { Command, Option } from 'commander';
-import { DEFAULT_POLLER_LIVE_WINDOW_MS } from '../../common/edgePollers';
+import { DEFAULT_POLLER_LIVE_WINDOW_MS } from '../../lib/edgePollers';
 import { checkDevice, renderCheck, UnknownDeviceError } from '../deviceCheck';
 import { connectClient } from '../connection';
 import { inventoryOption } from './devicesAdd';

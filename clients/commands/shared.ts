@@ -1,7 +1,7 @@
 // What every edgeship command shares: connection flags, --json, and opening/closing the client.
 import { Option, type Command } from 'commander';
 import type { Client } from '@temporalio/client';
-import { ConnectionConfigError } from '../../common/connectionConfig';
+import { ConnectionConfigError } from '../../lib/connectionConfig';
 import { addConnectionOptions, applyConnectionDefaults, connectClient, type ConnectionSettings } from '../connection';
 
 export interface CommonOptions extends ConnectionSettings {

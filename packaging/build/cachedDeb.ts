@@ -9,7 +9,7 @@ import { buildDevicePackage } from '../build-deb';
 import type { DebArch } from './nodeModules';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SOURCES = ['device', 'edge', 'activities/edge', 'workers', 'common', 'packaging', 'docs/install-device.md', 'package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json'];
+const SOURCES = ['device', 'edge', 'activities/edge', 'workers', 'common', 'lib', 'packaging', 'docs/install-device.md', 'package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json'];
 
 function newestMtime(p: string): number {
   const st = statSync(p, { throwIfNoEntry: false });

@@ -1,7 +1,7 @@
 // What each simulated device serves after the deployment, read from its /healthz (not from the
 // report). The decision and the report themselves print as `edgeship status` shows them; a
 // fleet rollout (--rollout) adds the canary comparison and the counts per wave.
-import type { SimulatedFleet } from '../sim/fleet';
+import type { SimulatedFleet } from '../../sim/fleet';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
 import { awaitingAfterCanary, canaryComparisonLines, haltLine, table } from '../../clients/fleetFormat';
 

@@ -1,8 +1,8 @@
 // The device package proven on the Raspberry Pi 5's architecture: an arm64 Debian root (cached,
-// scripts/sim/arm64/build-root.sh) run through qemu-aarch64 with QEMU_CPU=cortex-a76, the arm64
+// sim/arm64/build-root.sh) run through qemu-aarch64 with QEMU_CPU=cortex-a76, the arm64
 // .deb installed in it with apt, its runtime and edge worker started from the installed units'
 // own ExecStart/User/Group/Environment/WorkingDirectory (no systemd as PID 1 in a chroot:
-// scripts/sim/arm64/unitProcess.ts mirrors them), an sshd inside on a loopback port making it a
+// sim/arm64/unitProcess.ts mirrors them), an sshd inside on a loopback port making it a
 // device. Then the ordinary pipeline from this machine's GPU worker: an INT8 model staged over
 // SFTP, swapped, validated on the device — its INT8 agreement measured by the ARM kernels — and a
 // failing candidate rolled back, /healthz proving each state. Bad input: the amd64 package in
@@ -21,17 +21,17 @@ import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
 import { awaitFinalReport } from '../../clients/deploymentState';
 import { startDeployment } from '../../clients/startDeployment';
-import { stateDir } from '../../common/paths';
+import { stateDir } from '../../lib/paths';
 import { edgeTaskQueue } from '../../common/queues';
 import { parseDeployRequest, type DeployRequest } from '../../common/request';
 import { ensureDevicePackage } from '../../packaging/build/cachedDeb';
-import { ROLLBACK_DEMO_P95_MS } from '../../scripts/demo/request';
-import { EmulatedArm64Root } from '../../scripts/sim/arm64/emulatedRoot';
-import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, UNITS, type PackagedDevice } from '../../scripts/sim/arm64/packagedDevice';
-import { checkInstalledUnit, findSystemdAnalyze } from '../../scripts/sim/arm64/unitChecks';
-import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
-import { ensureKeyPair } from '../../scripts/sim/keys';
-import { freePort } from '../../scripts/sim/net';
+import { ROLLBACK_DEMO_P95_MS } from '../../sim/demoRequest';
+import { EmulatedArm64Root } from '../../sim/arm64/emulatedRoot';
+import { aptInstallDeb, dpkgStatus, MODEL_DIR, startPackagedDevice, UNITS, type PackagedDevice } from '../../sim/arm64/packagedDevice';
+import { checkInstalledUnit, findSystemdAnalyze } from '../../sim/arm64/unitChecks';
+import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../sim/arm64/rootCache';
+import { ensureKeyPair } from '../../sim/keys';
+import { freePort } from '../../sim/net';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import type { WorkerHandle } from '../../workers/workerHandle';
 import { approveSignal, statusQuery } from '../../workflows/messages';

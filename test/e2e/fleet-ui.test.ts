@@ -10,12 +10,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { startDeployment } from '../../clients/startDeployment';
 import { deploymentWorkflowId, parseDeployRequest, type DeployRequestInput } from '../../common/request';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet, sha, type Scenario } from '../workflow/replacedActivities';
+import { StandInFleet, sha, type Scenario } from '../../sim/standIns';
 import { rejectSignal, statusQuery } from '../../workflows/messages';
 import { launchChromium } from './temporalUi';
-import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
+import { createStandInFleetWorkers } from '../helpers/standInFleetWorkers';
 
 const DEVICES = ['ui-01', 'ui-02', 'ui-03', 'ui-04'];
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
@@ -26,7 +26,7 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
   let uiUrl: string;
   const workers: Worker[] = [];
   const running: Array<Promise<unknown>> = [];
-  const fleet = new ReplacedFleet(DEVICES);
+  const fleet = new StandInFleet(DEVICES);
 
   before(async function () {
     this.timeout(120_000);
@@ -34,7 +34,7 @@ describe('the Temporal UI after a halted fleet rollout (Chromium)', function () 
     const uiPort = await freePort();
     env = await startTestTemporal({ ui: true, uiPort });
     uiUrl = `http://127.0.0.1:${uiPort}`;
-    workers.push(...(await createReplacedFleetWorkers(env, fleet, DEVICES, { gateVersions: true })));
+    workers.push(...(await createStandInFleetWorkers(env, fleet, DEVICES, { gateVersions: true })));
     for (const w of workers) running.push(w.run());
   });
 

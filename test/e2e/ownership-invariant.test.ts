@@ -1,11 +1,11 @@
 // The randomized ownership invariant, small: seeded overlapping deployments (different models,
 // one artifact under two names, re-runs of one id) on the same 3 simulated OpenSSH devices, with
 // random approve / reject / cancel timing and kill -9 of an edge worker and the GPU worker
-// (scripts/soak/). `npm run soak -- --runs 200` runs the big one.
+// (test/soak/). `npm run soak -- --runs 200` runs the big one.
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { stateDir } from '../../common/paths';
-import { runSoak } from '../../scripts/soak/runner';
+import { stateDir } from '../../lib/paths';
+import { runSoak } from '../soak/runner';
 
 const SEED = Number(process.env.EDGESHIP_SOAK_SEED ?? 20261201);
 

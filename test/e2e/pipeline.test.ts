@@ -8,12 +8,12 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startDeployment } from '../../clients/startDeployment';
-import { stateDir } from '../../common/paths';
-import { buildDemoRequest } from '../../scripts/demo/request';
-import { startDemoStack, type DemoStack } from '../../scripts/demo/stack';
+import { stateDir } from '../../lib/paths';
+import { buildDemoRequest } from '../../sim/demoRequest';
+import { startDemoStack, type DemoStack } from '../../sim/demoStack';
 import { approveSignal, statusQuery } from '../../workflows/messages';
 import { awaitFinalReport } from '../../clients/deploymentState';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { findRunInUi } from './temporalUi';
 

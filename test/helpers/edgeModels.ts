@@ -7,7 +7,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } fr
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { PROJECT_ROOT, pythonExecutable } from '../../common/paths';
+import { PROJECT_ROOT, pythonExecutable } from '../../lib/paths';
 
 const run = promisify(execFile);
 const SCRIPT = path.join(PROJECT_ROOT, 'test', 'fixtures', 'make_test_models.py');

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { ensureDemoCheckpoint } from '../../activities/gpu/demoCheckpoint';
-import { PROJECT_ROOT, pythonExecutable, stateDir } from '../../common/paths';
+import { PROJECT_ROOT, pythonExecutable, stateDir } from '../../lib/paths';
 
 export const TEST_STATE = path.join(stateDir(), 'test');
 

@@ -1,10 +1,10 @@
 // The device runtime as a real process (`node --require tsx/cjs edge/cli.ts`, as a simulated
 // device runs it) on a free loopback port, for tests that must see it answer, fail to serve, or
-// go away. Unlike scripts/bench-edge/runtimeProcess.ts it does not insist on a healthy model: it
+// go away. Unlike bench/edge/runtimeProcess.ts it does not insist on a healthy model: it
 // waits until the load attempt has finished (200, or a 503 whose reason is not "model loading").
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 
 export interface RuntimeProcess {
   url: string;

@@ -13,10 +13,10 @@ import { utils } from 'ssh2';
 import { createFleetActivities } from '../../activities/gpu/fleet';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { PushArtifactInput, PushArtifactResult } from '../../common/contracts';
-import type { DeviceSpec, Inventory } from '../../common/inventory';
-import { startDropProxy } from '../../scripts/sim/dropProxy';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
-import { freePort } from '../../scripts/sim/net';
+import type { DeviceSpec, Inventory } from '../../lib/inventory';
+import { startDropProxy } from '../../sim/dropProxy';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
+import { freePort } from '../../sim/net';
 
 export function sha256Of(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');

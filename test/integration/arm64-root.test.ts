@@ -3,16 +3,16 @@
 // in every process), in its own mount and PID namespace; onnxruntime-node's own linux-arm64 build
 // loads and runs a model there and agrees with the x86-64 build; and stopping it — or killing
 // the process that started it — leaves no process, no mount and no directory on the host.
-// Needs root and qemu-user-static (scripts/sim/arm64/binfmt.sh); builds the cached root when
-// missing (scripts/sim/arm64/build-root.sh, about 4 min once per machine).
+// Needs root and qemu-user-static (sim/arm64/binfmt.sh); builds the cached root when
+// missing (sim/arm64/build-root.sh, about 4 min once per machine).
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { PROJECT_ROOT, stateDir } from '../../common/paths';
-import { EmulatedArm64Root, mountedUnder, QEMU_CPU, removeLeftoverRoots } from '../../scripts/sim/arm64/emulatedRoot';
-import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../scripts/sim/arm64/rootCache';
+import { PROJECT_ROOT, stateDir } from '../../lib/paths';
+import { EmulatedArm64Root, mountedUnder, QEMU_CPU, removeLeftoverRoots } from '../../sim/arm64/emulatedRoot';
+import { emulationHostMismatch, ensureAarch64Binfmt, ensureRootTarball } from '../../sim/arm64/rootCache';
 import { buildTestModels } from '../helpers/edgeModels';
 
 const PARENT = path.join(stateDir(), 'test', 'arm64-root');
@@ -113,7 +113,7 @@ describe('integration: the emulated arm64 root (qemu-aarch64, cortex-a76)', func
   it('leaves no process, mount or directory when stopped — nor when the process that started it is killed', async () => {
     // A separate Node process starts a root and is SIGKILLed: pdeathsig takes the namespace down.
     const code = `
-      const { EmulatedArm64Root } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'scripts/sim/arm64/emulatedRoot.ts'))});
+      const { EmulatedArm64Root } = require(${JSON.stringify(path.join(PROJECT_ROOT, 'sim/arm64/emulatedRoot.ts'))});
       EmulatedArm64Root.start({ tarball: ${JSON.stringify(tarball)}, parent: ${JSON.stringify(PARENT)} }).then(async (r) => {
         const p = r.spawn(['/usr/bin/sleep', '600'], { logFile: r.hostPath('/var/tmp/sleep.log') });
         console.log(JSON.stringify({ dir: r.dir, nsPid: r.nsPid, nsenterPid: p.pid }));

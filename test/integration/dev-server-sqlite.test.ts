@@ -1,12 +1,12 @@
 // The dev servers edgeship starts keep their SQLite file in WAL mode with synchronous=NORMAL
-// (common/temporalCli.ts DEV_SERVER_SQLITE_PRAGMAS): a rollback journal with synchronous=FULL made
+// (lib/temporalCli.ts DEV_SERVER_SQLITE_PRAGMAS): a rollback journal with synchronous=FULL made
 // the dev server the bottleneck of large fleets.
 import { strict as assert } from 'node:assert';
 import { mkdtempSync, openSync, readSync, closeSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as net from 'node:net';
-import { startDevServer, type DevServer } from '../../scripts/lib/devServer';
+import { startDevServer, type DevServer } from '../../lib/devServer';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

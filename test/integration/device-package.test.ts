@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { waitForServedSha } from '../../activities/edge/health';
 import { ensureDevicePackage, extractPackage, unitCommand } from '../../packaging/build/cachedDeb';
-import { freePort } from '../../scripts/sim/net';
+import { freePort } from '../../sim/net';
 import { version as projectVersion } from '../../package.json';
 import { buildTestModels, makeModelDir, type TestModels } from '../helpers/edgeModels';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
@@ -106,7 +106,7 @@ describe('device package (amd64 .deb, extracted, real processes)', function () {
 
   it('ships only the device: compiled JS on plain node, no GPU-side code, no tsx, no dev dependencies, no other platforms', async () => {
     const app = path.join(root, 'usr/lib/edgeship-device');
-    assert.deepEqual((await readdir(app)).sort(), ['activities', 'common', 'device', 'edge', 'node_modules', 'package.json', 'workers']);
+    assert.deepEqual((await readdir(app)).sort(), ['activities', 'common', 'device', 'edge', 'lib', 'node_modules', 'package.json', 'workers']);
     assert.deepEqual(await readdir(path.join(app, 'activities')), ['edge']);
     const modules = await readdir(path.join(app, 'node_modules'));
     for (const absent of ['tsx', 'typescript', 'mocha', 'eslint', 'node-ssh', 'ssh2', '@swc']) assert.ok(!modules.includes(absent), `${absent} must not be packaged`);

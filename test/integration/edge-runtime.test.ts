@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { ModelMetadata } from '../../common/contracts';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { InferenceError } from '../../edge/encoder';
 import { createNormalizer, parseInferPayload } from '../../edge/requestParsing';
 import { startRuntime, type RuntimeHandle } from '../../edge/server';

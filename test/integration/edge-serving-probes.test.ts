@@ -12,7 +12,7 @@ import { createEdgeActivities } from '../../activities/edge';
 import { addIncrease, emptyIncrease, histogramP95Ms, metricsUrlOf, parseMetrics } from '../../activities/edge/runtimeMetrics';
 import type { BindingSet, EdgeActivities, MeasureServingInput, ModelMetadata, ServingFigures, SoakReport, WatchServingInput } from '../../common/contracts';
 import { ErrorType, NON_RETRYABLE_ERROR_TYPES } from '../../common/errors';
-import type { DeviceSpec } from '../../common/inventory';
+import type { DeviceSpec } from '../../lib/inventory';
 import { RuntimeMetrics } from '../../edge/metrics';
 import { buildTestModels, makeModelDir, type TestModels } from '../helpers/edgeModels';
 import { startRuntimeProcess, type RuntimeProcess } from '../helpers/runtimeProcess';

@@ -15,9 +15,9 @@ import { backupPath, readCurrent, releasePath, sha256File, switchCurrent } from 
 import { runRestartCommand } from '../../activities/edge/restart';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { EdgeActivities, ModelMetadata, SwapFailureDetails, SwapModelInput, SwapModelResult } from '../../common/contracts';
-import type { DeviceSpec } from '../../common/inventory';
-import { readPid } from '../../scripts/sim/pidfile';
-import { startSimulatedFleet, type SimDevice, type SimulatedFleet } from '../../scripts/sim/fleet';
+import type { DeviceSpec } from '../../lib/inventory';
+import { readPid } from '../../sim/pidfile';
+import { startSimulatedFleet, type SimDevice, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels, type TestModel, type TestModels } from '../helpers/edgeModels';
 import { runActivity } from '../helpers/sshPushCases';
 

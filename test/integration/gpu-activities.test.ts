@@ -9,7 +9,7 @@ import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore, sha256File } from '../../activities/gpu/artifactStore';
 import { parseModelMetadata } from '../../edge/metadata';
 import { degenerateCheckpoint, demoCheckpoint, EXPORT_COMMAND_FIXTURE, rejectsWithType, tempDir } from '../helpers/gpuFixtures';
-import { pythonExecutable } from '../../common/paths';
+import { pythonExecutable } from '../../lib/paths';
 
 function readMeta(file: string): ModelMetadata {
   return parseModelMetadata(JSON.parse(readFileSync(file, 'utf8')), file);

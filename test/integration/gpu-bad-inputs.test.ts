@@ -8,7 +8,7 @@ import { buildCalibrationSet } from '../../activities/gpu/buildCalibrationSet';
 import { compileModel } from '../../activities/gpu/compileModel';
 import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore } from '../../activities/gpu/artifactStore';
-import { pythonExecutable } from '../../common/paths';
+import { pythonExecutable } from '../../lib/paths';
 import { demoCheckpoint, EXPORT_COMMAND_FIXTURE, filesUnder, python, rejectsWithType, tempDir } from '../helpers/gpuFixtures';
 
 describe('gpu activities: bad inputs', function () {

@@ -11,7 +11,7 @@ import { compileModel } from '../../activities/gpu/compileModel';
 import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore } from '../../activities/gpu/artifactStore';
 import { DEFAULT_PREFLIGHT_GATES, preflightModel } from '../../activities/gpu/preflightModel';
-import { PROJECT_ROOT, pythonExecutable } from '../../common/paths';
+import { PROJECT_ROOT, pythonExecutable } from '../../lib/paths';
 import { demoCheckpoint, rejectsWithType, tempDir } from '../helpers/gpuFixtures';
 
 const FOREIGN = path.join(PROJECT_ROOT, 'test', 'fixtures', 'preflight_models.py');

@@ -10,7 +10,7 @@ import { buildCalibrationSet } from '../../activities/gpu/buildCalibrationSet';
 import { compileModel, DEFAULT_INT8_GATE } from '../../activities/gpu/compileModel';
 import { exportModel } from '../../activities/gpu/exportModel';
 import { ArtifactStore } from '../../activities/gpu/artifactStore';
-import { ensureQemu, HASWELL, measureOutputs } from '../../scripts/lib/emulatedCpu';
+import { ensureQemu, HASWELL, measureOutputs } from '../../lib/emulatedCpu';
 import { demoCheckpoint, python, tempDir } from '../helpers/gpuFixtures';
 
 const WINDOWS = 120; // ~0.4 s per window for both models under emulation: a minute of the suite

@@ -1,4 +1,4 @@
-// Test fault injection on a simulated device (scripts/sim/faults.ts): fleet.injectFault makes the
+// Test fault injection on a simulated device (sim/faults.ts): fleet.injectFault makes the
 // device's real restart command fail, so the real swapModel fails (RestartCommandFailed, switched)
 // and the real restoreBackup brings the device back (which spends a reject-new-model fault);
 // restart-fails-once fails one restart and the next swap attempt succeeds.
@@ -10,9 +10,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createEdgeActivities } from '../../activities/edge';
 import { waitForServedSha } from '../../activities/edge/health';
 import type { EdgeActivities, SwapFailureDetails } from '../../common/contracts';
-import { startSimulatedFleet, type SimDevice, type SimulatedFleet } from '../../scripts/sim/fleet';
-import { testFaultOnRestart } from '../../scripts/sim/faults';
-import { isAlive, readPid } from '../../scripts/sim/pidfile';
+import { startSimulatedFleet, type SimDevice, type SimulatedFleet } from '../../sim/fleet';
+import { testFaultOnRestart } from '../../sim/faults';
+import { isAlive, readPid } from '../../sim/pidfile';
 import { buildTestModels, type TestModel, type TestModels } from '../helpers/edgeModels';
 import { runActivity } from '../helpers/sshPushCases';
 

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { edgeTaskQueue } from '../../common/queues';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
-import { isAlive, readPid } from '../../scripts/sim/pidfile';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
+import { isAlive, readPid } from '../../sim/pidfile';
 import { startTestTemporal } from '../helpers/temporalEnv';
 import { parseEdgeWorkerIdentity } from '../../common/edgeVersion';
 

@@ -8,10 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
-import { deviceLayout, writeDeviceRecord } from '../../scripts/sim/layout';
-import { DEVICE_MARKER, FLEET_MARKER, FleetDirInUseError, ForeignDirectoryError } from '../../scripts/sim/leftovers';
-import { isAlive } from '../../scripts/sim/pidfile';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
+import { deviceLayout, writeDeviceRecord } from '../../sim/layout';
+import { DEVICE_MARKER, FLEET_MARKER, FleetDirInUseError, ForeignDirectoryError } from '../../sim/leftovers';
+import { isAlive } from '../../sim/pidfile';
 
 /**
  * A detached process standing in for the orphan of a killed run: what identifies it is its

@@ -1,6 +1,6 @@
-// The fleet-rollout scale test (scripts/sim/scale-fleet.ts) at a small size, both ways of
+// The fleet-rollout scale test (bench/fleet-scale.ts) at a small size, both ways of
 // routing device-side activities (one shared queue; a Worker per edge.<id> queue), plus its
-// history arithmetic and the shared-queue fakes' device lookup.
+// history arithmetic and the shared-queue stand-ins' device lookup.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,14 +9,14 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PROJECT_ROOT } from '../../common/paths';
-import { createFakeEdgeActivities, fakeDeviceIdOfCall } from '../../scripts/sim/scale-fakes';
-import { historyFigures } from '../../scripts/sim/scale-fleet';
+import { PROJECT_ROOT } from '../../lib/paths';
+import { deviceIdOfCall, StandInFleet } from '../../sim/standIns';
+import { historyFigures } from '../../bench/fleet-scale';
 
 const run = promisify(execFile);
 const E = temporal.api.enums.v1.EventType;
 
-describe('scale test (scripts/sim/scale-fleet.ts)', function () {
+describe('scale test (bench/fleet-scale.ts)', function () {
   this.timeout(300_000);
   let work: string;
 
@@ -48,18 +48,18 @@ describe('scale test (scripts/sim/scale-fleet.ts)', function () {
     assert.ok(f.largestEventBytes > 5000 && f.bytes > f.largestEventBytes);
   });
 
-  it('fakes on a shared queue find the device in the calling deviceRollout\'s workflow id', async () => {
-    const idOf = (workflowId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'r' } }).run(async () => fakeDeviceIdOfCall());
+  it('stand-ins on a shared queue find the device in the calling deviceRollout\'s workflow id', async () => {
+    const idOf = (workflowId: string) => new MockActivityEnvironment({ workflowExecution: { workflowId, runId: 'r' } }).run(async () => deviceIdOfCall());
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042'), 'dev-0042');
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-0042.revert'), 'dev-0042');
     assert.equal(await idOf('deploy-m-cpu-fp32-abc.dev-7.catch-up'), 'dev-7');
-    const probe = (await new MockActivityEnvironment({ workflowExecution: { workflowId: "d.dev-3", runId: "r" } }).run(createFakeEdgeActivities(fakeDeviceIdOfCall).probeServing, {})) as { deviceId: string };
+    const probe = (await new MockActivityEnvironment({ workflowExecution: { workflowId: "d.dev-3", runId: "r" } }).run(new StandInFleet([]).edgeActivities(deviceIdOfCall).probeServing, {})) as { deviceId: string };
     assert.equal(probe.deviceId, 'dev-3');
   });
 
   for (const edgeQueues of ['shared', 'per-device'] as const) {
     it(`rolls 12 devices out in waves of 4 with the real workflows (${edgeQueues} edge queues) and prints the figures`, async () => {
-      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'scripts/sim/scale-fleet.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
+      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'bench/fleet-scale.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
       assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 12 validated/);
       assert.match(stdout, /canary 2, then 3 wave\(s\) of 4\/4\/2/);
       assert.match(stdout, /pending children per workflow\s+\d+ of 2000/);

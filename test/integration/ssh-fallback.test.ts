@@ -13,10 +13,10 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { connectDevice, shellQuote } from '../../activities/gpu/ssh';
 import { createPushArtifact } from '../../activities/gpu/pushArtifact';
 import type { PushArtifactResult } from '../../common/contracts';
-import { parseKnownHostsLine } from '../../common/inventory';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { parseKnownHostsLine } from '../../lib/inventory';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { describeSshPush, expectFailure, makeArtifact, pushInput, runActivity, sha256Of } from '../helpers/sshPushCases';
-import { splitQuotedWords } from '../../scripts/sim/embeddedSshServer';
+import { splitQuotedWords } from '../../sim/embeddedSshServer';
 
 describeSshPush('embedded');
 

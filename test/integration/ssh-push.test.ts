@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { isAlive } from '../../scripts/sim/pidfile';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { isAlive } from '../../sim/pidfile';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels } from '../helpers/edgeModels';
 import { describeSshPush } from '../helpers/sshPushCases';
 

@@ -8,10 +8,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { parseInventory } from '../../common/inventory';
-import { PROJECT_ROOT } from '../../common/paths';
+import { parseInventory } from '../../lib/inventory';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { CONTROL_TASK_QUEUE, edgeTaskQueue, GPU_TASK_QUEUE } from '../../common/queues';
-import { ensureKeyPair } from '../../scripts/sim/keys';
+import { ensureKeyPair } from '../../sim/keys';
 import { startTestTemporal } from '../helpers/temporalEnv';
 
 /** A port that was free a moment ago (the worker binds it right after). */

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { ConnectionConfigError, resolveConnection, temporalUiUrl } from '../../common/connectionConfig';
+import { ConnectionConfigError, resolveConnection, temporalUiUrl } from '../../lib/connectionConfig';
 import { addConnectionOptions, applyConnectionDefaults, workflowUiLink, workflowUiUrl } from '../../clients/connection';
 import { addConnectionFlags, type ConnectionFlags } from '../../workers/connectionFlags';
 

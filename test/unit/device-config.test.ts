@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { restartRuntime } from '../../activities/edge/restart';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { checkModelDir, formatLine } from '../../device/check';
 import { DeviceConfigError, edgeDeviceOf, loadDeviceConfig, parseDeviceConfig, unreadableFiles, type DeviceConfig } from '../../device/config';
 import { connectionValuesOf, resolveDeviceConnection } from '../../device/connection';

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { utils } from 'ssh2';
 import { enrollDevice, EnrollmentError, type EnrollOptions, type EnrollIo } from '../../clients/enrollment';
 import { keyTypeOf, type PresentedHostKey } from '../../clients/hostKey';
-import { loadInventory } from '../../common/inventory';
-import { sshFingerprint } from '../../common/sshFingerprint';
+import { loadInventory } from '../../lib/inventory';
+import { sshFingerprint } from '../../lib/sshFingerprint';
 
 function generatedHostKey(): PresentedHostKey {
   const blob = Buffer.from(utils.generateKeyPairSync('ed25519').public.split(' ')[1], 'base64');

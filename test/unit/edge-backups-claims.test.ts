@@ -9,7 +9,7 @@ import { createDiscardStaged } from '../../activities/edge/discardStaged';
 import { backupsInUse, newJournal, scanJournals, writeJournal } from '../../activities/edge/journal';
 import { backupPath, claimPath, journalPath, listBackups, readCurrent, releasePath, stagedPath, switchCurrent } from '../../activities/edge/modelDir';
 import { backupCurrent, installRelease, reinstateBackup } from '../../activities/edge/releases';
-import type { DeviceSpec } from '../../common/inventory';
+import type { DeviceSpec } from '../../lib/inventory';
 
 const shaOf = (bytes: string): string => createHash('sha256').update(bytes).digest('hex');
 const RUN_A = { deploymentId: 'deploy-a', runId: 'run-1' };

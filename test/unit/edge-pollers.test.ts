@@ -1,8 +1,8 @@
-// How the GPU side reads a device's edge queue pollers (common/edgePollers.ts): which are live,
+// How the GPU side reads a device's edge queue pollers (lib/edgePollers.ts): which are live,
 // which are too old to drive, what `edgeship devices` shows as VERSION.
 import { strict as assert } from 'node:assert';
 import { renderDevices } from '../../clients/deviceRecords';
-import { edgePollersFrom, edgeVersionLabel, edgeVersionRefusal } from '../../common/edgePollers';
+import { edgePollersFrom, edgeVersionLabel, edgeVersionRefusal } from '../../lib/edgePollers';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../../common/edgeVersion';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');

@@ -1,12 +1,15 @@
 // No import cycles: every relative import of the project, read with TypeScript's parser, forms a
-// graph without cycles (a cycle is named file by file when one appears).
+// graph without cycles (a cycle is named file by file when one appears). And the dev scripts and
+// the tests stay apart: nothing in scripts/ imports test/, nothing in test/ imports scripts/; and
+// product code (sim/ included) imports none of the dev scripts, benchmarks and tests.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { findCycles, readImportGraph, staticImports, type ImportGraph } from '../helpers/importGraph';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 /** The folders tsconfig.json includes. */
-const FOLDERS = ['workflows', 'activities', 'workers', 'clients', 'common', 'edge', 'scripts', 'test'];
+const FOLDERS = (JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] }).include;
 
 describe('import graph', () => {
   it('reads static imports, re-exports and import = require, type-only ones too; not dynamic loads', () => {
@@ -40,5 +43,22 @@ describe('import graph', () => {
     assert.ok(graph.get('workflows/deployModel.ts')?.includes('workflows/saga.ts'), 'relative imports are resolved to files');
     const cycles = findCycles(graph);
     assert.deepEqual(cycles.map((c) => c.join(' → ')), [], `import cycles:\n${cycles.map((c) => `  ${c.join(' → ')}`).join('\n')}`);
+  });
+
+  it('scripts/ and test/ import nothing of each other', () => {
+    const graph = readImportGraph(ROOT, FOLDERS);
+    const across = [...graph].flatMap(([file, targets]) => targets
+      .filter((t) => (file.startsWith('scripts/') && t.startsWith('test/')) || (file.startsWith('test/') && t.startsWith('scripts/')))
+      .map((t) => `${file} → ${t}`));
+    assert.deepEqual(across, []);
+  });
+
+  it('product code imports nothing from scripts/, bench/ or test/', () => {
+    const tooling = ['scripts/', 'bench/', 'test/'];
+    const graph = readImportGraph(ROOT, FOLDERS);
+    const reaching = [...graph].filter(([file]) => !tooling.some((t) => file.startsWith(t)))
+      .flatMap(([file, targets]) => targets.filter((t) => tooling.some((d) => t.startsWith(d))).map((t) => `${file} → ${t}`));
+    assert.deepEqual(reaching, []);
+    assert.ok([...graph.keys()].some((f) => f.startsWith('sim/')) && [...graph.keys()].some((f) => f.startsWith('lib/')), 'sim/ and lib/ are read');
   });
 });

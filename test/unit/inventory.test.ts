@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { utils } from 'ssh2';
-import { InventoryError, knownHostsMatches, loadInventory, parseInventory, parseKnownHostsLine } from '../../common/inventory';
+import { InventoryError, knownHostsMatches, loadInventory, parseInventory, parseKnownHostsLine } from '../../lib/inventory';
 
 const hostKey = utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { buildRawRequest } from '../../clients/commands/start';
 import { deviceLine, releaseLines } from '../../clients/format';
-import { PROJECT_ROOT } from '../../common/paths';
+import { PROJECT_ROOT } from '../../lib/paths';
 import { InvalidDeployRequest, parseDeployRequest } from '../../common/request';
 import { parseRuntimeArgs, UsageError } from '../../edge/cli';
 import { keyIdOf, parsePublicKeyPem } from '../../edge/releaseManifest';

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { utils } from 'ssh2';
 import { hostKeyMismatchMessage } from '../../activities/gpu/ssh';
-import { parseInventory, parseKnownHostsLine, type DeviceSpec } from '../../common/inventory';
-import { keyscanCommand, sshFingerprint } from '../../common/sshFingerprint';
-import { findExecutable } from '../../scripts/sim/keys';
+import { parseInventory, parseKnownHostsLine, type DeviceSpec } from '../../lib/inventory';
+import { keyscanCommand, sshFingerprint } from '../../lib/sshFingerprint';
+import { findExecutable } from '../../sim/keys';
 
 function blobOf(publicKeyLine: string): Buffer {
   return Buffer.from(publicKeyLine.trim().split(/\s+/)[1], 'base64');

@@ -1,7 +1,7 @@
-// scripts/sim/arm64/unitFile.ts: how the arm64 proof reads the device package's systemd units to
+// sim/arm64/unitFile.ts: how the arm64 proof reads the device package's systemd units to
 // start their processes in a chroot as systemd would (quoting, prefixes, environment, restart).
 import { strict as assert } from 'node:assert';
-import { parseEnvironmentFile, parseServiceUnit, restartsAfter, splitUnitWords, UnitFileError } from '../../scripts/sim/arm64/unitFile';
+import { parseEnvironmentFile, parseServiceUnit, restartsAfter, splitUnitWords, UnitFileError } from '../../sim/arm64/unitFile';
 
 const UNIT = `[Unit]
 Description=edgeship inference runtime

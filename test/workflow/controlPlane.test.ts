@@ -14,8 +14,8 @@ import type { deployModel } from '../../workflows';
 import { approveSignal, statusQuery } from '../../workflows/messages';
 import type { DeploymentStatus } from '../../workflows/report';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet, sha, type Scenario } from './replacedActivities';
-import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
+import { StandInFleet, sha, type Scenario } from '../../sim/standIns';
+import { createStandInFleetWorkers } from '../helpers/standInFleetWorkers';
 
 type Handle = WorkflowHandle<typeof deployModel>;
 /** `gpu` activity slots of the GPU server in this test: few, like a real one's. */
@@ -27,13 +27,13 @@ describe('control plane on its own task queue (real dev server, replaced activit
   let env: TestWorkflowEnvironment;
   let workers: Worker[] = [];
   let running: Promise<unknown>;
-  const fleet = new ReplacedFleet(DEVICES);
+  const fleet = new StandInFleet(DEVICES);
 
   before(async function () {
     this.timeout(90_000);
     quietSdkLogs();
     env = await startTestTemporal();
-    workers = await createReplacedFleetWorkers(env, fleet, DEVICES, { gpu: { maxConcurrentActivityTaskExecutions: GPU_SLOTS } });
+    workers = await createStandInFleetWorkers(env, fleet, DEVICES, { gpu: { maxConcurrentActivityTaskExecutions: GPU_SLOTS } });
     running = Promise.all(workers.map((w) => w.run()));
   });
 

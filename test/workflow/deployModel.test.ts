@@ -1,4 +1,4 @@
-// deployModel on a real Temporal dev server, with its activities replaced (replacedActivities.ts)
+// deployModel on a real Temporal dev server, with its activities replaced (the stand-ins of sim/standIns.ts)
 // to drive every path. One server and one set of workers serve the whole file.
 // RECORD_HISTORIES=1 also stores each run's history under test/histories/ for the replay test.
 import assert from 'node:assert/strict';
@@ -22,11 +22,11 @@ import { readDeployment } from '../../clients/deploymentState';
 import { listDeviceRecords, readDeviceRecord } from '../../clients/deviceRecords';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
-import { initialSha, ReplacedFleet, sha, type Scenario } from './replacedActivities';
+import { initialSha, StandInFleet, sha, type Scenario } from '../../sim/standIns';
 import type { PreflightInput, ValidateDeploymentInput } from '../../common/contracts';
 import { defaultGatesAt } from '../../common/gates';
 import { DEPLOY_MODEL_WORKFLOW_TYPE } from '../../common/workflowNames';
-import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
+import { createStandInFleetWorkers } from '../helpers/standInFleetWorkers';
 
 const DEVICES = ['pi-01', 'pi-02'];
 /** Histories of runs with device ownership; test/histories/v1 keeps the runs from before it. */
@@ -39,7 +39,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
   let env: TestWorkflowEnvironment;
   let workers: Worker[] = [];
   let running: Promise<unknown>;
-  const fleet = new ReplacedFleet([...DEVICES, 'hailo-01']);
+  const fleet = new StandInFleet([...DEVICES, 'hailo-01']);
   /** Has a test edge worker only in the test that starts one with an old identity. */
   fleet.served.set('old-01', initialSha('old-01'));
 
@@ -49,7 +49,7 @@ describe('deployModel workflow (real dev server, replaced activities)', function
     env = await startTestTemporal();
     // `control` (workflows, leases, resolveDevices) and `gpu` (model work), as a GPU server runs them;
     // the ownership activities are the real ones: they talk to this test server.
-    workers = await createReplacedFleetWorkers(env, fleet, fleet.deviceIds);
+    workers = await createStandInFleetWorkers(env, fleet, fleet.deviceIds);
     running = Promise.all(workers.map((w) => w.run()));
   });
 

@@ -1,5 +1,5 @@
 // Fleet rollouts (request.rollout) on a real Temporal dev server, with the device and GPU
-// activities replaced (replacedActivities.ts: they keep a model of what each device serves, so
+// activities replaced (the stand-ins of sim/standIns.ts: they keep a model of what each device serves, so
 // halts and reverts are checked by their effect) and the real ownership activities. One device,
 // `f-off`, has no edge worker until a test starts one: it is the offline device.
 import assert from 'node:assert/strict';
@@ -25,8 +25,8 @@ import type { DeploymentReport, DeploymentStatus } from '../../workflows/report'
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { historyToJSON } from '../helpers/historyJson';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet, initialSha, sha, type Scenario } from './replacedActivities';
-import { createReplacedFleetWorkers } from '../helpers/replacedFleetWorkers';
+import { StandInFleet, initialSha, sha, type Scenario } from '../../sim/standIns';
+import { createStandInFleetWorkers } from '../helpers/standInFleetWorkers';
 
 const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
 const OFFLINE = 'f-off';
@@ -43,14 +43,14 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
   let env: TestWorkflowEnvironment;
   const workers: Worker[] = [];
   const running: Array<Promise<unknown>> = [];
-  const fleet = new ReplacedFleet([...ONLINE, OFFLINE, ...OLD]);
+  const fleet = new StandInFleet([...ONLINE, OFFLINE, ...OLD]);
 
   before(async function () {
     this.timeout(90_000);
     quietSdkLogs();
     env = await startTestTemporal();
     // Cancellations reach a heartbeating activity within a second (as edge workers do within 5 s).
-    workers.push(...(await createReplacedFleetWorkers(env, fleet, ONLINE, { gateVersions: true, edge: { maxHeartbeatThrottleInterval: '500ms' } })));
+    workers.push(...(await createStandInFleetWorkers(env, fleet, ONLINE, { gateVersions: true, edge: { maxHeartbeatThrottleInterval: '500ms' } })));
     for (const w of workers) running.push(w.run());
   });
 

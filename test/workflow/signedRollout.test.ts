@@ -25,7 +25,7 @@ import { startDeployment } from '../../clients/startDeployment';
 import type { CalibrationInput, ExportModelInput, ExportModelResult } from '../../common/contracts';
 import { parseDeployRequest } from '../../common/request';
 import { loadDeviceTrust } from '../../edge/trust';
-import { startSimulatedFleet, type SimulatedFleet } from '../../scripts/sim/fleet';
+import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { createEdgeWorker } from '../../workers/edgeWorker';
 import { createGpuWorker } from '../../workers/gpuWorker';
 import { renderStatus } from '../../clients/format';
@@ -34,7 +34,7 @@ import type { DeploymentStatus } from '../../workflows/report';
 import { buildTestModels } from '../helpers/edgeModels';
 import { makeTestKey, relabelledModel, signTestRelease, type TestKey } from '../helpers/releaseKeys';
 import { quietSdkLogs, startTestTemporal } from '../helpers/temporalEnv';
-import { ReplacedFleet } from './replacedActivities';
+import { StandInFleet } from '../../sim/standIns';
 
 const MODEL = 'tcn-signed';
 
@@ -115,7 +115,7 @@ describe('signed releases through the workflows (real dev server, GPU and edge w
     const [canary, other] = fleet.devices;
     for (const d of fleet.devices) await waitForServedSha({ healthUrl: d.spec.healthUrl, sha256: old.sha256, timeoutMs: 60_000 });
 
-    const replaced = new ReplacedFleet([canary.id, other.id]).gpuActivities();
+    const replaced = new StandInFleet([canary.id, other.id]).gpuActivities();
     const gpu = await createGpuWorker({
       inventory: fleet.inventory,
       connection: env.nativeConnection,
