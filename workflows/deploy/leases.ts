@@ -1,12 +1,13 @@
 // Device leases of a plain deployment: take every device's lease from its owner before anything is
 // staged, and give each back at the end with what this run did to the device (workflows/device/outcomes.ts).
-import { condition, getExternalWorkflowHandle, log } from '@temporalio/workflow';
+import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
 import { deviceOwnerWorkflowId } from '../../common/ownership';
 import { ownershipActivity } from '../activities';
 import { releaseLeaseSignal } from '../deviceMessages';
 import { ErrorType } from '../failures';
 import { isoAt, nowMs } from '../clock';
 import type { DeploymentStatusName } from '../report';
+import { awaitLeaseGrant } from '../device/lease';
 import { ownerOutcomeOfDevice } from '../device/outcomes';
 import { failStep, runStep, type DeployContext } from './context';
 
@@ -26,13 +27,9 @@ export async function acquireLeases(ctx: DeployContext): Promise<void> {
       ownershipActivity('requestDeviceLease', `lease ${deviceId}`)({ deviceId, deploymentId: run.deploymentId, runId: run.runId, modelName: request.modelName, onBusy: request.onBusy }),
     );
     if (!answer.granted) {
-      const holder = answer.holder ? `${answer.holder.deploymentId} (${answer.holder.modelName})` : undefined;
-      Object.assign(device, { phase: 'queued', lease: { position: answer.position, requestedAt, ...(holder ? { holder } : {}) } });
-      progress.setStatus('queued');
-      const got = await condition(() => ctx.leasesGranted.has(deviceId), Math.max(1, deadline - nowMs()));
-      if (!got) {
-        await failStep(ctx, 'lease', deviceId, ErrorType.DeviceBusy, `device ${deviceId} was still held${holder ? ` by ${holder}` : ''} after waiting ${request.queueTimeout} ms (queueTimeout); nothing was staged`, { deviceId, position: answer.position });
-      }
+      const wait = { deadlineMs: deadline, queueTimeout: request.queueTimeout, untouched: 'nothing was staged' };
+      const held = await awaitLeaseGrant(progress, ctx.leasesGranted, { ...answer, deviceId }, requestedAt, wait);
+      if (held) await failStep(ctx, 'lease', deviceId, ErrorType.DeviceBusy, held.message, held.details);
     }
     Object.assign(device, { phase: 'leased', lease: { position: 0, requestedAt, grantedAt: isoAt(nowMs()) } });
     progress.publish();

@@ -37,6 +37,8 @@ import { isoAt, nowMs } from '../clock';
 import type { Progress } from '../progress';
 import type { DeploymentStatusName, StageName } from '../report';
 import { ownerOutcomeOfRow, rowFailure, rowPhase } from '../device/outcomes';
+import { awaitLeaseGrant, holderOf } from '../device/lease';
+import { failStep } from '../deploy/context';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
 import { isWaveResult, resultOfFailedChild } from './closeFailed';
 import type { PauseBook } from './pauseBook';
@@ -191,7 +193,7 @@ export class FleetRollout {
     }
     if (request.onBusy === 'fail') {
       const first = busy[0];
-      const holder = first.holder ? `${first.holder.deploymentId} (${first.holder.modelName})` : 'another deployment';
+      const holder = holderOf(first) ?? 'another deployment';
       await step('lease', first.deviceId, () =>
         Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${first.deviceId} is held by ${holder} and the request says onBusy: "fail"; ${busy.length} device${busy.length === 1 ? '' : 's'} busy, none touched`, { busy: busy.map((b) => b.deviceId) })),
       );
@@ -207,15 +209,9 @@ export class FleetRollout {
       at += answers.length;
       const last = answers[answers.length - 1];
       if (last && !last.granted) {
-        const holder = last.holder ? `${last.holder.deploymentId} (${last.holder.modelName})` : undefined;
-        Object.assign(progress.device(last.deviceId), { phase: 'queued', lease: { position: last.position, requestedAt: isoAt(nowMs()), ...(holder ? { holder } : {}) } });
-        progress.setStatus('queued');
-        const got = await condition(() => leasesGranted.has(last.deviceId), Math.max(1, deadline - nowMs()));
-        if (!got) {
-          await step('lease', last.deviceId, () =>
-            Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${last.deviceId} was still held${holder ? ` by ${holder}` : ''} after waiting ${request.queueTimeout} ms (queueTimeout); no device was touched`, { deviceId: last.deviceId, position: last.position })),
-          );
-        }
+        const wait = { deadlineMs: deadline, queueTimeout: request.queueTimeout, untouched: 'no device was touched' };
+        const held = await awaitLeaseGrant(progress, leasesGranted, last, isoAt(nowMs()), wait);
+        if (held) await failStep(this.ctx, 'lease', last.deviceId, ErrorType.DeviceBusy, held.message, held.details);
         progress.setStatus('running');
       }
       for (const a of answers) Object.assign(progress.device(a.deviceId), { phase: 'leased' });
