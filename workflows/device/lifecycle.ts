@@ -32,7 +32,7 @@ import { ErrorType } from '../../common/errors';
 import { edgeActivity, gpuActivity, type EdgeDeadlines } from '../activities';
 import { summarizeFailure } from '../failures';
 import type { FailureSummary } from '../report';
-import { measuredValidation, restoreChangedDevice, swapMayHaveSwitched } from './outcomes';
+import { measuredValidation, restoreChangedDevice, swapMayHaveSwitched } from './stepMeaning';
 
 export const short = (sha: string): string => `${sha.slice(0, 12)}…`;
 

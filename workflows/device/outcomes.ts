@@ -3,10 +3,14 @@
 // the fleet row's phase and failure, and the outcome its owner records when the lease goes back.
 // Pure (no activity, no workflow API, types only): the plain deployment (workflows/deploy/), the
 // fleet's per-device workflow and the fleet's parent all read these; test/unit/device-outcomes.test.ts.
-import type { RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
+import type { RestoreBackupResult } from '../../common/contracts';
 import type { DeviceOutcome } from '../../common/ownership';
-import type { DeviceFigures, DeviceRolloutStep, FleetDeviceRow } from '../../common/rollout';
+import type { DeviceRolloutStep, FleetDeviceRow } from '../../common/rollout';
 import type { DeploymentStatusName, DevicePhase, DeviceState, FailureSummary, StageName } from '../report';
+import { restoreChangedDevice } from './stepMeaning';
+
+// What a step's result says about the device (kept apart so the per-device workflow loads only that).
+export { measuredValidation, restoreChangedDevice, swapMayHaveSwitched, validationFigures } from './stepMeaning';
 
 /** The steps of a plain deployment that show in a device's phase, and what each phase is called. */
 const STEP_PHASES = {
@@ -37,45 +41,9 @@ export function phaseAfterDiscard(current: DevicePhase): DevicePhase {
   return STAGED_PHASES.has(current) ? 'discarded' : current;
 }
 
-/**
- * Did the restore change the device? A restore that found nothing of this run to undo (no swap
- * journal past `prepared`, or `current` already someone else's) left it alone, and says why.
- */
-export function restoreChangedDevice(restore: Pick<RestoreBackupResult, 'outcome'>): boolean {
-  return restore.outcome !== 'nothing-switched' && restore.outcome !== 'superseded';
-}
-
 /** The device's phase after a restore that succeeded. */
 export function phaseAfterRestore(restore: Pick<RestoreBackupResult, 'outcome'>): 'restored' | 'restore-skipped' {
   return restoreChangedDevice(restore) ? 'restored' : 'restore-skipped';
-}
-
-/**
- * Whether a failed swap may have switched `current`: one that failed its health check has, one
- * that was cancelled or timed out may have (the run's swap journal on the device knows). Only a
- * swap that says it switched nothing needs no restore.
- */
-export function swapMayHaveSwitched(failure: Pick<FailureSummary, 'details'>): boolean {
-  return (failure.details as Partial<SwapFailureDetails> | undefined)?.switched !== false;
-}
-
-/** A failed gate carries the full validation report in its details: the figures measured anyway. */
-export function measuredValidation(failure: Pick<FailureSummary, 'details'>): ValidationReport | undefined {
-  const d = failure.details as Partial<ValidationReport> | undefined;
-  return d && Array.isArray(d.failures) && d.latencyMs && d.throughput && d.outputs ? (d as ValidationReport) : undefined;
-}
-
-/** A validation's figures as a fleet row shows them (and the canary comparison judges them). */
-export function validationFigures(v: ValidationReport): DeviceFigures {
-  return {
-    servedSha256Prefix: v.servedSha256Prefix,
-    p50Ms: v.latencyMs.p50,
-    p95Ms: v.latencyMs.p95,
-    p99Ms: v.latencyMs.p99,
-    rps: v.throughput.rps,
-    minReferenceCosine: v.outputs.minReferenceCosine,
-    ...(v.outputs.binding ? { bindingMinCosine: v.outputs.binding.minCosine, bindingMaxRelativeError: v.outputs.binding.maxRelativeError } : {}),
-  };
 }
 
 /** The report's stage for a device rollout step (a soak belongs to the rollout; probe and restore to the undo). */

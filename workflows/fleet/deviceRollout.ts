@@ -24,7 +24,7 @@ import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../clock';
 import { UNTIL_STOPPED, discardStaged, probeDevice, pushToDevice, restoreDevice, soakDevice, swapDevice, validateDevice, type DeviceAt, type StepFailed } from '../device/lifecycle';
-import { validationFigures } from '../device/outcomes';
+import { validationFigures } from '../device/stepMeaning';
 import { closeDeviceRollout } from './closeFailed';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH } from './searchAttributesAtStart';
 
