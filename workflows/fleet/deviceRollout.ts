@@ -77,17 +77,20 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   };
   const device: DeviceAt = { deviceId, run, edge };
 
+  /** Puts back `backup` (null: the one this run's swap journal names); the result notes what the restore found. */
+  const restore = async (backup: BackupRecord | null): Promise<StepFailed | undefined> => {
+    const restored = await restoreDevice(device, backup, 'patient');
+    if (!restored.ok) return restored;
+    result.restore = restored.result;
+    result.servedSha256Prefix = restored.result.servedSha256Prefix;
+    return undefined;
+  };
+
   if (mode === 'revert') {
     enter('restore');
-    const restored = await restoreDevice(device, null, 'patient');
-    if (restored.ok) {
-      result.restore = restored.result;
-      result.servedSha256Prefix = restored.result.servedSha256Prefix;
-      result.outcome = 'reverted';
-    } else {
-      fail('restore', restored);
-      result.outcome = 'revert-failed';
-    }
+    const failed = await restore(null);
+    if (failed) fail('restore', failed);
+    result.outcome = failed ? 'revert-failed' : 'reverted';
     return finish();
   }
 
@@ -100,12 +103,9 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   async function undo(): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
       if (swapSent) {
-        const restored = await restoreDevice(device, backup, 'patient');
-        if (restored.ok) {
-          result.restore = restored.result;
-          result.servedSha256Prefix = restored.result.servedSha256Prefix;
-        } else {
-          result.error = { type: restored.failure.type, message: `${result.error ? `${result.error.message}; ` : ''}restore failed: ${restored.failure.message}` };
+        const failed = await restore(backup);
+        if (failed) {
+          result.error = { type: failed.failure.type, message: `${result.error ? `${result.error.message}; ` : ''}restore failed: ${failed.failure.message}` };
           result.outcome = 'failed-unrestored';
         }
       } else if (staged) {
