@@ -8,6 +8,7 @@ import { deploymentFailure, summarizeFailure } from '../failures';
 import type { Progress } from '../progress';
 import type { StageName } from '../report';
 import type { Saga } from '../saga';
+import type { DeviceAt, StepFailed } from '../device/lifecycle';
 
 export interface DeployRun {
   deploymentId: string;
@@ -46,12 +47,24 @@ export async function runStep<T>(ctx: Pick<DeployContext, 'progress'>, stage: St
   }
 }
 
+/**
+ * A device step that failed (workflows/device/lifecycle.ts), recorded like runStep's failures
+ * (the first one wins); the caller throws `failed.error`. Recorded before the stage's end is
+ * published, as runStep did: the memo's changes are commands in the history.
+ */
+export function recordFailure(ctx: Pick<DeployContext, 'progress'>, failed: StepFailed): void {
+  ctx.progress.report.failure ??= failed.failure;
+}
+
+/** A device of this run, for the device steps (workflows/device/lifecycle.ts). */
+export const deviceAt = (ctx: Pick<DeployContext, 'request' | 'run'>, deviceId: string): DeviceAt => ({ deviceId, run: ctx.run, edge: ctx.request.edge });
+
 /** A stage that finds its own result unacceptable: recorded like an activity's failure, then thrown. */
 export function failStep(ctx: Pick<DeployContext, 'progress'>, stage: StageName, deviceId: string | undefined, type: ErrorTypeName, message: string, details?: unknown): Promise<never> {
   return runStep(ctx, stage, deviceId, () => Promise.reject(deploymentFailure(type, message, details)));
 }
 
-export const short = (sha: string): string => `${sha.slice(0, 12)}…`;
+export { short } from '../device/lifecycle';
 export const restoreLabel = (deviceId: string): string => `restore ${deviceId}`;
 export const discardLabel = (deviceId: string): string => `discard ${deviceId}`;
 /** pushArtifact's manifestPath when compile signed the release (unsigned: none, as before signing). */

@@ -1,12 +1,14 @@
 // Device leases of a plain deployment: take every device's lease from its owner before anything is
-// staged, and give each back at the end with what this run did to the device.
-import { condition, getExternalWorkflowHandle, log } from '@temporalio/workflow';
-import { deviceOwnerWorkflowId, type DeviceOutcome } from '../../common/ownership';
+// staged, and give each back at the end with what this run did to the device (workflows/device/outcomes.ts).
+import { getExternalWorkflowHandle, log } from '@temporalio/workflow';
+import { deviceOwnerWorkflowId } from '../../common/ownership';
 import { ownershipActivity } from '../activities';
 import { releaseLeaseSignal } from '../deviceMessages';
 import { ErrorType } from '../failures';
 import { isoAt, nowMs } from '../clock';
-import type { DeploymentStatusName, DeviceState } from '../report';
+import type { DeploymentStatusName } from '../report';
+import { awaitLeaseGrant } from '../device/lease';
+import { ownerOutcomeOfDevice } from '../device/outcomes';
 import { failStep, runStep, type DeployContext } from './context';
 
 /**
@@ -25,13 +27,9 @@ export async function acquireLeases(ctx: DeployContext): Promise<void> {
       ownershipActivity('requestDeviceLease', `lease ${deviceId}`)({ deviceId, deploymentId: run.deploymentId, runId: run.runId, modelName: request.modelName, onBusy: request.onBusy }),
     );
     if (!answer.granted) {
-      const holder = answer.holder ? `${answer.holder.deploymentId} (${answer.holder.modelName})` : undefined;
-      Object.assign(device, { phase: 'queued', lease: { position: answer.position, requestedAt, ...(holder ? { holder } : {}) } });
-      progress.setStatus('queued');
-      const got = await condition(() => ctx.leasesGranted.has(deviceId), Math.max(1, deadline - nowMs()));
-      if (!got) {
-        await failStep(ctx, 'lease', deviceId, ErrorType.DeviceBusy, `device ${deviceId} was still held${holder ? ` by ${holder}` : ''} after waiting ${request.queueTimeout} ms (queueTimeout); nothing was staged`, { deviceId, position: answer.position });
-      }
+      const wait = { deadlineMs: deadline, queueTimeout: request.queueTimeout, untouched: 'nothing was staged' };
+      const held = await awaitLeaseGrant(progress, ctx.leasesGranted, { ...answer, deviceId }, requestedAt, wait);
+      if (held) await failStep(ctx, 'lease', deviceId, ErrorType.DeviceBusy, held.message, held.details);
     }
     Object.assign(device, { phase: 'leased', lease: { position: 0, requestedAt, grantedAt: isoAt(nowMs()) } });
     progress.publish();
@@ -40,28 +38,12 @@ export async function acquireLeases(ctx: DeployContext): Promise<void> {
   end('ok', { figures: { devices: [...request.devices].sort() } });
 }
 
-/** What this run did to a device, for its owner's record. */
-export function deviceOutcome(device: DeviceState, status: DeploymentStatusName, artifactSha256: string | undefined): DeviceOutcome {
-  const backups = device.backupsOnDevice ? { backups: device.backupsOnDevice } : {};
-  if (device.phase === 'validated' && status === 'completed') return { kind: 'deployed', servesSha256: artifactSha256 ?? null, deploymentStatus: status, ...backups };
-  if (device.phase === 'restored' && device.restore) {
-    const touched = device.restore.outcome === 'restored' || device.restore.outcome === 'first-install-removed' || device.restore.outcome === 'already-restored';
-    return touched
-      ? { kind: 'rolled-back', servesSha256: device.restore.restoredSha256, deploymentStatus: status, ...backups }
-      : { kind: 'untouched', deploymentStatus: status, reason: device.restore.reason ?? device.restore.outcome };
-  }
-  if (device.phase === 'restore-failed') return { kind: 'unknown', deploymentStatus: status, reason: device.error ? `${device.error.type}: ${device.error.message}` : 'the restore failed', ...backups };
-  if (device.phase === 'restore-skipped') return { kind: 'untouched', deploymentStatus: status, reason: device.restore?.reason ?? 'nothing of this run to undo' };
-  const live = device.phase === 'swapping' || device.phase === 'swapped' || device.phase === 'validating' || device.phase === 'validated' || device.phase === 'validation-failed' || device.phase === 'restoring';
-  return live ? { kind: 'unknown', deploymentStatus: status, reason: `the run ended with the device ${device.phase}`, ...backups } : { kind: 'untouched', deploymentStatus: status };
-}
-
 /** Gives every lease back (or leaves every queue), with what this run did to the device. */
 export async function releaseLeases(ctx: DeployContext, status: DeploymentStatusName): Promise<void> {
   const { progress, run } = ctx;
   await Promise.all(
     ctx.leasesRequested.map(async (deviceId) => {
-      const outcome = deviceOutcome(progress.device(deviceId), status, progress.report.artifact?.sha256);
+      const outcome = ownerOutcomeOfDevice(progress.device(deviceId), status, progress.report.artifact?.sha256);
       try {
         await getExternalWorkflowHandle(deviceOwnerWorkflowId(deviceId)).signal(releaseLeaseSignal, { ...run, outcome });
       } catch (err) {

@@ -2,42 +2,46 @@
 // champion-vs-challenger comparison with what each device serves now.
 import type { CompileResult, ExportModelResult } from '../../common/contracts';
 import { gpuActivity } from '../activities';
-import { summarizeFailure } from '../failures';
+import { pushToDevice } from '../device/lifecycle';
+import { stepPhase } from '../device/outcomes';
 import { discard } from './compensations';
-import { discardLabel, manifestOf, runStep, short, type DeployContext } from './context';
+import { deviceAt, discardLabel, manifestOf, runStep, short, recordFailure, type DeployContext } from './context';
 
 export async function stageEverywhere(ctx: DeployContext, compiled: CompileResult, ext: 'onnx' | 'hef'): Promise<void> {
-  const { request, progress, run, saga } = ctx;
+  const { request, progress, saga } = ctx;
   const report = progress.report;
   const end = progress.begin('stage');
   const sha256 = compiled.artifact.sha256;
   // Pushes go out in parallel (each device is its own SSH connection). Each attempted push
   // registers a discard, in request order so the compensation order does not depend on which
   // push finished first; a failed push may have left a partial upload behind.
-  const results = await Promise.allSettled(
+  const results = await Promise.all(
     request.devices.map(async (deviceId) => {
-      progress.device(deviceId).phase = 'staging';
+      progress.device(deviceId).phase = stepPhase('stage', 'running');
       saga.push(discardLabel(deviceId), () => discard(ctx, deviceId, sha256, ext));
-      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`)({ deviceId, artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...manifestOf(compiled), ...run });
+      const staged = await pushToDevice(deviceAt(ctx, deviceId), { artifact: compiled.artifact, metadataPath: compiled.metadataPath, ...manifestOf(compiled) });
+      if (!staged.ok) {
+        Object.assign(progress.device(deviceId), { phase: stepPhase('stage', 'failed'), error: staged.failure });
+        return staged;
+      }
+      const { pushed } = staged;
       Object.assign(progress.device(deviceId), {
-        phase: 'staged',
+        phase: stepPhase('stage', 'ok'),
         staged: { path: pushed.stagedPath, sha256: pushed.sha256, bytesSent: pushed.bytesSent, reused: pushed.reused, ...(pushed.servedSha256 !== undefined ? { servedSha256: pushed.servedSha256 } : {}) },
       });
       // Listed in request order, whichever push finished first.
       if (report.decisionFigures) report.decisionFigures.stagedDevices = request.devices.filter((id) => progress.device(id).phase === 'staged');
       progress.publish();
-      return pushed;
+      return staged;
     }),
   );
-  const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const ok = results.flatMap((r) => (r.ok ? [r.pushed] : []));
   const activityMs = ok.reduce((max, r) => Math.max(max, r.durationMs), 0);
-  const failedAt = results.findIndex((r) => r.status === 'rejected');
-  if (failedAt >= 0) {
-    for (const [i, r] of results.entries()) {
-      if (r.status === 'rejected') Object.assign(progress.device(request.devices[i]), { phase: 'push-failed', error: summarizeFailure(r.reason, 'stage', request.devices[i]) });
-    }
+  const failed = results.find((r) => !r.ok);
+  if (failed && !failed.ok) {
     end('failed', { activityMs });
-    await runStep(ctx, 'stage', request.devices[failedAt], () => Promise.reject((results[failedAt] as PromiseRejectedResult).reason));
+    recordFailure(ctx, failed);
+    throw failed.error;
   }
   end('ok', { activityMs, figures: { bytesSent: Object.fromEntries(ok.map((r) => [r.deviceId, r.bytesSent])) } });
 }

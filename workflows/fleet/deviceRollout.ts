@@ -6,11 +6,7 @@
 // the wave can count; it fails only on a bug. The device journals stay keyed by the parent
 // deployment's id and run id, so the parent's revert and this child's restore are one journal.
 import {
-  ActivityCancellationType,
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
-  TimeoutFailure,
   defineQuery,
   isCancellation,
   patched,
@@ -20,44 +16,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ErrorType } from '../../common/errors';
-import type { BackupRecord, RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
-import type { DeviceFigures, DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
+import type { BackupRecord } from '../../common/contracts';
+import type { DeviceRolloutInput, DeviceRolloutResult, DeviceRolloutStep } from '../../common/rollout';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { MESSAGE_NAMES } from '../../common/workflowNames';
-import { edgeActivity, gpuActivity } from '../activities';
 import { escapeText } from '../escapeText';
 import { summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../clock';
+import { UNTIL_STOPPED, discardStaged, probeDevice, pushToDevice, restoreDevice, soakDevice, swapDevice, validateDevice, type DeviceAt, type StepFailed } from '../device/lifecycle';
+import { validationFigures } from '../device/stepMeaning';
 import { closeDeviceRollout } from './closeFailed';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH } from './searchAttributesAtStart';
 
 export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step?: DeviceRolloutStep | 'done' }>(MESSAGE_NAMES.deviceRollout.deviceRolloutStatusQuery);
 
-const short = (sha: string): string => `${sha.slice(0, 12)}…`;
-
-/**
- * A cancelled step is awaited until its activity has really stopped (it heartbeats, so it learns
- * of the cancellation within seconds): the undo must not restore the device while a swap or a
- * push is still running on it.
- */
-const UNTIL_STOPPED = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
-
-/** Failed because the device's worker never picked the call up in time (the device is offline). */
-function notPickedUp(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && String(err.cause.timeoutType) === 'SCHEDULE_TO_START';
-}
-
-function figuresOf(v: ValidationReport): DeviceFigures {
-  return {
-    servedSha256Prefix: v.servedSha256Prefix,
-    p50Ms: v.latencyMs.p50,
-    p95Ms: v.latencyMs.p95,
-    p99Ms: v.latencyMs.p99,
-    rps: v.throughput.rps,
-    minReferenceCosine: v.outputs.minReferenceCosine,
-    ...(v.outputs.binding ? { bindingMinCosine: v.outputs.binding.minCosine, bindingMaxRelativeError: v.outputs.binding.maxRelativeError } : {}),
-  };
-}
+/** A failed step, carried to the one place that undoes the device (cancellations included). */
+const failedAt = (at: DeviceRolloutStep, failed: StepFailed): Error => Object.assign(new Error(at), { cause: failed.error, at, failed });
 
 export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
   return closeDeviceRollout(await rollOutDevice(input));
@@ -97,27 +71,26 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
     setCurrentDetails(`**${escapeText(deviceId)}** · ${result.outcome}${result.failedStep ? ` at ${result.failedStep}` : ''}${result.error ? `: ${escapeText(result.error.message)}` : ''}`);
     return result;
   };
-  const fail = (at: DeviceRolloutStep, err: unknown): void => {
-    const f = summarizeFailure(err, at === 'validate' ? 'validate' : at === 'swap' ? 'swap' : at === 'stage' ? 'stage' : 'compensate', deviceId);
+  const fail = (at: DeviceRolloutStep, failed: StepFailed): void => {
     result.failedStep = at;
-    result.error = { type: f.type, message: f.message };
+    result.error = { type: failed.failure.type, message: failed.failure.message };
   };
+  const device: DeviceAt = { deviceId, run, edge };
 
-  async function restore(backup: BackupRecord | null, patient: boolean): Promise<RestoreBackupResult> {
-    const restoreBackup = edgeActivity(deviceId, 'restoreBackup', `restore ${deviceId} → ${backup ? `backup ${short(backup.sha256)}` : 'the journaled backup'}`, edge, patient ? {} : { scheduleToStartTimeout: edge.queueWait });
-    return restoreBackup({ ...run, backup, healthTimeoutMs: edge.healthTimeoutMs });
-  }
+  /** Puts back `backup` (null: the one this run's swap journal names); the result notes what the restore found. */
+  const restore = async (backup: BackupRecord | null): Promise<StepFailed | undefined> => {
+    const restored = await restoreDevice(device, backup, 'patient');
+    if (!restored.ok) return restored;
+    result.restore = restored.result;
+    result.servedSha256Prefix = restored.result.servedSha256Prefix;
+    return undefined;
+  };
 
   if (mode === 'revert') {
     enter('restore');
-    try {
-      result.restore = await restore(null, true);
-      result.servedSha256Prefix = result.restore.servedSha256Prefix;
-      result.outcome = 'reverted';
-    } catch (err) {
-      fail('restore', err);
-      result.outcome = 'revert-failed';
-    }
+    const failed = await restore(null);
+    if (failed) fail('restore', failed);
+    result.outcome = failed ? 'revert-failed' : 'reverted';
     return finish();
   }
 
@@ -130,21 +103,14 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   async function undo(): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
       if (swapSent) {
-        try {
-          result.restore = await restore(backup, true);
-          result.servedSha256Prefix = result.restore.servedSha256Prefix;
-        } catch (err) {
-          const f = summarizeFailure(err, 'compensate', deviceId);
-          result.error = { type: f.type, message: `${result.error ? `${result.error.message}; ` : ''}restore failed: ${f.message}` };
+        const failed = await restore(backup);
+        if (failed) {
+          result.error = { type: failed.failure.type, message: `${result.error ? `${result.error.message}; ` : ''}restore failed: ${failed.failure.message}` };
           result.outcome = 'failed-unrestored';
         }
       } else if (staged) {
-        try {
-          const discardStaged = edgeActivity(deviceId, 'discardStaged', `discard staged ${short(sha256)} on ${deviceId}`, edge);
-          await discardStaged({ ...run, sha256, ext: input.ext });
-        } catch {
-          // Cleanup only: a staged file left behind changes nothing live.
-        }
+        // Cleanup only: a staged file left behind changes nothing live.
+        await discardStaged(device, { sha256, ext: input.ext });
       }
     });
   }
@@ -152,82 +118,65 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   try {
     enter('probe');
     const waitMs = mode === 'catch-up' ? Math.max(1000, (input.catchUpUntilMs ?? nowMs()) - nowMs()) : input.offlineAfterMs;
-    try {
-      const probe = edgeActivity(deviceId, 'probeServing', `is ${deviceId} there?`, edge, { scheduleToStartTimeout: waitMs });
-      const seen = await probe({});
-      result.servedSha256Prefix = seen.servedSha256Prefix;
-      if (mode === 'catch-up') result.cameBackAt = isoAt(nowMs());
-    } catch (err) {
-      if (notPickedUp(err)) {
+    const probe = await probeDevice(device, waitMs);
+    if (!probe.ok) {
+      if (probe.offline) {
         result.outcome = 'skipped-offline';
         result.error = { type: 'DeviceOffline', message: `the edge worker of ${deviceId} did not answer within ${waitMs} ms` };
         return finish();
       }
       // An edge worker that has no probeServing at all predates the edge API this side drives:
       // the device counts as failed for that reason, with nothing staged and nothing to undo.
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'NotFoundError') {
+      if (probe.unsupported) {
         result.failedStep = 'probe';
-        result.error = { type: ErrorType.DeviceVersionUnsupported, message: `the edge worker of ${deviceId} does not implement probeServing (${err.cause.message}): it predates the edge API this GPU side drives; upgrade the device package` };
+        result.error = { type: ErrorType.DeviceVersionUnsupported, message: `the edge worker of ${deviceId} does not implement probeServing (${probe.failure.message}): it predates the edge API this GPU side drives; upgrade the device package` };
         result.outcome = 'failed';
         return finish();
       }
-      throw Object.assign(new Error('probe'), { cause: err, at: 'probe' as const });
+      throw failedAt('probe', probe);
     }
+    result.servedSha256Prefix = probe.seen.servedSha256Prefix;
+    if (mode === 'catch-up') result.cameBackAt = isoAt(nowMs());
 
     enter('stage');
     staged = true; // a failed push may leave a partial upload: the discard runs either way
-    try {
-      const pushed = await gpuActivity('pushArtifact', `stage ${short(sha256)} on ${deviceId}`, UNTIL_STOPPED)({ deviceId, artifact, metadataPath: input.metadataPath, ...(input.manifestPath ? { manifestPath: input.manifestPath } : {}), ...run });
-      if (pushed.servedSha256 !== undefined) result.replacedSha256 = pushed.servedSha256;
-    } catch (err) {
+    const push = await pushToDevice(device, { artifact, metadataPath: input.metadataPath, ...(input.manifestPath ? { manifestPath: input.manifestPath } : {}) }, UNTIL_STOPPED);
+    if (!push.ok) {
       // The push refused the device's edge version before connecting: nothing to discard.
-      if (summarizeFailure(err, 'stage', deviceId).type === ErrorType.DeviceVersionUnsupported) staged = false;
-      throw Object.assign(new Error('stage'), { cause: err, at: 'stage' as const });
+      if (push.nothingStaged) staged = false;
+      throw failedAt('stage', push);
     }
+    if (push.pushed.servedSha256 !== undefined) result.replacedSha256 = push.pushed.servedSha256;
 
     enter('swap');
     swapSent = true;
-    try {
-      const swapped = await edgeActivity(deviceId, 'swapModel', `swap ${deviceId} → ${short(sha256)}`, edge, UNTIL_STOPPED)({ ...run, sha256, ext: input.ext, healthTimeoutMs: edge.healthTimeoutMs, ...(input.allowDowngrade ? { allowDowngrade: true } : {}) });
-      backup = swapped.backup;
-      Object.assign(result, { backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}), ...(swapped.release ? { release: swapped.release } : {}) });
-    } catch (err) {
+    const swap = await swapDevice(device, { sha256, ext: input.ext, ...(input.allowDowngrade ? { allowDowngrade: true } : {}) }, UNTIL_STOPPED);
+    if (!swap.ok) {
       // Only a swap that says it switched nothing needs no restore (then the staged copy goes).
-      if ((summarizeFailure(err, 'swap', deviceId).details as Partial<SwapFailureDetails> | undefined)?.switched === false) swapSent = false;
-      throw Object.assign(new Error('swap'), { cause: err, at: 'swap' as const });
+      if (!swap.mayHaveSwitched) swapSent = false;
+      throw failedAt('swap', swap);
     }
+    const { swapped } = swap;
+    backup = swapped.backup;
+    Object.assign(result, { backup: swapped.backup, servedSha256Prefix: swapped.servedSha256Prefix, ...(swapped.backupsOnDevice ? { backupsOnDevice: swapped.backupsOnDevice } : {}), ...(swapped.release ? { release: swapped.release } : {}) });
 
     enter('validate');
-    try {
-      const validation = await edgeActivity(deviceId, 'validateDeployment', `validate ${deviceId} serving ${short(sha256)}`, edge, UNTIL_STOPPED)({
-        sha256,
-        ext: input.ext,
-        gates: input.gates,
-        ...input.validation,
-      });
-      result.figures = figuresOf(validation);
-      result.servedSha256Prefix = validation.servedSha256Prefix;
-    } catch (err) {
-      const details = summarizeFailure(err, 'validate', deviceId).details as Partial<ValidationReport> | undefined;
-      if (details && Array.isArray(details.failures) && details.latencyMs && details.throughput && details.outputs) {
-        result.figures = figuresOf(details as ValidationReport);
-        result.validationFailures = details.failures;
+    const validated = await validateDevice(device, { sha256, ext: input.ext, gates: input.gates, validation: input.validation }, UNTIL_STOPPED);
+    if (!validated.ok) {
+      if (validated.measured) {
+        result.figures = validationFigures(validated.measured);
+        result.validationFailures = validated.measured.failures;
       }
-      throw Object.assign(new Error('validate'), { cause: err, at: 'validate' as const });
+      throw failedAt('validate', validated);
     }
+    result.figures = validationFigures(validated.report);
+    result.servedSha256Prefix = validated.report.servedSha256Prefix;
 
     if (input.soakMs > 0) {
       enter('soak');
-      let soak;
-      try {
-        soak = await edgeActivity(deviceId, 'watchServing', `soak ${deviceId} for ${input.soakMs} ms`, edge, { ...UNTIL_STOPPED, startToCloseTimeout: input.soakMs + 120_000 })({
-          sha256,
-          durationMs: input.soakMs,
-          p95LatencyMs: input.gates.p95LatencyMs,
-        });
-      } catch (err) {
-        throw Object.assign(new Error('soak'), { cause: err, at: 'soak' as const });
-      }
+      const soaked = await soakDevice(device, { sha256, soakMs: input.soakMs, p95LatencyMs: input.gates.p95LatencyMs }, UNTIL_STOPPED);
+      if (!soaked.ok) throw failedAt('soak', soaked);
+      const { soak } = soaked;
       result.soak = { healthy: soak.healthy, degraded: soak.degraded, polls: soak.polls, requests: soak.requests, errors: soak.errors, p95LatencyMs: soak.p95LatencyMs, durationMs: soak.durationMs };
       if (!soak.healthy) {
         result.failedStep = 'soak';
@@ -241,6 +190,7 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
     return finish();
   } catch (wrapped) {
     const at = (wrapped as { at?: DeviceRolloutStep }).at;
+    const failed = (wrapped as { failed?: StepFailed }).failed;
     const err = at ? (wrapped as { cause?: unknown }).cause : wrapped;
     if (isCancellation(err)) {
       result.outcome = 'cancelled';
@@ -250,7 +200,7 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
       if (swapSent && result.outcome === 'cancelled') result.failedStep = at ?? stepNow();
       return finish();
     }
-    fail(at ?? stepNow() ?? 'restore', err);
+    fail(at ?? stepNow() ?? 'restore', failed ?? { ok: false, error: err, failure: summarizeFailure(err, 'compensate', deviceId) });
     result.outcome = 'failed';
     await undo();
     return finish();

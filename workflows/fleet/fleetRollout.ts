@@ -35,7 +35,10 @@ import { edgeActivity, ownershipActivity } from '../activities';
 import { ErrorType, deploymentFailure, summarizeFailure } from '../failures';
 import { isoAt, nowMs } from '../clock';
 import type { Progress } from '../progress';
-import type { DeploymentStatusName, DevicePhase, FailureSummary, StageName } from '../report';
+import type { DeploymentStatusName, StageName } from '../report';
+import { ownerOutcomeOfRow, rowFailure, rowPhase } from '../device/outcomes';
+import { awaitLeaseGrant, holderOf } from '../device/lease';
+import { failStep } from '../deploy/context';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
 import { isWaveResult, resultOfFailedChild } from './closeFailed';
 import type { PauseBook } from './pauseBook';
@@ -190,7 +193,7 @@ export class FleetRollout {
     }
     if (request.onBusy === 'fail') {
       const first = busy[0];
-      const holder = first.holder ? `${first.holder.deploymentId} (${first.holder.modelName})` : 'another deployment';
+      const holder = holderOf(first) ?? 'another deployment';
       await step('lease', first.deviceId, () =>
         Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${first.deviceId} is held by ${holder} and the request says onBusy: "fail"; ${busy.length} device${busy.length === 1 ? '' : 's'} busy, none touched`, { busy: busy.map((b) => b.deviceId) })),
       );
@@ -206,15 +209,9 @@ export class FleetRollout {
       at += answers.length;
       const last = answers[answers.length - 1];
       if (last && !last.granted) {
-        const holder = last.holder ? `${last.holder.deploymentId} (${last.holder.modelName})` : undefined;
-        Object.assign(progress.device(last.deviceId), { phase: 'queued', lease: { position: last.position, requestedAt: isoAt(nowMs()), ...(holder ? { holder } : {}) } });
-        progress.setStatus('queued');
-        const got = await condition(() => leasesGranted.has(last.deviceId), Math.max(1, deadline - nowMs()));
-        if (!got) {
-          await step('lease', last.deviceId, () =>
-            Promise.reject(deploymentFailure(ErrorType.DeviceBusy, `device ${last.deviceId} was still held${holder ? ` by ${holder}` : ''} after waiting ${request.queueTimeout} ms (queueTimeout); no device was touched`, { deviceId: last.deviceId, position: last.position })),
-          );
-        }
+        const wait = { deadlineMs: deadline, queueTimeout: request.queueTimeout, untouched: 'no device was touched' };
+        const held = await awaitLeaseGrant(progress, leasesGranted, last, isoAt(nowMs()), wait);
+        if (held) await failStep(this.ctx, 'lease', last.deviceId, ErrorType.DeviceBusy, held.message, held.details);
         progress.setStatus('running');
       }
       for (const a of answers) Object.assign(progress.device(a.deviceId), { phase: 'leased' });
@@ -506,41 +503,18 @@ export class FleetRollout {
     for (const row of this.rows.values()) {
       const device = progress.device(row.deviceId);
       if (device.phase === 'queued' && row.outcome === 'pending') continue;
-      device.phase = phaseOf(row, device.phase);
+      device.phase = rowPhase(row, device.phase);
       if (row.servedSha256Prefix !== undefined) device.servedSha256Prefix = row.servedSha256Prefix;
       // Why the device failed (its own failure, not the revert's), for the details and the report.
-      const failure = row.outcome === 'failed' || row.outcome === 'failed-unrestored' ? failureOf(row) : undefined;
+      const failure = row.outcome === 'failed' || row.outcome === 'failed-unrestored' ? rowFailure(row) : undefined;
       if (failure) device.error = failure;
     }
     progress.publish();
   }
 
-  /** What this run did to a device, for its owner's record. */
+  /** What this run did to a device, for its owner's record (what the swap left in backups/ included). */
   outcomeFor(deviceId: string, status: DeploymentStatusName): DeviceOutcome {
-    const row = this.row(deviceId);
-    const sha = this.ctx.compiled.artifact.sha256;
-    // What the swap left in backups/ (a plain deployment's record lists them the same way).
-    const seen = this.backupsOnDevice.get(deviceId);
-    const backups = seen ? { backups: seen } : {};
-    const restored = (r: NonNullable<FleetDeviceRow['restore']>): DeviceOutcome =>
-      r.outcome === 'nothing-switched' || r.outcome === 'superseded'
-        ? { kind: 'untouched', deploymentStatus: status, reason: r.outcome }
-        : { kind: 'rolled-back', servesSha256: r.restoredSha256, deploymentStatus: status, ...backups };
-    if (row.revert === 'revert-failed') return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the revert failed', ...backups };
-    if (row.revert === 'reverted' && row.restore) return restored(row.restore);
-    switch (row.outcome) {
-      case 'validated':
-        return { kind: 'deployed', servesSha256: sha, deploymentStatus: status, ...backups };
-      case 'failed':
-      case 'cancelled':
-        return row.restore ? restored(row.restore) : { kind: 'untouched', deploymentStatus: status };
-      case 'failed-unrestored':
-        return { kind: 'unknown', deploymentStatus: status, reason: row.error ?? 'the restore failed', ...backups };
-      case 'skipped-offline':
-        return { kind: 'skipped-offline', deploymentStatus: status, reason: row.error ?? 'offline at its turn' };
-      default:
-        return { kind: 'untouched', deploymentStatus: status };
-    }
+    return ownerOutcomeOfRow(this.row(deviceId), status, this.ctx.compiled.artifact.sha256, this.backupsOnDevice.get(deviceId));
   }
 
   /** Gives every lease back in batches, with what this run did to each device. */
@@ -559,39 +533,5 @@ export class FleetRollout {
         // Owners also notice a closed holder by themselves (deviceOwner's holder check).
       }
     }
-  }
-}
-
-/** A failed row's "<type>: <message>" as the report's failure summary, at the stage it failed. */
-function failureOf(row: FleetDeviceRow): FailureSummary | undefined {
-  if (!row.error) return undefined;
-  const colon = row.error.indexOf(': ');
-  const [type, message] = colon > 0 ? [row.error.slice(0, colon), row.error.slice(colon + 2)] : ['DeviceRolloutFailed', row.error];
-  const stage: StageName = row.failedStep === 'validate' || row.failedStep === 'swap' || row.failedStep === 'stage' ? row.failedStep : row.failedStep === 'soak' ? 'rollout' : 'compensate';
-  return { stage, deviceId: row.deviceId, type, message };
-}
-
-function phaseOf(row: FleetDeviceRow, current: DevicePhase): DevicePhase {
-  if (row.revert === 'reverted') return row.restore && (row.restore.outcome === 'nothing-switched' || row.restore.outcome === 'superseded') ? 'restore-skipped' : 'restored';
-  if (row.revert === 'revert-failed') return 'restore-failed';
-  switch (row.outcome) {
-    case 'pending':
-      return current === 'resolved' ? 'resolved' : 'leased';
-    case 'validated':
-      return 'validated';
-    case 'failed':
-    case 'cancelled':
-      return row.restore ? (row.restore.outcome === 'nothing-switched' || row.restore.outcome === 'superseded' ? 'restore-skipped' : 'restored') : 'discarded';
-    case 'failed-unrestored':
-    case 'revert-failed':
-      return 'restore-failed';
-    case 'skipped-offline':
-      return 'skipped-offline';
-    case 'awaiting-catch-up':
-      return 'awaiting-catch-up';
-    case 'not-reached':
-      return 'not-reached';
-    case 'reverted':
-      return 'restored';
   }
 }

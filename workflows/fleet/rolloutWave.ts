@@ -18,11 +18,12 @@ import {
 } from '@temporalio/workflow';
 import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
-import { MESSAGE_NAMES } from '../../common/workflowNames';
+import { DEVICE_ROLLOUT_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
 import { escapeText } from '../escapeText';
 import { isoAt, nowMs } from '../clock';
 import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFailed';
-import { deviceRollout } from './deviceRollout';
+// By its type name: a wave loads none of the device lifecycle's modules (npm run bench:workflow-heap).
+import type { deviceRollout } from './deviceRollout';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH, deviceRolloutSearchAttributes } from './searchAttributesAtStart';
 import { haltFigure, haltReason } from './plan';
 
@@ -122,7 +123,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
       running.add(deviceId);
       publish();
       // Not awaited here: every free slot gets its start command in the same workflow task.
-      const started = startChild(deviceRollout, {
+      const started = startChild<typeof deviceRollout>(DEVICE_ROLLOUT_WORKFLOW_TYPE, {
         workflowId: deviceRolloutWorkflowId(input.settings.deploymentId, deviceId, input.mode),
         args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name }],
         ...(childAttributesAtStart ? { typedSearchAttributes: deviceRolloutSearchAttributes(deviceId, input.settings) } : {}),
