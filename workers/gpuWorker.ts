@@ -53,7 +53,7 @@ export interface GpuWorkerOptions {
  * and parents; an idle owner that falls out replays its short history (~16 events) when its next
  * message arrives. Measured at 2,000 devices in docs/fleet-scale.md.
  */
-export const CONTROL_MAX_CACHED_WORKFLOWS = 1000;
+export const CONTROL_MAX_CACHED_WORKFLOWS = 600;
 
 /** Both Worker instances of the process; `worker`/`taskQueue` are the `gpu` one's. */
 export interface GpuWorkerHandle extends WorkerHandle {

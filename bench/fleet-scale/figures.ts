@@ -50,27 +50,52 @@ export async function wavesSpanMs(client: Client, waveWorkflowIds: string[]): Pr
 }
 
 /** Every workflow in the namespace: its events, workflow tasks completed and activities scheduled. */
-export async function countNamespace(client: Client, onProgress?: (fetched: number) => void): Promise<{ workflows: number; events: number; workflowTasks: number; activities: number }> {
-  const executions: Array<{ workflowId: string; runId: string }> = [];
-  for await (const w of client.workflow.list()) executions.push({ workflowId: w.workflowId, runId: w.runId });
-  let events = 0;
-  let workflowTasks = 0;
-  let activities = 0;
+export interface HistoryCounts {
+  workflows: number;
+  events: number;
+  workflowTasks: number;
+  activities: number;
+  /** The same per workflow type, and the events by type (where the difference between two programs lies). */
+  byType: Record<string, { workflows: number; events: number; workflowTasks: number; activities: number; eventTypes: Record<string, number> }>;
+}
+
+export async function countNamespace(client: Client, onProgress?: (fetched: number) => void): Promise<HistoryCounts> {
+  const executions: Array<{ workflowId: string; runId: string; type: string }> = [];
+  for await (const w of client.workflow.list()) executions.push({ workflowId: w.workflowId, runId: w.runId, type: w.type });
+  const counts: HistoryCounts = { workflows: executions.length, events: 0, workflowTasks: 0, activities: 0, byType: {} };
   let next = 0;
   let fetched = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (next < executions.length) {
-      const { workflowId, runId } = executions[next++];
+      const { workflowId, runId, type } = executions[next++];
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const t = (counts.byType[type] ??= { workflows: 0, events: 0, workflowTasks: 0, activities: 0, eventTypes: {} });
+      t.workflows += 1;
       for (const e of history.events ?? []) {
-        events += 1;
-        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) workflowTasks += 1;
-        else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) activities += 1;
+        const name = (EventType[e.eventType ?? 0] ?? String(e.eventType)).replace(/^EVENT_TYPE_/, '');
+        t.eventTypes[name] = (t.eventTypes[name] ?? 0) + 1;
+        t.events += 1;
+        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) t.workflowTasks += 1;
+        else if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) t.activities += 1;
       }
       if (++fetched % 1000 === 0) onProgress?.(fetched);
     }
   }));
-  return { workflows: executions.length, events, workflowTasks, activities };
+  for (const t of Object.values(counts.byType)) {
+    counts.events += t.events;
+    counts.workflowTasks += t.workflowTasks;
+    counts.activities += t.activities;
+  }
+  return counts;
+}
+
+/** One line per workflow type: executions, and per execution its events, workflow tasks and activities. */
+export function byTypeLines(counts: HistoryCounts): string[] {
+  return Object.entries(counts.byType).sort((a, b) => b[1].events - a[1].events).map(([type, t]) => {
+    const per = (n: number): string => (n / t.workflows).toFixed(1);
+    const top = Object.entries(t.eventTypes).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, n]) => `${e} ${per(n)}`).join(', ');
+    return `  ${type.padEnd(14)} ${String(t.workflows).padStart(5)} × ${per(t.events).padStart(6)} events, ${per(t.workflowTasks)} workflow tasks, ${per(t.activities)} activities (${top})`;
+  });
 }
 
 const MiB = (kib: number): string => `${(kib / 1024).toFixed(0)} MiB`;
@@ -100,6 +125,8 @@ export async function programFigures(program: ProgramFigures['program'], client:
   const wavesMs = await wavesSpanMs(client, r.waveWorkflowIds);
   log(`${program}: counting every history in the namespace…`);
   const counted = await countNamespace(client, (n) => log(`  ${n} histories read`));
+  log(`${program}: per workflow type`);
+  for (const line of byTypeLines(counted)) log(line);
   return {
     program,
     devices: r.devices,
