@@ -119,6 +119,13 @@ function topLevelPackages(nodeModules: string): string[] {
   return readdirSync(nodeModules).filter((e) => !e.startsWith('.')).flatMap((e) => (e.startsWith('@') ? readdirSync(path.join(nodeModules, e)).map((s) => `${e}/${s}`) : [e]));
 }
 
+/** The names a TypeScript-emitted CommonJS module exports (`exports.X =` before its first require). */
+export function declaredExports(js: string): string[] {
+  const firstRequire = js.search(/\brequire\(/);
+  const header = firstRequire < 0 ? js : js.slice(0, firstRequire);
+  return [...new Set([...header.matchAll(/\bexports\.(\w+)\s*=/g)].map((m) => m[1]))].sort();
+}
+
 /**
  * Replaces @temporalio/worker's workflow bundler with workflowBundlerStub.js (same exports; it
  * throws WorkflowBundlingNotInPackage instead of bundling) and removes what only the bundler
@@ -128,18 +135,16 @@ function topLevelPackages(nodeModules: string): string[] {
 export function replaceWorkflowBundler(nodeModules: string): PruneStep[] {
   const bundler = path.join(nodeModules, '@temporalio', 'worker', 'lib', 'workflow', 'bundler.js');
   if (!existsSync(bundler)) return [];
-  // Loaded in the build process (the staged tree still has webpack & co. for the original).
-  const load = createRequire(bundler);
-  const exportsOf = (file: string): string[] => {
-    delete load.cache[file];
-    const names = Object.keys(load(file) as Record<string, unknown>).sort();
-    delete load.cache[file];
-    return names;
-  };
-  const original = exportsOf(bundler);
+  // The original is read, not loaded: it loads the core bridge, whose binary for another
+  // architecture cannot load here. TypeScript declares every export before the first require().
+  const original = declaredExports(readFileSync(bundler, 'utf8'));
   writeFileSync(bundler, readFileSync(BUNDLER_STUB));
-  const replaced = exportsOf(bundler);
-  if (original.join() !== replaced.join()) {
+  // The stub loads nothing but node:module (and resolves a path), so it is loaded to be sure.
+  const load = createRequire(bundler);
+  delete load.cache[bundler];
+  const replaced = Object.keys(load(bundler) as Record<string, unknown>).sort();
+  delete load.cache[bundler];
+  if (original.length === 0 || original.join() !== replaced.join()) {
     throw new Error(`@temporalio/worker's workflow/bundler.js exports [${original.join(', ')}], the device package's stub (${BUNDLER_STUB}) [${replaced.join(', ')}]: update the stub for this SDK version`);
   }
   const manifest = JSON.parse(readFileSync(path.join(nodeModules, '..', 'package.json'), 'utf8')) as PackageJson;
