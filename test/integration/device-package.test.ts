@@ -113,7 +113,7 @@ describe('device package (amd64 .deb, extracted, real processes)', function () {
     assert.deepEqual(await readdir(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6')), ['linux']);
     assert.deepEqual(await readdir(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/linux')), ['x64']);
     assert.deepEqual(await readdir(path.join(app, 'node_modules/@temporalio/core-bridge/releases')), ['x86_64-unknown-linux-gnu']);
-    // The edge worker runs with --jitless (its unit's NODE_OPTIONS), where node 20's fetch dies on
+    // The edge worker runs with --jitless (its unit's EDGESHIP_NODE_FLAGS), where node 20's fetch dies on
     // undici's WebAssembly parser with an uncatchable ReferenceError: no device code may call fetch.
     const callers = (await run('grep', ['-rl', '--include=*.js', '-e', 'fetch(', 'activities', 'common', 'device', 'edge', 'workers'], { cwd: app }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }))).stdout.trim();
     assert.equal(callers, '', `device code calls fetch: ${callers}`);
