@@ -102,6 +102,8 @@ async function main(): Promise<void> {
     await waitForServedSha({ healthUrl: `${url}/healthz`, sha256: first.metadata.sha256, timeoutMs: 120_000 });
     const worker = start('edgeship-edge-worker.service');
     await waitFor(worker, /edge worker polling/, 120_000);
+    const rtIdle = readProcMemory(runtime.pid as number);
+    const wkIdle = readProcMemory(worker.pid as number);
     const rpsBefore = await load(url, first, seconds);
 
     await stageRelease(modelDir, second, second.sha256, 'staging');
@@ -126,9 +128,9 @@ async function main(): Promise<void> {
     console.log(`device package ${path.basename(deb)} on ${cpu}, ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.versions.node}`);
     console.log(`model: ${first.origin} → swapped to the TCN test model ${second.sha256.slice(0, 12)} (swap ${swapped.swap.healthyAfterMs} ms until /healthz named it)`);
     console.log(`load: concurrency 8 for ${seconds} s before and after the swap (${rpsBefore.toFixed(0)} / ${rpsAfter.toFixed(0)} req/s); tsx runtime ${rpsTsx.toFixed(0)} req/s`);
-    console.log('process                                   VmHWM (peak RSS)   VmRSS at the end');
-    console.log(`packaged runtime (edgeship-runtime.service)     ${mib(rt?.hwmKiB).padStart(10)}        ${mib(rt?.rssKiB)}`);
-    console.log(`packaged edge worker (edgeship-edge-worker)     ${mib(wk?.hwmKiB).padStart(10)}        ${mib(wk?.rssKiB)}`);
+    console.log('process                                   VmHWM (peak RSS)   VmRSS at the end   VmRSS idle (worker polling, before load)');
+    console.log(`packaged runtime (edgeship-runtime.service)     ${mib(rt?.hwmKiB).padStart(10)}        ${mib(rt?.rssKiB).padStart(10)}        ${mib(rtIdle?.rssKiB)}`);
+    console.log(`packaged edge worker (edgeship-edge-worker)     ${mib(wk?.hwmKiB).padStart(10)}        ${mib(wk?.rssKiB).padStart(10)}        ${mib(wkIdle?.rssKiB)}`);
     console.log(`source runtime under tsx (for comparison)       ${mib(ts?.hwmKiB).padStart(10)}        ${mib(ts?.rssKiB)}`);
   } finally {
     await Promise.all(children.map((c) => stop(c)));

@@ -6,10 +6,10 @@
 // Fields and example: docs/install-device.md, packaging/device.example.json.
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
 import { COMPILE_TARGETS } from '../common/contracts';
 import { DEVICE_ID_PATTERN } from '../common/ids';
 import type { EdgeDevice } from '../activities/edge/device';
+import { array, boolean, literal, number, object, oneOf, optional, parse, pathText, string, tagged, withDefault, type Infer, type Issue } from '../edge/shape';
 
 export const DEFAULT_DEVICE_CONFIG = '/etc/edgeship/device.json';
 export const DEFAULT_MODEL_DIR = '/var/lib/edgeship/models';
@@ -19,73 +19,89 @@ export function deviceConfigPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 // Same rules as the inventory's device paths: the GPU side quotes them into remote commands.
-const absolutePath = (what: string) =>
-  z.string({ error: `${what}: an absolute path is required` })
-    .refine((p) => path.posix.isAbsolute(p), `${what} must be an absolute path`)
-    .refine((p) => /^[A-Za-z0-9._/@+-]+$/.test(p), `${what} may contain only letters, digits and . _ / @ + -`)
-    .refine((p) => p === '/' || (path.posix.normalize(p) === p && !p.endsWith('/')), `${what} must be normalized (no "..", "//" or trailing "/")`);
+// `what` names the field in the messages; an array's items are named by their path instead.
+const absolutePath = (what?: string) => {
+  const named = (m: string): string => (what ? `${what} ${m}` : m);
+  return string({
+    typeMessage: what ? `${what}: an absolute path is required` : 'an absolute path is required',
+    rules: [
+      [(p) => path.posix.isAbsolute(p), named('must be an absolute path')],
+      [(p) => /^[A-Za-z0-9._/@+-]+$/.test(p), named('may contain only letters, digits and . _ / @ + -')],
+      [(p) => p === '/' || (path.posix.normalize(p) === p && !p.endsWith('/')), named('must be normalized (no "..", "//" or trailing "/")')],
+    ],
+  });
+};
 
-const restartSchema = z.discriminatedUnion('method', [
+const restartSchema = tagged('method', {
   /** The packaged runtime follows `current` by itself: no command, no privilege. */
-  z.strictObject({ method: z.literal('self-reload') }),
+  'self-reload': object({ method: literal('self-reload') }, { strict: true }),
   /** argv run without a shell, e.g. docker compose -f /opt/edgeinfer/compose.yml restart edgeinfer. */
-  z.strictObject({
-    method: z.literal('command'),
-    argv: z.array(z.string().min(1)).min(1, 'restart.argv needs at least the program')
-      .refine((a) => a.length === 0 || path.posix.isAbsolute(a[0]), 'restart.argv[0] must be an absolute path (e.g. /usr/bin/docker): the service does not search PATH for it'),
+  command: object({
+    method: literal('command'),
+    argv: array(string({ min: 1 }), { min: 1, minMessage: 'restart.argv needs at least the program' }),
+  }, {
+    strict: true,
+    refine: (r, report) => {
+      if (r.argv.length > 0 && !path.posix.isAbsolute(r.argv[0])) report(['argv', 0], 'restart.argv[0] must be an absolute path (e.g. /usr/bin/docker): the service does not search PATH for it');
+    },
   }),
-], { error: 'restart.method must be "self-reload" (the packaged runtime) or "command" (with argv)' });
+}, 'restart.method must be "self-reload" (the packaged runtime) or "command" (with argv)');
 
 const hostPort = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
-const temporalSchema = z.strictObject({
-  address: z.string().regex(hostPort, 'temporal.address must be host:port, e.g. temporal.example.com:7233').optional(),
-  namespace: z.string().min(1).max(255).optional(),
-  tls: z.strictObject({
-    clientCertFile: absolutePath('temporal.tls.clientCertFile').optional(),
-    clientKeyFile: absolutePath('temporal.tls.clientKeyFile').optional(),
-    serverCaFile: absolutePath('temporal.tls.serverCaFile').optional(),
-    serverName: z.string().min(1).max(253).optional(),
-  }).optional(),
+const temporalSchema = object({
+  address: optional(string({ pattern: hostPort, patternMessage: 'temporal.address must be host:port, e.g. temporal.example.com:7233' })),
+  namespace: optional(string({ min: 1, max: 255 })),
+  tls: optional(object({
+    clientCertFile: optional(absolutePath('temporal.tls.clientCertFile')),
+    clientKeyFile: optional(absolutePath('temporal.tls.clientKeyFile')),
+    serverCaFile: optional(absolutePath('temporal.tls.serverCaFile')),
+    serverName: optional(string({ min: 1, max: 253 })),
+  }, { strict: true })),
   /** A file holding the API key (Temporal Cloud); the key itself never sits in device.json. */
-  apiKeyFile: absolutePath('temporal.apiKeyFile').optional(),
+  apiKeyFile: optional(absolutePath('temporal.apiKeyFile')),
   /** A profile of a temporal.toml (Temporal's envconfig), e.g. /etc/edgeship/temporal.toml. */
-  profile: z.string().min(1).optional(),
-  configFile: absolutePath('temporal.configFile').optional(),
-}).superRefine((t, ctx) => {
-  if (Boolean(t.tls?.clientCertFile) !== Boolean(t.tls?.clientKeyFile)) {
-    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'temporal.tls.clientCertFile and clientKeyFile go together (mTLS needs both): set both or neither' });
-  }
-  if (!t.address && !t.configFile) {
-    ctx.addIssue({ code: 'custom', path: ['address'], message: 'temporal.address is required (or temporal.configFile with a profile that has one)' });
-  }
-  if (t.profile && !t.configFile) {
-    ctx.addIssue({ code: 'custom', path: ['profile'], message: 'temporal.profile needs temporal.configFile: the service user has no home directory to find a temporal.toml in' });
-  }
+  profile: optional(string({ min: 1 })),
+  configFile: optional(absolutePath('temporal.configFile')),
+}, {
+  strict: true,
+  typeMessage: 'the Temporal connection is required, at least { "address": "temporal.example.com:7233" }',
+  refine: (t, report) => {
+    if (Boolean(t.tls?.clientCertFile) !== Boolean(t.tls?.clientKeyFile)) {
+      report(['tls'], 'temporal.tls.clientCertFile and clientKeyFile go together (mTLS needs both): set both or neither');
+    }
+    if (!t.address && !t.configFile) report(['address'], 'temporal.address is required (or temporal.configFile with a profile that has one)');
+    if (t.profile && !t.configFile) report(['profile'], 'temporal.profile needs temporal.configFile: the service user has no home directory to find a temporal.toml in');
+  },
 });
 
-const trustSchema = z.strictObject({
-  publicKeyFiles: z.array(absolutePath('trust.publicKeyFiles[]')).max(32),
-  requireSignatures: z.boolean(),
-}).refine((t) => !t.requireSignatures || t.publicKeyFiles.length > 0, { message: 'trust.requireSignatures is true but trust.publicKeyFiles is empty: add the release public key (/etc/edgeship/keys/<id>.pub)' });
+const trustSchema = object({
+  publicKeyFiles: array(absolutePath(), { max: 32 }),
+  requireSignatures: boolean(),
+}, {
+  strict: true,
+  refine: (t, report) => {
+    if (t.requireSignatures && t.publicKeyFiles.length === 0) report([], 'trust.requireSignatures is true but trust.publicKeyFiles is empty: add the release public key (/etc/edgeship/keys/<id>.pub)');
+  },
+});
 
-export const DeviceConfigSchema = z.strictObject({
-  id: z.string({ error: (iss) => (iss.code === 'invalid_type' ? 'id is required: the device id the GPU server enrolled (e.g. "pi-01")' : undefined) }).regex(DEVICE_ID_PATTERN, 'id: 1-63 lowercase letters, digits or dashes'),
-  target: z.enum(COMPILE_TARGETS, { error: `target must be one of ${COMPILE_TARGETS.join(', ')}` }),
-  modelDir: absolutePath('modelDir').default(DEFAULT_MODEL_DIR),
-  runtime: z.strictObject({
-    host: z.string().min(1).max(253).regex(/^[A-Za-z0-9.:-]+$/, 'runtime.host: a host name or IP address').default('127.0.0.1'),
-    port: z.number({ error: (iss) => (iss.code === 'invalid_type' ? 'runtime.port must be a number' : undefined) }).int().min(1).max(65535).default(9000),
-    inferenceWorkers: z.number().int().min(0).max(16).optional(),
-    intraOpThreads: z.number().int().min(1).max(64).optional(),
-  }).prefault({}),
-  restart: restartSchema.prefault({ method: 'self-reload' }),
-  keepBackups: z.number().int().min(1).max(100).default(3),
+export const DeviceConfigSchema = object({
+  id: string({ typeMessage: 'id is required: the device id the GPU server enrolled (e.g. "pi-01")', pattern: DEVICE_ID_PATTERN, patternMessage: 'id: 1-63 lowercase letters, digits or dashes' }),
+  target: oneOf(COMPILE_TARGETS, `target must be one of ${COMPILE_TARGETS.join(', ')}`),
+  modelDir: withDefault(absolutePath('modelDir'), DEFAULT_MODEL_DIR),
+  runtime: withDefault(object({
+    host: withDefault(string({ max: 253, pattern: /^[A-Za-z0-9.:-]+$/, patternMessage: 'runtime.host: a host name or IP address' }), '127.0.0.1'),
+    port: withDefault(number({ int: true, min: 1, max: 65535, typeMessage: 'runtime.port must be a number' }), 9000),
+    inferenceWorkers: optional(number({ int: true, min: 0, max: 16 })),
+    intraOpThreads: optional(number({ int: true, min: 1, max: 64 })),
+  }, { strict: true }), {}),
+  restart: withDefault(restartSchema, { method: 'self-reload' }),
+  keepBackups: withDefault(number({ int: true, min: 1, max: 100 }), 3),
   temporal: temporalSchema,
-  trust: trustSchema.default({ publicKeyFiles: [], requireSignatures: false }),
-});
+  trust: withDefault(trustSchema, { publicKeyFiles: [], requireSignatures: false }),
+}, { strict: true });
 
-export type DeviceConfig = z.infer<typeof DeviceConfigSchema>;
+export type DeviceConfig = Infer<typeof DeviceConfigSchema>;
 
 export class DeviceConfigError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
@@ -94,18 +110,19 @@ export class DeviceConfigError extends Error {
   }
 }
 
-function issueText(issue: z.core.$ZodIssue): string {
-  const where = issue.path.map(String).join('.');
-  // Our messages name their field already; zod's generic ones ("Invalid input") get the path.
-  const msg = issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')} (remove ${issue.keys.length > 1 ? 'them' : 'it'}; see /usr/share/doc/edgeship-device/device.example.json)` : issue.message;
+function issueText(issue: Issue): string {
+  const where = pathText(issue.path);
+  // Our messages name their field already; the generic ones ("must not be empty") get the path.
+  const keys = issue.unknownKeys;
+  const msg = keys ? `unknown field${keys.length > 1 ? 's' : ''} ${keys.join(', ')} (remove ${keys.length > 1 ? 'them' : 'it'}; see /usr/share/doc/edgeship-device/device.example.json)` : issue.message;
   return where && !msg.startsWith(where) ? `${where}: ${msg}` : msg;
 }
 
 /** Validates a parsed device.json; every problem, or the config with defaults applied. */
 export function parseDeviceConfig(raw: unknown, file = DEFAULT_DEVICE_CONFIG): DeviceConfig {
-  const parsed = DeviceConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new DeviceConfigError(file, parsed.error.issues.map(issueText));
-  return parsed.data;
+  const parsed = parse(DeviceConfigSchema, raw);
+  if (!parsed.ok) throw new DeviceConfigError(file, parsed.issues.map(issueText));
+  return parsed.value;
 }
 
 export function loadDeviceConfig(file = deviceConfigPath()): DeviceConfig {

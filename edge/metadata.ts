@@ -2,33 +2,34 @@
 // normalization from here and validateDeployment its probes, so a malformed file must be
 // rejected with a precise reason rather than half-used.
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
 import { COMPILE_TARGETS, type ModelMetadata } from '../common/contracts';
 import { SHA256_PATTERN } from '../common/ids';
+import { array, finiteNumber, literal, number, object, oneOf, optional, parse, pathText, record, string, boolean } from './shape';
 
-const finite = z.number().refine(Number.isFinite, 'must be a finite number');
-const nineFinite = z.array(finite).length(9);
-const window = z.array(z.array(finite).length(9)).length(100);
+const finite = finiteNumber();
+const nineFinite = array(finite, { length: 9 });
+const window = array(array(finite, { length: 9 }), { length: 100 });
+const int = number({ int: true });
 
-export const ModelMetadataSchema = z.object({
-  schema: z.literal('edgeship.model/1'),
-  modelName: z.string().min(1),
-  format: z.enum(['onnx', 'hef']),
-  target: z.enum(COMPILE_TARGETS),
-  sha256: z.string().regex(SHA256_PATTERN, '64 lowercase hex characters'),
-  sizeBytes: z.number().int().nonnegative(),
-  input: z.object({ name: z.string().min(1), shape: z.array(z.number().int()) }),
-  output: z.object({ name: z.string().min(1), shape: z.array(z.number().int()) }),
-  normalization: z.object({
+export const ModelMetadataSchema = object({
+  schema: literal('edgeship.model/1'),
+  modelName: string({ min: 1 }),
+  format: oneOf(['onnx', 'hef']),
+  target: oneOf(COMPILE_TARGETS),
+  sha256: string({ pattern: SHA256_PATTERN, patternMessage: '64 lowercase hex characters' }),
+  sizeBytes: number({ int: true, min: 0 }),
+  input: object({ name: string({ min: 1 }), shape: array(int) }),
+  output: object({ name: string({ min: 1 }), shape: array(int) }),
+  normalization: object({
     mean: nineFinite,
-    std: z.array(finite.refine((v) => v > 0, 'std must be > 0')).length(9),
+    std: array(finiteNumber([[(v) => v > 0, 'std must be > 0']]), { length: 9 }),
   }),
-  opset: z.number().int().optional(),
-  conv2d: z.boolean().optional(),
-  sourceCheckpointSha256: z.string().optional(),
-  exportedFromOnnxSha256: z.string().optional(),
-  versions: z.record(z.string(), z.string()),
-  probes: z.array(z.object({ name: z.string().min(1), window, reference: z.array(finite).min(1) })),
+  opset: optional(int),
+  conv2d: optional(boolean()),
+  sourceCheckpointSha256: optional(string()),
+  exportedFromOnnxSha256: optional(string()),
+  versions: record(string()),
+  probes: array(object({ name: string({ min: 1 }), window, reference: array(finite, { min: 1 }) })),
 });
 
 export class MetadataError extends Error {
@@ -39,12 +40,12 @@ export class MetadataError extends Error {
 }
 
 export function parseModelMetadata(raw: unknown, source: string): ModelMetadata {
-  const parsed = ModelMetadataSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  const parsed = parse(ModelMetadataSchema, raw);
+  if (!parsed.ok) {
+    const issues = parsed.issues.slice(0, 5).map((i) => `${pathText(i.path) || '(root)'}: ${i.message}`).join('; ');
     throw new MetadataError(`${source} is not valid model metadata: ${issues}`);
   }
-  return parsed.data as ModelMetadata;
+  return parsed.value;
 }
 
 export async function readModelMetadata(file: string): Promise<ModelMetadata> {

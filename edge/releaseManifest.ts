@@ -12,36 +12,37 @@
 // the verifier looks the key up by id and the signature must hold under that key).
 // Node-only (node:crypto), shared by the GPU side (signing) and the device (activities, runtime).
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
 import { canonicalJson } from '../common/canonicalJson';
 import { COMPILE_TARGETS, type CompileTarget } from '../common/contracts';
 import { SHA256_PATTERN } from '../common/ids';
+import { literal, number, object, oneOf, parse, pathText, string, type Infer } from './shape';
 
 export const MANIFEST_SCHEMA = 'edgeship.release-manifest/1';
 export const MANIFEST_SUFFIX = '.manifest.json';
 const KEY_ID = /^ed25519:[0-9a-f]{16}$/;
 
-const sha = z.string().regex(SHA256_PATTERN, '64 lowercase hex characters');
+const sha = string({ pattern: SHA256_PATTERN, patternMessage: '64 lowercase hex characters' });
+const keyId = string({ pattern: KEY_ID, patternMessage: 'ed25519: and 16 lowercase hex digits' });
 
-export const ReleaseManifestSchema = z.strictObject({
-  schema: z.literal(MANIFEST_SCHEMA),
-  modelName: z.string().min(1).max(200),
-  target: z.enum(COMPILE_TARGETS),
+export const ReleaseManifestSchema = object({
+  schema: literal(MANIFEST_SCHEMA),
+  modelName: string({ min: 1, max: 200 }),
+  target: oneOf(COMPILE_TARGETS),
   /** Monotonic per model name (the GPU store's counter): the device refuses lower ones. */
-  sequence: z.number().int().positive(),
-  createdAt: z.string().min(1),
-  keyId: z.string().regex(KEY_ID),
-  model: z.strictObject({ file: z.string().min(1), sha256: sha, sizeBytes: z.number().int().nonnegative() }),
-  metadata: z.strictObject({ sha256: sha }),
-});
+  sequence: number({ int: true, min: 1 }),
+  createdAt: string({ min: 1 }),
+  keyId,
+  model: object({ file: string({ min: 1 }), sha256: sha, sizeBytes: number({ int: true, min: 0 }) }, { strict: true }),
+  metadata: object({ sha256: sha }, { strict: true }),
+}, { strict: true });
 
-export const SignedManifestSchema = z.strictObject({
+export const SignedManifestSchema = object({
   manifest: ReleaseManifestSchema,
-  signature: z.strictObject({ alg: z.literal('ed25519'), keyId: z.string().regex(KEY_ID), value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'base64 of 64 bytes') }),
-});
+  signature: object({ alg: literal('ed25519'), keyId, value: string({ pattern: /^[A-Za-z0-9+/]{86}==$/, patternMessage: 'base64 of 64 bytes' }) }, { strict: true }),
+}, { strict: true });
 
-export type ReleaseManifest = z.infer<typeof ReleaseManifestSchema> & { target: CompileTarget };
-export type SignedManifest = z.infer<typeof SignedManifestSchema>;
+export type ReleaseManifest = Infer<typeof ReleaseManifestSchema> & { target: CompileTarget };
+export type SignedManifest = Infer<typeof SignedManifestSchema>;
 
 export function manifestPathOf(modelFile: string): string {
   return `${modelFile}${MANIFEST_SUFFIX}`;
@@ -100,12 +101,12 @@ export function signatureHolds(signed: SignedManifest, publicKey: KeyObject): bo
 
 /** Parses a manifest file's JSON; throws with a reason naming the first problems. */
 export function parseSignedManifest(raw: unknown, source: string): SignedManifest {
-  const parsed = SignedManifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 4).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+  const parsed = parse(SignedManifestSchema, raw);
+  if (!parsed.ok) {
+    const issues = parsed.issues.slice(0, 4).map((i) => `${pathText(i.path) || '(root)'}: ${i.message}`).join('; ');
     throw new Error(`${source} is not a signed release manifest: ${issues}`);
   }
-  return parsed.data;
+  return parsed.value;
 }
 
 export function serializeSignedManifest(s: SignedManifest): string {

@@ -16,6 +16,7 @@
 import { ErrorType } from '../../common/errors';
 import { heartbeat, sleep } from './activityContext';
 import { edgeFailure } from './failures';
+import { httpGet, HttpGetError, type HttpGetResult } from './httpGet';
 
 export interface HealthObservation {
   status: number | null; // null: no HTTP answer
@@ -55,19 +56,18 @@ export function wholeMs(ms: number): number {
 
 export async function probeHealth(healthUrl: string, requestTimeoutMs = 2000): Promise<HealthObservation> {
   const timeoutMs = wholeMs(requestTimeoutMs);
-  let res: Response;
+  let res: HttpGetResult;
   try {
-    res = await fetch(healthUrl, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    res = await httpGet(healthUrl, { timeoutMs, headers: { accept: 'application/json' } });
   } catch (err) {
-    if ((err as Error)?.name === 'TimeoutError') {
+    if (err instanceof HttpGetError && err.kind === 'timeout') {
       return { status: null, healthy: false, sha256Prefix: null, sha256: null, reason: `unreachable: no answer within ${timeoutMs} ms`, timedOut: true };
     }
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { status: null, healthy: false, sha256Prefix: null, sha256: null, reason: `unreachable: ${cause ?? (err as Error).message}` };
+    return { status: null, healthy: false, sha256Prefix: null, sha256: null, reason: `unreachable: ${(err as HttpGetError).code ?? (err as Error).message}` };
   }
   let body: Record<string, unknown> = {};
   try {
-    const parsed: unknown = await res.json();
+    const parsed: unknown = JSON.parse(res.body);
     if (parsed && typeof parsed === 'object') body = parsed as Record<string, unknown>;
   } catch {
     // A non-JSON body is reported through the status alone.

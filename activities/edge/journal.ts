@@ -6,11 +6,11 @@
 // another deployment and must never restore (or be refused by) an earlier run's journal.
 import { readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { z } from 'zod';
 import type { BackupRecord, DeploymentRun } from '../../common/contracts';
 import { SHA256_PATTERN } from '../../common/ids';
 import { writeFileAtomic } from '../../lib/durableFs';
 import { ErrorType } from '../../common/errors';
+import { literal, nullable, object, oneOf, parse, string, type Infer } from '../../edge/shape';
 import { edgeFailure } from './failures';
 import { journalDir, journalPath, MODEL_EXTS, releasePath } from './modelDir';
 
@@ -27,22 +27,22 @@ export const JOURNAL_SCHEMA = 'edgeship.swap-journal/2';
 /** Journals of edgeship before run-scoped journals: keyed by workflow id only, never used. */
 const LEGACY_SCHEMA = 'edgeship.swap-journal/1';
 
-const sha = z.string().regex(SHA256_PATTERN);
+const sha = string({ pattern: SHA256_PATTERN });
 
-const JournalSchema = z.object({
-  schema: z.literal(JOURNAL_SCHEMA),
-  deploymentId: z.string().min(1),
-  runId: z.string().min(1),
-  deviceId: z.string(),
+const JournalSchema = object({
+  schema: literal(JOURNAL_SCHEMA),
+  deploymentId: string({ min: 1 }),
+  runId: string({ min: 1 }),
+  deviceId: string(),
   sha256: sha,
-  ext: z.enum(MODEL_EXTS),
-  backup: z.object({ sha256: sha, backupPath: z.string(), releasePath: z.string() }).nullable(),
-  phase: z.enum(SWAP_PHASES),
-  createdAt: z.string(),
-  updatedAt: z.string(),
+  ext: oneOf(MODEL_EXTS),
+  backup: nullable(object({ sha256: sha, backupPath: string(), releasePath: string() })),
+  phase: oneOf(SWAP_PHASES),
+  createdAt: string(),
+  updatedAt: string(),
 });
 
-export type SwapJournal = z.infer<typeof JournalSchema>;
+export type SwapJournal = Infer<typeof JournalSchema>;
 
 export function newJournal(run: DeploymentRun, deviceId: string, sha256: string, ext: SwapJournal['ext'], backup: BackupRecord | null, at: Date): SwapJournal {
   const stamp = at.toISOString();
@@ -64,8 +64,8 @@ function parseJournal(text: string): Parsed {
     return { kind: 'corrupt' };
   }
   if ((raw as { schema?: unknown } | null)?.schema === LEGACY_SCHEMA) return { kind: 'legacy' };
-  const parsed = JournalSchema.safeParse(raw);
-  return parsed.success ? { kind: 'journal', journal: parsed.data } : { kind: 'corrupt' };
+  const parsed = parse(JournalSchema, raw);
+  return parsed.ok ? { kind: 'journal', journal: parsed.value } : { kind: 'corrupt' };
 }
 
 /**

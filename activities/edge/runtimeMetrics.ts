@@ -1,6 +1,7 @@
 // Reading the runtime's GET /metrics (Prometheus text, edge/metrics.ts) for the soak watcher: the
 // few series it judges, and their increase between two readings. Pure apart from the fetch.
 import { wholeMs } from './health';
+import { httpGet, HttpGetError } from './httpGet';
 
 /** The part of one /metrics reading the watcher uses. */
 export interface MetricsReading {
@@ -120,16 +121,14 @@ export function histogramP95Ms(buckets: ReadonlyArray<{ le: number; count: numbe
 
 /** GET /metrics: the reading, or why there is none (no answer, not 200). Cancellation throws. */
 export async function readMetrics(metricsUrl: string, timeoutMs: number, cancel?: AbortSignal): Promise<{ reading: MetricsReading } | { error: string }> {
-  const timeout = AbortSignal.timeout(wholeMs(timeoutMs));
   try {
-    const res = await fetch(metricsUrl, { signal: cancel ? AbortSignal.any([timeout, cancel]) : timeout });
-    const text = await res.text();
+    const res = await httpGet(metricsUrl, { timeoutMs: wholeMs(timeoutMs), signal: cancel });
     if (res.status !== 200) return { error: `HTTP ${res.status}` };
-    return { reading: parseMetrics(text) };
+    return { reading: parseMetrics(res.body) };
   } catch (err) {
     cancel?.throwIfAborted();
-    const cause = (err as { cause?: { code?: string } }).cause?.code;
-    return { error: (err as Error).name === 'TimeoutError' ? `no answer within ${wholeMs(timeoutMs)} ms` : (cause ?? (err as Error).message) };
+    if (err instanceof HttpGetError && err.kind === 'timeout') return { error: `no answer within ${wholeMs(timeoutMs)} ms` };
+    return { error: (err as HttpGetError).code ?? (err as Error).message };
   }
 }
 

@@ -45,9 +45,11 @@ export function unitCommand(root: string, unit: string): { argv: string[]; env: 
   if (!line) throw new Error(`${unit} has no ExecStart`);
   const argv = line[1].trim().split(/\s+/);
   const env: Record<string, string> = {};
-  // Environment=A=1 B=2 (no quoting in our units; a quoted value would need systemd's rules).
+  // Environment=A=1 "B=2 3": whitespace-separated assignments, one with spaces in double quotes
+  // (what our units use; systemd's full rules, escapes included: scripts/sim/arm64/unitFile.ts).
   for (const m of text.matchAll(/^Environment=(.+)$/gm)) {
-    for (const pair of m[1].trim().split(/\s+/)) {
+    for (const word of m[1].trim().match(/"[^"]*"|\S+/g) ?? []) {
+      const pair = word.startsWith('"') ? word.slice(1, -1) : word;
       const eq = pair.indexOf('=');
       if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
     }

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
 export type DebArch = 'arm64' | 'amd64';
@@ -66,12 +67,94 @@ export function prune(nodeModules: string, arch: DebArch): PruneStep[] {
   // by webpack while bundling workflow code (bundler.js names it by require.resolve, a path, when
   // it builds a webpack config). The device's worker registers activities only and never bundles.
   steps.push({ what: '@swc/* and swc-loader', why: 'loaded only when a worker bundles workflow code; the edge worker registers activities only', bytes: removeAll([path.join(nodeModules, '@swc'), path.join(nodeModules, 'swc-loader')]) });
+  steps.push(...replaceWorkflowBundler(nodeModules));
   const declarations: string[] = [];
   walk(nodeModules, (f) => {
     if (/\.d\.[cm]?ts$|\.d\.ts\.map$|\.js\.map$|\.tsbuildinfo$/.test(f)) declarations.push(f);
   });
   steps.push({ what: 'type declarations and source maps', why: 'node never reads .d.ts; source maps are read only with --enable-source-maps, which the units do not set', bytes: removeAll(declarations) });
   return steps;
+}
+
+export const BUNDLER_STUB = path.join(__dirname, 'workflowBundlerStub.js');
+/** What only the SDK's workflow bundler requires (@temporalio/worker's package.json dependencies). */
+const BUNDLER_ONLY = ['webpack', 'memfs', 'unionfs', 'swc-loader', 'source-map-loader', '@swc/core'];
+
+interface PackageJson {
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+}
+
+/**
+ * The top-level packages of `nodeModules` that `roots` need, following package.json dependencies
+ * (a dependency nested under its dependent's own node_modules is part of that package), except
+ * the edges `cut` names as "dependent>dependency".
+ */
+export function reachablePackages(nodeModules: string, roots: string[], cut: Set<string>): Set<string> {
+  const seen = new Set<string>();
+  const visit = (dir: string, name: string): void => {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as PackageJson;
+    for (const dep of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies, ...pkg.peerDependencies })) {
+      if (cut.has(`${name}>${dep}`)) continue;
+      const nested = path.join(dir, 'node_modules', dep);
+      if (existsSync(path.join(nested, 'package.json'))) {
+        visit(nested, dep);
+        continue;
+      }
+      if (seen.has(dep) || !existsSync(path.join(nodeModules, dep, 'package.json'))) continue;
+      seen.add(dep);
+      visit(path.join(nodeModules, dep), dep);
+    }
+  };
+  for (const r of roots) {
+    if (!existsSync(path.join(nodeModules, r, 'package.json'))) continue;
+    seen.add(r);
+    visit(path.join(nodeModules, r), r);
+  }
+  return seen;
+}
+
+function topLevelPackages(nodeModules: string): string[] {
+  return readdirSync(nodeModules).filter((e) => !e.startsWith('.')).flatMap((e) => (e.startsWith('@') ? readdirSync(path.join(nodeModules, e)).map((s) => `${e}/${s}`) : [e]));
+}
+
+/** The names a TypeScript-emitted CommonJS module exports (`exports.X =` before its first require). */
+export function declaredExports(js: string): string[] {
+  const firstRequire = js.search(/\brequire\(/);
+  const header = firstRequire < 0 ? js : js.slice(0, firstRequire);
+  return [...new Set([...header.matchAll(/\bexports\.(\w+)\s*=/g)].map((m) => m[1]))].sort();
+}
+
+/**
+ * Replaces @temporalio/worker's workflow bundler with workflowBundlerStub.js (same exports; it
+ * throws WorkflowBundlingNotInPackage instead of bundling) and removes what only the bundler
+ * needed: webpack, memfs, unionfs and their own dependencies. Refuses, failing the build, an SDK
+ * whose bundler exports other names than the stub (a new SDK version must be looked at again).
+ */
+export function replaceWorkflowBundler(nodeModules: string): PruneStep[] {
+  const bundler = path.join(nodeModules, '@temporalio', 'worker', 'lib', 'workflow', 'bundler.js');
+  if (!existsSync(bundler)) return [];
+  // The original is read, not loaded: it loads the core bridge, whose binary for another
+  // architecture cannot load here. TypeScript declares every export before the first require().
+  const original = declaredExports(readFileSync(bundler, 'utf8'));
+  writeFileSync(bundler, readFileSync(BUNDLER_STUB));
+  // The stub loads nothing but node:module (and resolves a path), so it is loaded to be sure.
+  const load = createRequire(bundler);
+  delete load.cache[bundler];
+  const replaced = Object.keys(load(bundler) as Record<string, unknown>).sort();
+  delete load.cache[bundler];
+  if (original.length === 0 || original.join() !== replaced.join()) {
+    throw new Error(`@temporalio/worker's workflow/bundler.js exports [${original.join(', ')}], the device package's stub (${BUNDLER_STUB}) [${replaced.join(', ')}]: update the stub for this SDK version`);
+  }
+  const manifest = JSON.parse(readFileSync(path.join(nodeModules, '..', 'package.json'), 'utf8')) as PackageJson;
+  const keep = reachablePackages(nodeModules, Object.keys(manifest.dependencies ?? {}), new Set(BUNDLER_ONLY.map((d) => `@temporalio/worker>${d}`)));
+  const unused = topLevelPackages(nodeModules).filter((p) => !keep.has(p));
+  const bytes = removeAll([...unused.map((p) => path.join(nodeModules, p)), path.join(path.dirname(bundler), 'bundler')]);
+  for (const scope of readdirSync(nodeModules).filter((e) => e.startsWith('@'))) {
+    if (readdirSync(path.join(nodeModules, scope)).length === 0) rmSync(path.join(nodeModules, scope), { recursive: true });
+  }
+  return [{ what: `workflow bundler: ${unused.length} packages (webpack, memfs, unionfs and what only they need)`, why: 'the edge worker registers activities only; @temporalio/worker/lib/workflow/bundler.js is replaced by a stub that says bundling is not in the package', bytes }];
 }
 
 export interface StagedModules {
@@ -86,7 +169,7 @@ export interface StagedModules {
 export function stageNodeModules(opts: { projectRoot: string; cacheDir: string; arch: DebArch; manifest: Record<string, unknown>; log: (line: string) => void }): StagedModules {
   const lock = readFileSync(path.join(opts.projectRoot, 'package-lock.json'));
   const npmrc = readFileSync(path.join(opts.projectRoot, '.npmrc'));
-  const pruneSource = readFileSync(__filename);
+  const pruneSource = Buffer.concat([readFileSync(__filename), readFileSync(BUNDLER_STUB)]);
   const key = createHash('sha256').update(JSON.stringify(opts.manifest)).update(lock).update(npmrc).update(pruneSource).update(opts.arch).digest('hex').slice(0, 16);
   const dir = path.join(opts.cacheDir, `node_modules-${opts.arch}-${key}`);
   const reportFile = `${dir}.json`;

@@ -109,10 +109,18 @@ describe('device package (amd64 .deb, extracted, real processes)', function () {
     assert.deepEqual((await readdir(app)).sort(), ['activities', 'common', 'device', 'edge', 'lib', 'node_modules', 'package.json', 'workers']);
     assert.deepEqual(await readdir(path.join(app, 'activities')), ['edge']);
     const modules = await readdir(path.join(app, 'node_modules'));
-    for (const absent of ['tsx', 'typescript', 'mocha', 'eslint', 'node-ssh', 'ssh2', '@swc']) assert.ok(!modules.includes(absent), `${absent} must not be packaged`);
+    for (const absent of ['tsx', 'typescript', 'mocha', 'eslint', 'node-ssh', 'ssh2', '@swc', 'webpack', 'memfs', 'unionfs', 'zod']) assert.ok(!modules.includes(absent), `${absent} must not be packaged`);
     assert.deepEqual(await readdir(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6')), ['linux']);
     assert.deepEqual(await readdir(path.join(app, 'node_modules/onnxruntime-node/bin/napi-v6/linux')), ['x64']);
     assert.deepEqual(await readdir(path.join(app, 'node_modules/@temporalio/core-bridge/releases')), ['x86_64-unknown-linux-gnu']);
+    // The edge worker runs with --jitless (its unit's EDGESHIP_NODE_FLAGS), where node 20's fetch dies on
+    // undici's WebAssembly parser with an uncatchable ReferenceError: no device code may call fetch.
+    const callers = (await run('grep', ['-rl', '--include=*.js', '-e', 'fetch(', 'activities', 'common', 'device', 'edge', 'workers'], { cwd: app }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }))).stdout.trim();
+    assert.equal(callers, '', `device code calls fetch: ${callers}`);
+    // The SDK's workflow bundler is a stub in the package: bundling says why it cannot, clearly.
+    const sdk = path.join(app, 'node_modules/@temporalio/worker');
+    const bundling = await run('/usr/bin/node', ['-e', `require(${JSON.stringify(sdk)}).bundleWorkflowCode({ workflowsPath: '/nonexistent' }).catch((e) => { console.log(e.name + ': ' + e.message); })`]);
+    assert.match(bundling.stdout, /^WorkflowBundlingNotInPackage: workflow bundling is not part of the edgeship device package: the edge worker runs activities only/, bundling.stderr);
     const { stdout } = await run(cli(), ['--version']);
     assert.match(stdout, new RegExp(`^edgeship-device ${projectVersion.replace(/\./g, '\\.')} \\(edge API \\d+, node 2\\d\\.`));
   });
