@@ -46,7 +46,7 @@ export function unitCommand(root: string, unit: string): { argv: string[]; env: 
   const argv = line[1].trim().split(/\s+/);
   const env: Record<string, string> = {};
   // Environment=A=1 "B=2 3": whitespace-separated assignments, one with spaces in double quotes
-  // (what our units use; systemd's full rules, escapes included: scripts/sim/arm64/unitFile.ts).
+  // (what our units use; systemd's full rules, escapes included: sim/arm64/unitFile.ts).
   for (const m of text.matchAll(/^Environment=(.+)$/gm)) {
     for (const word of m[1].trim().match(/"[^"]*"|\S+/g) ?? []) {
       const pair = word.startsWith('"') ? word.slice(1, -1) : word;
