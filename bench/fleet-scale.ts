@@ -1,6 +1,6 @@
 // `npm run bench:fleet-scale -- [--devices 2000] [--wave-size 200] [--max-parallel 200] [--canary-percent 1]
 //    [--program both|edgeship|bare] [--first edgeship|bare]
-//    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] [--max-cached-workflows 1000] [--keep]`
+//    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] (these three: with --program edgeship) [--max-cached-workflows 600] [--keep]`
 //
 // By default it runs two programs, one after the other, each in a process and on a dev server of
 // its own with the same settings (WAL, synchronous=NORMAL): edgeship's fleet rollout, then THE
@@ -117,7 +117,7 @@ async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): 
   rmSync(resultFile, { force: true });
   // Each program's workflows are bundled here, ahead of its run, as a production worker's are
   // (`npm run build`): webpack's memory stays out of the process whose peak RSS is measured.
-  const bundle = await writeWorkflowBundle(program === 'bare' ? require.resolve('./fleet-scale/bareEngineWorkflows') : require.resolve('../workflows'), path.join(tmpdir(), `fleet-scale-${process.pid}-${program}-bundle.js`));
+  const bundle = await writeWorkflowBundle(program === 'bare' ? require.resolve('./fleet-scale/bareEngineWorkflows') : require.resolve('../workflows'), path.join(tmpdir(), `fleet-scale-${process.pid}-${program}-bundle.js`), new DefaultLogger('WARN'));
   const child = spawn(process.execPath, [...process.execArgv, __filename, ...args, '--program', program, '--result-file', resultFile, '--workflow-bundle', bundle.file], { stdio: 'inherit' });
   // The child handles the signal itself (it stops its Workers and its dev server); this process
   // waits for it rather than dying first.
@@ -258,6 +258,9 @@ async function main(): Promise<void> {
     .addOption(new Option('--workflow-bundle <file>', 'the program\'s workflows prebuilt (used by --program both); else bundled in this process').hideHelp())
     .parse()
     .opts<Options>();
+  if (o.program === 'both' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) {
+    throw new InvalidArgumentError('--edge-queues per-device, --fail and --device-ms shape edgeship\'s run alone (the bare-engine program has no devices to route or fail): add --program edgeship');
+  }
   if (o.program === 'both') return compareBoth(o);
   if (o.program === 'bare' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) throw new InvalidArgumentError('the bare-engine program has no --edge-queues per-device, --fail or --device-ms: it is the engine alone');
   if ((o.maxParallel ?? o.waveSize) > 500) throw new InvalidArgumentError('--max-parallel (default: --wave-size) must be ≤ 500 (the request schema\'s bound)');

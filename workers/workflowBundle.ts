@@ -6,7 +6,7 @@
 //   node dist/workers/workflowBundle.js --out dist/workflow-bundle.js
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Runtime, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { Runtime, bundleWorkflowCode, type Logger, type WorkflowBundleOption } from '@temporalio/worker';
 
 /** A prebuilt bundle from a file, refused with the fix if it is missing or is not a bundle. */
 export function prebuiltWorkflowBundle(file: string): WorkflowBundleOption {
@@ -24,8 +24,8 @@ export async function workflowBundleFor(workflowsPath: string, prebuilt?: string
 }
 
 /** Bundles `workflowsPath` into `out` (atomically: a worker never reads half a bundle). */
-export async function writeWorkflowBundle(workflowsPath: string, out: string): Promise<{ file: string; bytes: number }> {
-  const { code } = await bundleWorkflowCode({ workflowsPath });
+export async function writeWorkflowBundle(workflowsPath: string, out: string, logger?: Logger): Promise<{ file: string; bytes: number }> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, ...(logger ? { logger } : {}) });
   const file = path.resolve(out);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, code);

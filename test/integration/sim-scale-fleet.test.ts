@@ -57,14 +57,36 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     assert.equal(probe.deviceId, 'dev-3');
   });
 
-  for (const edgeQueues of ['shared', 'per-device'] as const) {
-    it(`rolls 12 devices out in waves of 4 with the real workflows (${edgeQueues} edge queues) and prints the figures`, async () => {
-      const { stdout } = await run(process.execPath, ['--require', 'tsx/cjs', 'bench/fleet-scale.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--edge-queues', edgeQueues, '--dir', path.join(work, edgeQueues), '--timeout-min', '4'], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
-      assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 12 validated/);
-      assert.match(stdout, /canary 2, then 3 wave\(s\) of 4\/4\/2/);
-      assert.match(stdout, /pending children per workflow\s+\d+ of 2000/);
-      assert.match(stdout, /deviceOwner workflows: 12 \(12 running\)/);
-      assert.match(stdout, /no limit approached/);
-    });
-  }
+  const bench = (args: string[]) => run(process.execPath, ['--require', 'tsx/cjs', 'bench/fleet-scale.ts', '--devices', '12', '--wave-size', '4', '--canary-percent', '10', '--timeout-min', '4', ...args], { cwd: PROJECT_ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const rolledOut = (stdout: string): void => {
+    assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 12 validated/);
+    assert.match(stdout, /canary 2, then 3 wave\(s\) of 4\/4\/2/);
+    assert.match(stdout, /pending children per workflow\s+\d+ of 2000/);
+    assert.match(stdout, /deviceOwner workflows: 12 \(12 running\)/);
+    assert.match(stdout, /no limit approached/);
+  };
+
+  it('rolls 12 devices out in waves of 4 (one shared edge queue), then runs the bare-engine program of the same shape and prints both side by side', async () => {
+    const { stdout } = await bench(['--dir', path.join(work, 'shared')]);
+    rolledOut(stdout);
+    assert.match(stdout, /THE BARE-ENGINE PROGRAM \(not edgeship\)/);
+    assert.match(stdout, /bareDevice\s+12 × +29\.0 events, 5\.0 workflow tasks, 4\.0 activities/);
+    assert.match(stdout, /bareOwner\s+12 ×/);
+    assert.match(stdout, /devices\s+12\s+12\n/);
+    assert.match(stdout, /workflow executions\s+(\d+)\s+\1\n/, 'the same number of workflow executions in both programs');
+    assert.match(stdout, /ratio edgeship \/ bare engine \(devices\/s\): \d+\.\d\d×/);
+    assert.match(stdout, /goals \(issue 17, 2,000 devices on this machine\): .* — this run had 12 devices/);
+  });
+
+  it('rolls 12 devices out with a Worker per edge.<id> queue (edgeship alone: the bare engine has no devices to route)', async () => {
+    const { stdout } = await bench(['--program', 'edgeship', '--edge-queues', 'per-device', '--dir', path.join(work, 'per-device')]);
+    rolledOut(stdout);
+    assert.doesNotMatch(stdout, /BARE-ENGINE/);
+  });
+
+  it('refuses edgeship-only options when both programs would run, with the fix', async () => {
+    const err = await bench(['--edge-queues', 'per-device', '--dir', path.join(work, 'refused')]).then(() => undefined, (e: unknown) => e as { stderr: string; code: number });
+    assert.ok(err, 'the bench should have refused');
+    assert.match(err.stderr, /add --program edgeship/);
+  });
 });
