@@ -3,6 +3,8 @@ import type { RestoreBackupResult, ValidationReport } from '../../common/contrac
 import type { FleetDeviceRow } from '../../common/rollout';
 import type { DeviceState } from '../../workflows/report';
 import {
+  deployFailed,
+  deviceRolloutFailed,
   measuredValidation,
   ownerOutcomeOfDevice,
   ownerOutcomeOfRow,
@@ -127,6 +129,18 @@ describe('What happened to a device, in the report’s words (workflows/device/o
       assert.deepEqual(ownerOutcomeOfRow(row({ outcome: 'validated', revert: 'reverted', restore: { outcome: 'nothing-switched', restoredSha256: null } }), 'rolled-back', 'a', undefined), { kind: 'untouched', deploymentStatus: 'rolled-back', reason: 'nothing-switched' });
       assert.deepEqual(ownerOutcomeOfRow(row({ outcome: 'failed', restore: { outcome: 'restored', restoredSha256: 'b' } }), 'halted', 'a', undefined), { kind: 'rolled-back', servesSha256: 'b', deploymentStatus: 'halted' });
       assert.equal(ownerOutcomeOfRow(row({ outcome: 'skipped-offline', error: 'DeviceOffline: gone' }), 'completed', 'a', undefined).kind, 'skipped-offline');
+    });
+  });
+
+  describe('which outcomes count as failed', () => {
+    it('a deploy failed when the device failed, restored or not; never for a validated, offline, reverted or pending device', () => {
+      assert.deepEqual((['failed', 'failed-unrestored'] as const).map(deployFailed), [true, true]);
+      assert.deepEqual((['validated', 'skipped-offline', 'reverted', 'revert-failed', 'cancelled', 'pending', 'not-reached', 'awaiting-catch-up'] as const).map(deployFailed), [false, false, false, false, false, false, false, false]);
+    });
+
+    it('a device rollout closes Failed when its deploy failed or its revert did', () => {
+      assert.deepEqual((['failed', 'failed-unrestored', 'revert-failed'] as const).map(deviceRolloutFailed), [true, true, true]);
+      assert.deepEqual((['validated', 'skipped-offline', 'reverted', 'cancelled'] as const).map(deviceRolloutFailed), [false, false, false, false]);
     });
   });
 });

@@ -10,7 +10,7 @@ import type { DeploymentStatusName, DevicePhase, DeviceState, FailureSummary, St
 import { restoreChangedDevice } from './stepMeaning';
 
 // What a step's result says about the device (kept apart so the per-device workflow loads only that).
-export { measuredValidation, restoreChangedDevice, swapMayHaveSwitched, validationFigures } from './stepMeaning';
+export { deployFailed, deviceRolloutFailed, measuredValidation, restoreChangedDevice, swapMayHaveSwitched, validationFigures } from './stepMeaning';
 
 /** The steps of a plain deployment that show in a device's phase, and what each phase is called. */
 const STEP_PHASES = {

@@ -4,8 +4,18 @@
 // turns it into the report's words (a per-device workflow evaluates every module it imports once
 // per cached execution: npm run bench:workflow-heap). Tests: test/unit/device-outcomes.test.ts.
 import type { RestoreBackupResult, SwapFailureDetails, ValidationReport } from '../../common/contracts';
-import type { DeviceFigures } from '../../common/rollout';
+import type { DeviceFigures, FleetDeviceRow } from '../../common/rollout';
 import type { FailureSummary } from '../report';
+
+/** The device's deploy failed (its rollout restored it, or could not). */
+export function deployFailed(outcome: FleetDeviceRow['outcome']): boolean {
+  return outcome === 'failed' || outcome === 'failed-unrestored';
+}
+
+/** The device rollout closes Failed: its deploy failed, or its revert did (workflows/fleet/closeFailed.ts). */
+export function deviceRolloutFailed(outcome: FleetDeviceRow['outcome']): boolean {
+  return deployFailed(outcome) || outcome === 'revert-failed';
+}
 
 /**
  * Did the restore change the device? A restore that found nothing of this run to undo (no swap

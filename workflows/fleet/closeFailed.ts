@@ -4,7 +4,8 @@
 // what happened exactly as from a completed child. Histories recorded before this closed such
 // children as Completed; the patch keeps them replaying.
 import { ApplicationFailure, ChildWorkflowFailure, patched } from '@temporalio/workflow';
-import type { DeviceRolloutOutcome, DeviceRolloutResult, WaveResult } from '../../common/rollout';
+import type { DeviceRolloutResult, WaveResult } from '../../common/rollout';
+import { deviceRolloutFailed } from '../device/stepMeaning';
 
 export const CLOSE_FAILED_CHILDREN_PATCH = 'edgeship-fleet-failed-children-close-failed';
 
@@ -13,11 +14,9 @@ export const WAVE_HALTED = 'WaveHalted';
 /** Failure type of a failed device rollout whose own failure has no type (never expected). */
 export const DEVICE_ROLLOUT_FAILED = 'DeviceRolloutFailed';
 
-const FAILED_OUTCOMES: ReadonlySet<DeviceRolloutOutcome> = new Set(['failed', 'failed-unrestored', 'revert-failed']);
-
 /** The device rollout's result, or (for a failed device, on new histories) a Failed close carrying it. */
 export function closeDeviceRollout(result: DeviceRolloutResult): DeviceRolloutResult {
-  if (!FAILED_OUTCOMES.has(result.outcome) || !patched(CLOSE_FAILED_CHILDREN_PATCH)) return result;
+  if (!deviceRolloutFailed(result.outcome) || !patched(CLOSE_FAILED_CHILDREN_PATCH)) return result;
   const what = `${result.deviceId}: ${result.outcome}${result.failedStep ? ` at ${result.failedStep}` : ''}`;
   throw ApplicationFailure.create({
     type: result.error?.type ?? DEVICE_ROLLOUT_FAILED,

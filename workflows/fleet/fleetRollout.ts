@@ -37,6 +37,7 @@ import { isoAt, nowMs } from '../clock';
 import type { Progress } from '../progress';
 import type { DeploymentStatusName, StageName } from '../report';
 import { ownerOutcomeOfRow, rowFailure, rowPhase } from '../device/outcomes';
+import { deployFailed } from '../device/stepMeaning';
 import { awaitLeaseGrant, holderOf } from '../device/lease';
 import { failStep } from '../deploy/context';
 import { haltCriteriaOf, planWaves, type RolloutPlanRequest } from './plan';
@@ -270,7 +271,7 @@ export class FleetRollout {
     }
     this.rollout.halted = halted;
     if (halted) {
-      const firstFailed = [...this.rows.values()].find((r) => r.outcome === 'failed' || r.outcome === 'failed-unrestored');
+      const firstFailed = [...this.rows.values()].find((r) => deployFailed(r.outcome));
       // The closing failure's message is what the run's page shows first: say why the device failed.
       const why = firstFailed ? ` — ${firstFailed.deviceId} failed${firstFailed.failedStep ? ` at ${firstFailed.failedStep}` : ''}${firstFailed.error ? `: ${firstFailed.error}` : ''}` : '';
       progress.report.failure ??= { stage: 'rollout', ...(firstFailed ? { deviceId: firstFailed.deviceId } : {}), type: ErrorType.DeploymentHalted, message: `${halted.wave}: ${halted.reason}${why}` };
@@ -506,7 +507,7 @@ export class FleetRollout {
       device.phase = rowPhase(row, device.phase);
       if (row.servedSha256Prefix !== undefined) device.servedSha256Prefix = row.servedSha256Prefix;
       // Why the device failed (its own failure, not the revert's), for the details and the report.
-      const failure = row.outcome === 'failed' || row.outcome === 'failed-unrestored' ? rowFailure(row) : undefined;
+      const failure = deployFailed(row.outcome) ? rowFailure(row) : undefined;
       if (failure) device.error = failure;
     }
     progress.publish();
