@@ -96,6 +96,10 @@ export function sshFailure(err: unknown, where: string): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const e = err as { message?: string; code?: string; level?: string };
   const message = e?.message ?? String(err);
+  if (/Cannot parse privateKey/i.test(message)) {
+    // The key file itself is unusable: no retry and no other device can change that.
+    return ApplicationFailure.create({ type: ErrorType.InvalidInventory, nonRetryable: true, message: `the SSH private key the inventory names for ${where} cannot be read (${message}): point ssh.privateKeyPath at an unencrypted OpenSSH key, e.g. one made by ssh-keygen -t ed25519`, cause: err as Error });
+  }
   if (e?.level === 'client-authentication') {
     return ApplicationFailure.create({ type: ErrorType.SshAuthFailed, nonRetryable: true, message: `SSH authentication to ${where} failed: ${message}`, cause: err as Error });
   }

@@ -17,6 +17,7 @@ import type { DeviceSpec, Inventory } from '../../lib/inventory';
 import { startDropProxy } from '../../sim/dropProxy';
 import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { freePort } from '../../sim/net';
+import { generateEd25519KeyPair } from '../../sim/keys';
 
 export function sha256Of(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -206,7 +207,7 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
     });
 
     it('refuses a device whose host key differs from the pinned one (HostKeyMismatch, non-retryable)', async function () {
-      const other = utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+      const other = generateEd25519KeyPair().public.split(' ').slice(0, 2).join(' ');
       const inv = withDevice(fleet.inventory, device.id, (d) => ({ ...d, ssh: { ...d.ssh, knownHosts: `[127.0.0.1]:${d.ssh.port} ${other}` } }));
       await expectFailure(runActivity(() => createPushArtifact(inv)(pushInput(device.id, artifact))), 'HostKeyMismatch', true, /does not match the pinned key/);
       assert.deepEqual(stagingEntries(fleet), []);
@@ -223,9 +224,17 @@ export function describeSshPush(kind: 'openssh' | 'embedded'): void {
 
     it('reports a key the device does not accept as SshAuthFailed (non-retryable)', async function () {
       const keyFile = path.join(work, 'stranger');
-      writeFileSync(keyFile, utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+      writeFileSync(keyFile, generateEd25519KeyPair().private, { mode: 0o600 });
       const inv = withDevice(fleet.inventory, device.id, (d) => ({ ...d, ssh: { ...d.ssh, privateKeyPath: keyFile } }));
       await expectFailure(runActivity(() => createPushArtifact(inv)(pushInput(device.id, artifact))), 'SshAuthFailed', true);
+    });
+
+    it('reports a private key that cannot be read as InvalidInventory (non-retryable), naming the fix', async function () {
+      const keyFile = path.join(work, 'not-a-key');
+      writeFileSync(keyFile, '-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+      const inv = withDevice(fleet.inventory, device.id, (d) => ({ ...d, ssh: { ...d.ssh, privateKeyPath: keyFile } }));
+      await expectFailure(runActivity(() => createPushArtifact(inv)(pushInput(device.id, artifact))), 'InvalidInventory', true, /ssh-keygen -t ed25519/);
+      assert.deepEqual(stagingEntries(fleet), []);
     });
 
     it('reports a closed port and a stopped SSH server as DeviceUnreachable (retryable)', async function () {

@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { utils } from 'ssh2';
 import { checkDevice, type DeviceCheckReport } from '../../clients/deviceCheck';
 import { addEdgeVersions } from '../../clients/deviceRecords';
 import type { EnrollResult } from '../../clients/enrollment';
@@ -24,6 +23,7 @@ import { findTemporalCli } from '../../lib/temporalCli';
 import { shellQuote } from '../../activities/gpu/ssh';
 import { startSimulatedFleet, type SimulatedFleet } from '../../sim/fleet';
 import { buildTestModels } from '../helpers/edgeModels';
+import { generateEd25519KeyPair } from '../../sim/keys';
 
 const run = promisify(execFile);
 const EDGESHIP = path.join(PROJECT_ROOT, 'bin', 'edgeship');
@@ -122,7 +122,7 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     assert.ok(parseKnownHostsLine(entry.ssh.knownHosts).key.equals(pinned().key), 'the pinned key is the device\'s host key');
     const written = readFileSync(inventory);
 
-    const otherFp = sshFingerprint(Buffer.from(utils.generateKeyPairSync('ed25519').public.split(' ')[1], 'base64'));
+    const otherFp = sshFingerprint(Buffer.from(generateEd25519KeyPair().public.split(' ')[1], 'base64'));
     const mismatch = await edgeship(addArgs('sim-1b', otherFp));
     assert.equal(mismatch.code, 1);
     assert.match(mismatch.stderr, /^edgeship: host key mismatch: 127\.0\.0\.1:\d+ presents ssh-ed25519 SHA256:\S+, not SHA256:\S+: nothing written; check the fingerprint on the device's console/m);
@@ -244,7 +244,7 @@ describe('edgeship devices add / check against an OpenSSH simulated device', fun
     // The same device pinned with another key: SSH refuses, naming the key seen and the one pinned.
     const wrongPin = path.join(work, 'wrong-pin.json');
     const raw = JSON.parse(readFileSync(inventory, 'utf8')) as { devices: Array<{ ssh: { knownHosts: string } }> };
-    const otherKey = utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+    const otherKey = generateEd25519KeyPair().public.split(' ').slice(0, 2).join(' ');
     raw.devices[0].ssh.knownHosts = `[127.0.0.1]:${sim().sshPort} ${otherKey}`;
     writeFileSync(wrongPin, JSON.stringify(raw));
     const r = await edgeship(['devices', 'check', 'sim-1', '--inventory', wrongPin, '--address', env.address, '--poller-window', '15', '--json']);

@@ -7,14 +7,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { utils } from 'ssh2';
 import { enrollDevice, EnrollmentError, type EnrollOptions, type EnrollIo } from '../../clients/enrollment';
 import { keyTypeOf, type PresentedHostKey } from '../../clients/hostKey';
 import { loadInventory } from '../../lib/inventory';
 import { sshFingerprint } from '../../lib/sshFingerprint';
+import { generateEd25519KeyPair } from '../../sim/keys';
 
 function generatedHostKey(): PresentedHostKey {
-  const blob = Buffer.from(utils.generateKeyPairSync('ed25519').public.split(' ')[1], 'base64');
+  const blob = Buffer.from(generateEd25519KeyPair().public.split(' ')[1], 'base64');
   return { keyType: 'ssh-ed25519', key: blob, fingerprint: sshFingerprint(blob) };
 }
 

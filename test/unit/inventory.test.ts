@@ -3,10 +3,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { utils } from 'ssh2';
 import { InventoryError, knownHostsMatches, loadInventory, parseInventory, parseKnownHostsLine } from '../../lib/inventory';
+import { generateEd25519KeyPair } from '../../sim/keys';
 
-const hostKey = utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+const hostKey = generateEd25519KeyPair().public.split(' ').slice(0, 2).join(' ');
 
 function device(overrides: Record<string, unknown> = {}, ssh: Record<string, unknown> = {}) {
   return {

@@ -4,11 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { utils } from 'ssh2';
 import { hostKeyMismatchMessage } from '../../activities/gpu/ssh';
 import { parseInventory, parseKnownHostsLine, type DeviceSpec } from '../../lib/inventory';
 import { keyscanCommand, sshFingerprint } from '../../lib/sshFingerprint';
-import { findExecutable } from '../../sim/keys';
+import { findExecutable, generateEd25519KeyPair } from '../../sim/keys';
 
 function blobOf(publicKeyLine: string): Buffer {
   return Buffer.from(publicKeyLine.trim().split(/\s+/)[1], 'base64');
@@ -50,8 +49,8 @@ describe('SSH host key fingerprints', () => {
   });
 
   it('the HostKeyMismatch message shows both distinct fingerprints and the keyscan line', () => {
-    const pinned = utils.generateKeyPairSync('ed25519').public;
-    const presented = utils.generateKeyPairSync('ed25519').public;
+    const pinned = generateEd25519KeyPair().public;
+    const presented = generateEd25519KeyPair().public;
     // Why prefixes were useless: two ed25519 keys share their first 24 base64 characters.
     assert.equal(pinned.split(' ')[1].slice(0, 24), presented.split(' ')[1].slice(0, 24));
     const d = device(`[10.0.0.5]:2222 ${pinned.split(' ').slice(0, 2).join(' ')}`);
@@ -66,7 +65,7 @@ describe('SSH host key fingerprints', () => {
   });
 
   it('an inventory line pinned for another host names its key by fingerprint', () => {
-    const pub = utils.generateKeyPairSync('ed25519').public.split(' ').slice(0, 2).join(' ');
+    const pub = generateEd25519KeyPair().public.split(' ').slice(0, 2).join(' ');
     assert.throws(() => device(`[10.0.0.6]:2222 ${pub}`), (err: Error) => {
       assert.ok(err.message.includes(sshFingerprint(blobOf(pub))), err.message);
       assert.match(err.message, /ssh-keyscan -p 2222 -t ed25519 10\.0\.0\.5/);
