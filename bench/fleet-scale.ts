@@ -47,6 +47,7 @@ import { planWaves } from '../workflows/fleet/plan';
 import { startDevServer, type DevServer } from '../lib/devServer';
 import { mib, readProcMemory } from '../sim/memory';
 import { freePort } from '../sim/net';
+import { nonNegativeInt, positiveInt } from '../lib/cliNumbers';
 import { commandLineContains, isAlive, readPid } from '../sim/pidfile';
 import { deviceIdOfCall, sha, StandInFleet } from '../sim/standIns';
 import { spawn } from 'node:child_process';
@@ -76,14 +77,6 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 const kib = (bytes: number): string => (bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(2)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
 const pct = (x: number, of: number): string => `${((100 * x) / of).toFixed(2)} %`;
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
-  return Number(value);
-}
-function nonNegativeInt(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected an integer ≥ 0');
-  return Number(value);
-}
 function percent(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 100) throw new InvalidArgumentError('expected a percentage in (0, 100]');

@@ -47,12 +47,9 @@ import { activityTable, gpuReuse, gpuStageList, phaseTable, s as secsTable, summ
 import { startSimulatedFleet } from '../sim/fleet';
 import { formatFleetMemory, mib, readProcMemory, type FleetMemory } from '../sim/memory';
 import { freePort } from '../sim/net';
+import { positiveInt } from '../lib/cliNumbers';
 import { waitForEdgePollers, waitForRuntimesServing } from '../sim/readiness';
 
-function positiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive integer');
-  return Number(value);
-}
 
 function positiveNumber(value: string): number {
   const n = Number(value);

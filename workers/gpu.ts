@@ -10,8 +10,9 @@
 // (dist/workflow-bundle.js) instead of bundling them at start (workers/workflowBundle.ts).
 // Metrics: --metrics-port <port> (EDGESHIP_METRICS_PORT) [--metrics-host 0.0.0.0] serves the Temporal
 // SDK's metrics for Prometheus on GET /metrics (workers/metrics.ts, docs/observability.md).
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { loadReleaseSigner, type ReleaseSigner } from '../activities/gpu/releaseKey';
+import { positiveInt } from '../lib/cliNumbers';
 import { loadInventory, type Inventory } from '../lib/inventory';
 import { addConnectionFlags, connectTemporal, type ConnectionFlags } from './connectionFlags';
 import { CONTROL_MAX_CACHED_WORKFLOWS, createGpuWorker } from './gpuWorker';
@@ -19,17 +20,12 @@ import { prebuiltWorkflowBundle } from './workflowBundle';
 import { createProcessLogger, installWorkerRuntime } from './logging';
 import { addMetricsFlags, metricsBindAddress, type MetricsFlags } from './metrics';
 
-function positiveInteger(value: string): number {
-  if (!/^[1-9]\d*$/.test(value)) throw new InvalidArgumentError('expected a positive integer');
-  return Number(value);
-}
-
 async function main(): Promise<void> {
   const program = addMetricsFlags(addConnectionFlags(new Command('gpu-worker')))
     .description('edgeship GPU worker: on queue "control" the workflows, device leases and resolveDevices; on queue "gpu" export, calibrate, compile, pre-flight, compare and pushArtifact')
     .addOption(new Option('--release-key <file>', 'Ed25519 release signing key (PEM, mode 0600) from `edgeship keys create`; without it artifacts are unsigned').env('EDGESHIP_RELEASE_KEY'))
     .addOption(new Option('--workflow-bundle <file>', 'the workflows prebuilt by `npm run build` (dist/workflow-bundle.js): starts faster and keeps ~150 MiB less than bundling at start').env('EDGESHIP_WORKFLOW_BUNDLE'))
-    .addOption(new Option('--max-cached-workflows <n>', `workflow executions the control Worker keeps cached (default ${CONTROL_MAX_CACHED_WORKFLOWS}; each keeps ~300 KiB)`).env('EDGESHIP_MAX_CACHED_WORKFLOWS').argParser(positiveInteger))
+    .addOption(new Option('--max-cached-workflows <n>', `workflow executions the control Worker keeps cached (default ${CONTROL_MAX_CACHED_WORKFLOWS}; each keeps ~300 KiB)`).env('EDGESHIP_MAX_CACHED_WORKFLOWS').argParser(positiveInt))
     .showHelpAfterError();
   program.parse();
   const flags = program.opts<ConnectionFlags & MetricsFlags & { releaseKey?: string; workflowBundle?: string; maxCachedWorkflows?: number }>();

@@ -4,7 +4,7 @@
 // ~150 MiB of RSS the process keeps (measured: 136 → 290 MiB), which a prebuilt bundle saves. The
 // SDK recommends prebuilt bundles in production for the same reason.
 //   node dist/workers/workflowBundle.js --out dist/workflow-bundle.js
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Runtime, bundleWorkflowCode, type Logger, type WorkflowBundleOption } from '@temporalio/worker';
 
@@ -12,8 +12,18 @@ import { Runtime, bundleWorkflowCode, type Logger, type WorkflowBundleOption } f
 export function prebuiltWorkflowBundle(file: string): WorkflowBundleOption {
   const codePath = path.resolve(file);
   if (!existsSync(codePath)) throw new Error(`workflow bundle ${codePath} does not exist: build it with \`npm run build\` (it writes dist/workflow-bundle.js), or leave --workflow-bundle out to bundle at start`);
-  // webpack's output starts with its runtime; anything else (a source file, a JSON file) is not one.
-  if (!readFileSync(codePath, 'utf8').slice(0, 4096).includes('__webpack_')) throw new Error(`${codePath} is not a workflow bundle made by \`npm run build\``);
+  // webpack's output starts with its runtime; anything else (a source file, a JSON file) is not
+  // one. Only its head is read: the worker's own load reads the whole file once.
+  const head = Buffer.alloc(4096);
+  const fd = openSync(codePath, 'r');
+  const read = (() => {
+    try {
+      return readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  })();
+  if (!head.subarray(0, read).toString('utf8').includes('__webpack_')) throw new Error(`${codePath} is not a workflow bundle made by \`npm run build\``);
   return { codePath };
 }
 
