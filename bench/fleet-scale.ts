@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   // servers on one SQLite path corrupt each other's journal). Measured the hard way.
   const lock = path.join(dir, 'scale-fleet.lock');
   const holder = readPid(lock);
-  if (holder !== undefined && holder !== process.pid && isAlive(holder) && commandLineContains(holder, 'scale-fleet')) {
+  if (holder !== undefined && holder !== process.pid && isAlive(holder) && commandLineContains(holder, path.basename(__filename))) {
     throw new InvalidArgumentError(`another scale test (pid ${holder}) uses ${dir}: wait for it, or give this one its own --dir`);
   }
   writeFileSync(lock, `${process.pid}\n`);
