@@ -15,7 +15,7 @@ import { WithStartWorkflowOperation, WorkflowIdConflictPolicy } from '@temporali
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { createOwnershipActivities } from '../activities/gpu/ownership';
 import { defaultGatesAt } from '../common/gates';
-import { deviceOwnerWorkflowId } from '../common/ownership';
+import { DEVICE_OWNER_CODE, deviceOwnerWorkflowId } from '../common/ownership';
 import { CONTROL_TASK_QUEUE } from '../common/queues';
 import type { DeviceRolloutInput, WaveInput } from '../common/rollout';
 import { startTestTemporal } from '../test/helpers/temporalEnv';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     await measure('deviceOwner', (i) =>
       client.workflow.executeUpdateWithStart(requestLeaseUpdate, {
         args: [{ deploymentId: `holder-${i}`, runId, modelName: 'heap', onBusy: 'queue' }],
-        startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', { workflowId: deviceOwnerWorkflowId(`heap-${i}`), taskQueue: CONTROL_TASK_QUEUE, args: [{ deviceId: `heap-${i}` }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING }),
+        startWorkflowOperation: new WithStartWorkflowOperation('deviceOwner', { workflowId: deviceOwnerWorkflowId(`heap-${i}`), taskQueue: CONTROL_TASK_QUEUE, args: [{ deviceId: `heap-${i}`, code: DEVICE_OWNER_CODE }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING }),
       }),
     );
     await measure('deviceRollout', (i) => {

@@ -109,7 +109,21 @@ export interface DeviceOwnerInput {
   continueAfterEvents?: number;
   /** Carried over by continue-as-new. */
   record?: DeviceRecord;
+  /** What its starter's code does (DEVICE_OWNER_CODE); absent on owners started before it existed. */
+  code?: number;
 }
+
+/**
+ * The owner code a starter asks for, carried in the owner's input instead of a patch marker. In a
+ * new execution every patched() call writes two history events and one visibility update (the
+ * marker, and SDK core's upsert of TemporalChangeVersion): per device, across a fleet, that is
+ * what a patch costs. An owner whose input has no `code` started before this existed and replays
+ * what it recorded, where patched() still decides. Raise it (and branch on it) for a change of the
+ * owner's commands; docs/develop.md, "Changing per-device workflows".
+ * 1: checks its holder only when asked; upserts its memo when the record changes and EdgeshipSha
+ *    when the served model changes (EdgeshipDevices is set at its start; no held/idle status).
+ */
+export const DEVICE_OWNER_CODE = 1;
 
 export const DEFAULT_HOLDER_CHECK_INTERVAL_MS = 30_000;
 /** Owners started before edgeship-owner-checks-holder-only-when-asked also checked with nobody waiting, this many times less often. */

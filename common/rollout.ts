@@ -86,7 +86,17 @@ export interface DeviceRolloutInput extends DeviceRolloutSettings {
   mode: DeviceRolloutMode;
   /** The wave's name, for the UI and the report. */
   wave: string;
+  /** What the starting wave's code does (DEVICE_ROLLOUT_CODE); absent on children started before it existed. */
+  code?: number;
 }
+
+/**
+ * The deviceRollout code a wave asks for, in the child's input instead of a patch marker (two
+ * history events and a visibility update per device each; see DEVICE_OWNER_CODE in
+ * common/ownership.ts). A child without it replays what it recorded, where patched() decides.
+ * 1: the wave set the device's search attributes at its start; a failed device closes Failed.
+ */
+export const DEVICE_ROLLOUT_CODE = 1;
 
 export interface DeviceRolloutResult {
   deviceId: string;

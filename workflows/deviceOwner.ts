@@ -16,9 +16,9 @@ import {
   ApplicationFailure,
   allHandlersFinished,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   log,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -27,8 +27,9 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
 import { ErrorType } from '../common/errors';
-import { DEFAULT_HOLDER_CHECK_INTERVAL_MS, IDLE_CHECK_FACTOR, ON_BUSY, type DeviceOwnerInput, type DeviceRecord, type LeaseEntry, type LeaseRequest, type OwnershipActivities } from '../common/ownership';
+import { DEFAULT_HOLDER_CHECK_INTERVAL_MS, DEVICE_OWNER_CODE, IDLE_CHECK_FACTOR, ON_BUSY, type DeviceOwnerInput, type DeviceRecord, type LeaseEntry, type LeaseRequest, type OwnershipActivities } from '../common/ownership';
 import { CONTROL_TASK_QUEUE } from '../common/queues';
 import { SA_DEVICES, SA_SHA, SA_STATUS } from '../common/searchAttributes';
 import { desiredModelSignal, deviceQuery, leaseGrantedSignal, releaseLeaseSignal, requestLeaseUpdate } from './deviceMessages';
@@ -67,8 +68,12 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
   const book = new LeaseBook(input.record ?? emptyRecord(deviceId, isoAt(nowMs())));
   /** Runs granted the lease that have not been told yet (the signal is sent from the main loop). */
   const toNotify: LeaseEntry[] = [];
-  let changed = true;
-  const publish = publisher();
+  /** Started by code that says what it does (DEVICE_OWNER_CODE): no patch marker decides. */
+  const code = input.code ?? 0;
+  // A new owner's empty record is not published: the request that started it changes it in the
+  // same workflow task. A continued one got its memo and attributes from continue-as-new.
+  let changed = code < 1;
+  const publish = code >= 1 ? changesPublisher(input.record) : publisher();
 
   /**
    * Recorded owners checked their holder every few minutes even when nobody waited: a timer, an
@@ -76,7 +81,7 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
    * costs nothing; the holder is checked while someone waits, and at once when an onBusy "fail"
    * request would be refused by it.
    */
-  const checkOnlyWhenAsked = patched(OWNER_CHECKS_HOLDER_ONLY_WHEN_ASKED_PATCH);
+  const checkOnlyWhenAsked = code >= 1 || patched(OWNER_CHECKS_HOLDER_ONLY_WHEN_ASKED_PATCH);
 
   /** Ends the lease of a holder whose run closed without releasing; true when it did. */
   async function abandonIfClosed(holder: LeaseEntry): Promise<boolean> {
@@ -156,14 +161,48 @@ export async function deviceOwner(input: DeviceOwnerInput): Promise<void> {
     if (workflowInfo().historyLength > continueAfter && toNotify.length === 0) {
       await condition(allHandlersFinished);
       if (toNotify.length === 0) {
-        publish(book.record, true);
-        await continueAsNew<typeof deviceOwner>({ ...input, record: book.record });
+        if (code < 1) publish(book.record, true);
+        // The next run starts with this one's memo and attributes, and with today's owner code.
+        await makeContinueAsNewFunc<typeof deviceOwner>({ memo: { edgeshipDevice: book.record }, typedSearchAttributes: ownerSearchAttributes(book.record) })({
+          ...input,
+          record: book.record,
+          code: DEVICE_OWNER_CODE,
+        });
       }
     }
   }
 }
 
-/** Memo and search attributes only when something changed: every upsert is a history event. */
+/**
+ * Owner code 1: the memo when the record changed (`edgeship devices` reads it) and EdgeshipSha
+ * when the served model changed (an operator's filter). Each upsert is a history event and a
+ * visibility write, per device and per lease.
+ */
+function changesPublisher(carried: DeviceRecord | undefined): (record: DeviceRecord, changed: boolean) => void {
+  let lastMemo = carried ? JSON.stringify(carried) : '';
+  let lastSha = carried?.serves?.sha256 ?? undefined;
+  return (record, changed) => {
+    setCurrentDetails(details(record));
+    if (!changed) return;
+    const memo = JSON.stringify(record);
+    if (memo !== lastMemo) {
+      lastMemo = memo;
+      upsertMemo({ edgeshipDevice: record });
+    }
+    const sha = record.serves?.sha256 ?? undefined;
+    if (sha && sha !== lastSha) {
+      lastSha = sha;
+      upsertSearchAttributes([{ key: SA_SHA, value: sha }]);
+    }
+  };
+}
+
+/** What a continued owner starts with (its starter set EdgeshipDevices; the sha came later). */
+function ownerSearchAttributes(record: DeviceRecord): SearchAttributePair[] {
+  return [{ key: SA_DEVICES, value: [record.deviceId] }, ...(record.serves?.sha256 ? [{ key: SA_SHA, value: record.serves.sha256 }] : [])];
+}
+
+/** Owners without a code: memo and search attributes only when something changed (as recorded). */
 function publisher(): (record: DeviceRecord, changed: boolean) => void {
   let lastMemo = '';
   return (record, changed) => {

@@ -4,7 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowIdConflictPolicy, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ErrorType } from '../../common/errors';
-import { DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
+import { DEVICE_OWNER_CODE, DEVICE_OWNER_WORKFLOW_TYPE, deviceOwnerWorkflowId, type DeviceOwnerInput, type LeaseAnswer, type OwnershipActivities } from '../../common/ownership';
 import { CONTROL_TASK_QUEUE } from '../../common/queues';
 import { SA_DEVICES } from '../../common/searchAttributes';
 import { createEdgeVersionGate } from './edgeVersionGate';
@@ -44,7 +44,7 @@ export function createOwnershipActivities(client: Client, opts: OwnershipActivit
   async function leaseOne(input: Parameters<OwnershipActivities['requestDeviceLease']>[0]): Promise<LeaseAnswer> {
     const { deviceId, updateIdSuffix, ...request } = input;
     const workflowId = deviceOwnerWorkflowId(deviceId);
-    const args: DeviceOwnerInput = { deviceId, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
+    const args: DeviceOwnerInput = { deviceId, code: DEVICE_OWNER_CODE, ...(opts.holderCheckIntervalMs ? { holderCheckIntervalMs: opts.holderCheckIntervalMs } : {}) };
     const start = new WithStartWorkflowOperation(DEVICE_OWNER_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: opts.taskQueue ?? CONTROL_TASK_QUEUE,

@@ -222,7 +222,14 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(failedDevice?.error?.type, failureType);
     const { currentDetails } = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
     assert.match(currentDetails, new RegExp(`- f\\\\-03: restored \\(serves \x60[0-9a-f]+\x60\\) — failed at validate: ${failureType}: validation failed on f\\\\-03`));
-    assert.match(currentDetails, /\n\n- canary/, 'a blank line before the wave list, so it renders as a list');    await record('culprit-red', id, ['canary', 'wave-1', 'f-03', 'f-02']);
+    assert.match(currentDetails, /\n\n- canary/, 'a blank line before the wave list, so it renders as a list');
+    // The wave tells each device child what it does (DEVICE_ROLLOUT_CODE): no child records a patch marker.
+    for (const d of ['f-02', 'f-03']) {
+      const events = (await env.client.workflow.getHandle(`${id}.${d}`).fetchHistory()).events ?? [];
+      assert.equal(events.filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_MARKER_RECORDED).length, 0, `${d} records no patch marker`);
+    }
+    // (culprit-red--*.json were recorded with patch markers in the children, before DEVICE_ROLLOUT_CODE.)
+    await record('culprit-red-coded', id, ['canary', 'wave-1', 'f-03', 'f-02']);
   });
 
   it('keep-validated: the halt leaves validated devices on the new model; failed ones restored; the run closes halted', async () => {

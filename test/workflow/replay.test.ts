@@ -1,8 +1,8 @@
 // Replays the stored histories of deployModel runs (test/histories/v*/*.json, recorded by
 // `RECORD_HISTORIES=1 npx mocha test/workflow/deployModel.test.ts`) and of fleet rollouts with
 // their wave and device workflows (test/histories/fleet/, `RECORD_HISTORIES=1 npx mocha
-// test/workflow/fleetRollout.test.ts`) against the current workflow code. A change that would make a running deployment take a different path fails here: guard it
-// with patched() instead.
+// test/workflow/fleetRollout.test.ts`) and of device owners (test/histories/owner/, deviceOwner.test.ts) against the current workflow code. A change that would make a running deployment take a different path fails here: guard it
+// with patched() instead (per-device workflows: a code in their input, docs/develop.md).
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -33,11 +33,16 @@ const FLEET = [
   'catch-up-releases--deployment', 'catch-up-releases--catch-up',
   // Paused mid-wave (the wave told by signal), then resumed.
   'pause-resume--deployment', 'pause-resume--wave-1',
+  // Device children told their code by the wave (DEVICE_ROLLOUT_CODE 1): no patch markers.
+  'culprit-red-coded--deployment', 'culprit-red-coded--canary', 'culprit-red-coded--wave-1', 'culprit-red-coded--f-03', 'culprit-red-coded--f-02',
 ];
+/** Device owners (deviceOwner.test.ts): started without a code (patch marker, held/idle status) and with DEVICE_OWNER_CODE 1. */
+const OWNER = ['uncoded', 'coded'];
 const EXPECTED: Record<string, string[]> = {
   v1: PATHS,
   v2: [...PATHS, 'queued-behind-holder', 'rerun-rolls-back-to-own-backup', 'swap-fails-before-switch', 'preflight-fails', 'drift-fails'],
   fleet: FLEET,
+  owner: OWNER,
 };
 
 function loadHistories(version: string): Array<{ workflowId: string; history: ReturnType<typeof historyFromJSON> }> {

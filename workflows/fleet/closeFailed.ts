@@ -14,9 +14,12 @@ export const WAVE_HALTED = 'WaveHalted';
 /** Failure type of a failed device rollout whose own failure has no type (never expected). */
 export const DEVICE_ROLLOUT_FAILED = 'DeviceRolloutFailed';
 
-/** The device rollout's result, or (for a failed device, on new histories) a Failed close carrying it. */
-export function closeDeviceRollout(result: DeviceRolloutResult): DeviceRolloutResult {
-  if (!deviceRolloutFailed(result.outcome) || !patched(CLOSE_FAILED_CHILDREN_PATCH)) return result;
+/**
+ * The device rollout's result, or (for a failed device, on new histories) a Failed close carrying
+ * it. `closesFailed`: the child's input says so (DEVICE_ROLLOUT_CODE ≥ 1); else the patch decides.
+ */
+export function closeDeviceRollout(result: DeviceRolloutResult, closesFailed: boolean): DeviceRolloutResult {
+  if (!deviceRolloutFailed(result.outcome) || !(closesFailed || patched(CLOSE_FAILED_CHILDREN_PATCH))) return result;
   const what = `${result.deviceId}: ${result.outcome}${result.failedStep ? ` at ${result.failedStep}` : ''}`;
   throw ApplicationFailure.create({
     type: result.error?.type ?? DEVICE_ROLLOUT_FAILED,

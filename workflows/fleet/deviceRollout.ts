@@ -34,7 +34,7 @@ export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step
 const failedAt = (at: DeviceRolloutStep, failed: StepFailed): Error => Object.assign(new Error(at), { cause: failed.error, at, failed });
 
 export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
-  return closeDeviceRollout(await rollOutDevice(input));
+  return closeDeviceRollout(await rollOutDevice(input), (input.code ?? 0) >= 1);
 }
 
 async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
@@ -47,7 +47,8 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   // The wave sets device, model, sha and status at the child's start; from then on only the final
   // status (and where a failure happened) is upserted: the filters an operator uses. Every upsert
   // is a history event and a visibility write; the step lives in the details and the query.
-  const attributesAtStart = patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
+  // (input.code first: a child that knows its wave's code records no patch marker.)
+  const attributesAtStart = (input.code ?? 0) >= 1 || patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
   // (A child started by a wave that predates the patch has none: it sets them itself.)
   if (!attributesAtStart || workflowInfo().typedSearchAttributes.get(SA_DEVICES) === undefined) {
     upsertSearchAttributes([

@@ -16,7 +16,7 @@ import {
   startChild,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
+import { DEVICE_ROLLOUT_CODE, deviceRolloutWorkflowId, deviceRow, type DeviceRolloutResult, type HaltTally, type WaveCounts, type WaveInput, type WaveResult, type WaveStatus } from '../../common/rollout';
 import { SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 import { DEVICE_ROLLOUT_WORKFLOW_TYPE, MESSAGE_NAMES } from '../../common/workflowNames';
 import { escapeText } from '../escapeText';
@@ -125,7 +125,7 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
       // Not awaited here: every free slot gets its start command in the same workflow task.
       const started = startChild<typeof deviceRollout>(DEVICE_ROLLOUT_WORKFLOW_TYPE, {
         workflowId: deviceRolloutWorkflowId(input.settings.deploymentId, deviceId, input.mode),
-        args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name }],
+        args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name, code: DEVICE_ROLLOUT_CODE }],
         ...(childAttributesAtStart ? { typedSearchAttributes: deviceRolloutSearchAttributes(deviceId, input.settings) } : {}),
         // The device's rollout undoes its own work when cancelled; the wave waits for that.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
