@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRuntime, type RuntimeOptions } from './server';
 import { loadDeviceTrust, type DeviceTrustConfig } from './trust';
+import { isoTimestamp } from './utcTime';
 
 export class UsageError extends Error {}
 
@@ -63,7 +64,7 @@ export function parseRuntimeArgs(argv: string[]): ParsedRuntimeArgs {
 }
 
 function log(event: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
+  process.stderr.write(JSON.stringify({ time: isoTimestamp(), event, ...fields }) + '\n');
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ import { RuntimeMetrics, routeLabel } from './metrics';
 import { loadModel, type LoadedModel } from './modelLoader';
 import { parseInferBody, RequestError } from './requestParsing';
 import type { DeviceTrust } from './trust';
+import { currentHttpDate, isoTimestamp } from './utcTime';
 
 export interface RuntimeOptions {
   modelDir: string;
@@ -207,6 +208,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
   }
 
   const server = createServer((req, res) => {
+    // node's own Date header calls toUTCString, which loads ICU's time zone data (utcTime.ts).
+    res.sendDate = false;
+    res.setHeader('date', currentHttpDate());
     route(req, res).catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error', reason: (err as Error).message });
       else res.destroy();
@@ -278,7 +282,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeHandle>
     } catch (err) {
       const reason = (err as Error).message;
       event('reload failed', { reason, stillServing: state.kind === 'ready' ? state.model.sha256 : null });
-      if (state.kind === 'ready') reloadError = { reason, at: new Date().toISOString() };
+      if (state.kind === 'ready') reloadError = { reason, at: isoTimestamp() };
       else if (!closingNow()) state = { kind: 'failed', reason };
     }
   }
