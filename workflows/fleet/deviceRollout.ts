@@ -33,8 +33,11 @@ export const deviceRolloutStatusQuery = defineQuery<DeviceRolloutResult & { step
 /** A failed step, carried to the one place that undoes the device (cancellations included). */
 const failedAt = (at: DeviceRolloutStep, failed: StepFailed): Error => Object.assign(new Error(at), { cause: failed.error, at, failed });
 
+/** Started by a wave whose code is 1 or later (common/rollout.ts DEVICE_ROLLOUT_CODE): no patch marker decides. */
+const startedWithCode1 = (input: DeviceRolloutInput): boolean => (input.code ?? 0) >= 1;
+
 export async function deviceRollout(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
-  return closeDeviceRollout(await rollOutDevice(input), (input.code ?? 0) >= 1);
+  return closeDeviceRollout(await rollOutDevice(input), startedWithCode1(input));
 }
 
 async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutResult> {
@@ -47,8 +50,7 @@ async function rollOutDevice(input: DeviceRolloutInput): Promise<DeviceRolloutRe
   // The wave sets device, model, sha and status at the child's start; from then on only the final
   // status (and where a failure happened) is upserted: the filters an operator uses. Every upsert
   // is a history event and a visibility write; the step lives in the details and the query.
-  // (input.code first: a child that knows its wave's code records no patch marker.)
-  const attributesAtStart = (input.code ?? 0) >= 1 || patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
+  const attributesAtStart = startedWithCode1(input) || patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
   // (A child started by a wave that predates the patch has none: it sets them itself.)
   if (!attributesAtStart || workflowInfo().typedSearchAttributes.get(SA_DEVICES) === undefined) {
     upsertSearchAttributes([
