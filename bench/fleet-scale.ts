@@ -55,7 +55,8 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runBareEngine } from './fleet-scale/bareEngine';
 import { writeWorkflowBundle } from '../workers/workflowBundle';
-import { comparisonLines, cpuMs, programFigures, type ProgramFigures } from './fleet-scale/figures';
+import { perDevice, readCounters, type Counters } from './fleet-scale/serverMetrics';
+import { comparisonLines, cpuMs, programFigures, threadCpuMs, threadCpuPerDevice, type ProgramFigures } from './fleet-scale/figures';
 import { hostname } from 'node:os';
 import { EDGE_API_VERSION, formatEdgeWorkerIdentity } from '../common/edgeVersion';
 
@@ -321,7 +322,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   try {
-    server = await startDevServer({ dbFile, port: await freePort(), headless: true, logFile: path.join(dir, 'temporal.log') });
+    const metricsPort = await freePort();
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    server = await startDevServer({ dbFile, port: await freePort(), metricsPort, headless: true, logFile: path.join(dir, 'temporal.log') });
     log(`dev server ${server.address} (pid ${server.pid}), SQLite ${dbFile}, up after ${secs(Date.now() - t0)}`);
     nativeConnection = await NativeConnection.connect({ address: server.address });
     connection = await Connection.connect({ address: server.address });
@@ -338,10 +341,22 @@ async function main(): Promise<void> {
 
     if (o.program === 'bare') {
       const cpuAtStart = { worker: 0, server: 0 };
-      const beforeStart = (): void => void Object.assign(cpuAtStart, { worker: cpuMs(process.pid), server: cpuMs(server!.pid ?? 0) });
-      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine, beforeStart, workflowBundlePath: o.workflowBundle });
-      const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
-      const cpu = { workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server.pid ?? 0) - cpuAtStart.server };
+      let countersAtStart: Promise<Counters> = Promise.resolve(new Map());
+      let threadsAtStart = threadCpuMs(process.pid);
+      const beforeStart = (): void => {
+        Object.assign(cpuAtStart, { worker: cpuMs(process.pid), server: cpuMs(server!.pid ?? 0) });
+        threadsAtStart = threadCpuMs(process.pid);
+        countersAtStart = readCounters(metricsUrl);
+      };
+      // Read while the bare program's Workers still run: the same moment as edgeship's figures.
+      let atClose: { peakRssKiB: number; workerCpuMs: number; serverCpuMs: number; threads: ReturnType<typeof threadCpuMs>; counters: Promise<Counters> } | undefined;
+      const afterClose = (): void => {
+        atClose = { peakRssKiB: readProcMemory(process.pid)?.hwmKiB ?? 0, workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server!.pid ?? 0) - cpuAtStart.server, threads: threadCpuMs(process.pid), counters: readCounters(metricsUrl) };
+      };
+      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine, beforeStart, afterClose, workflowBundlePath: o.workflowBundle });
+      if (!atClose) throw new Error('the bare engine returned without closing its parent');
+      const { peakRssKiB } = atClose;
+      const cpu = { workerCpuMs: atClose.workerCpuMs, serverCpuMs: atClose.serverCpuMs, serverCountersPerDevice: perDevice(await countersAtStart, await atClose.counters, o.devices), workerThreadsCpuMsPerDevice: threadCpuPerDevice(process.pid, threadsAtStart, atClose.threads, o.devices) };
       log(`bare engine closed after ${secs(bare.wallMs)} (its Workers created in ${secs(bare.workersCreatedMs)})`);
       const figures = await programFigures('bare engine', client, { devices: o.devices, waveWorkflowIds: bare.waveWorkflowIds, wallMs: bare.wallMs, peakRssKiB, ...cpu }, log);
       log(`bare engine: ${figures.devicesPerSecond.toFixed(1)} devices/s through the waves; ${figures.eventsPerDevice.toFixed(1)} events, ${figures.workflowTasksPerDevice.toFixed(1)} workflow tasks, ${figures.activitiesPerDevice.toFixed(2)} activities per device; peak RSS ${mib(peakRssKiB)}`);
@@ -375,6 +390,8 @@ async function main(): Promise<void> {
     // ---- the rollout ----------------------------------------------------------------------
     const tStart = Date.now();
     const cpuAtStart = { worker: cpuMs(process.pid), server: cpuMs(server.pid ?? 0) };
+    const countersAtStart = await readCounters(metricsUrl);
+    const threadsAtStart = threadCpuMs(process.pid);
     let started: { workflowId: string; handle: WorkflowHandle };
     try {
       started = await startDeployment(client, request);
@@ -430,7 +447,7 @@ async function main(): Promise<void> {
     const outcome = await resultPromise;
     const wallMs = Date.now() - tStart;
     const peakRssKiB = readProcMemory(process.pid)?.hwmKiB ?? 0;
-    const cpu = { workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server.pid ?? 0) - cpuAtStart.server };
+    const cpu = { workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server.pid ?? 0) - cpuAtStart.server, serverCountersPerDevice: perDevice(countersAtStart, await readCounters(metricsUrl), o.devices), workerThreadsCpuMsPerDevice: threadCpuPerDevice(process.pid, threadsAtStart, threadCpuMs(process.pid), o.devices) };
     let report: { status?: string; rollout?: { devices: Array<{ outcome: string }>; omittedDeviceRows?: number } } | undefined;
     if (outcome.ok) report = outcome.report as typeof report;
     else if (outcome.err instanceof WorkflowFailedError && outcome.err.cause instanceof ApplicationFailure) report = outcome.err.cause.details?.[0] as typeof report;

@@ -103,3 +103,29 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.SignatureInvalid,
   ErrorType.DowngradeRefused,
 ];
+
+/**
+ * The non-retryable types a call to a device can raise: the edge activities (swap, validate,
+ * restore, probe, measure, watch, discard) and the push over SSH. Their retry policies name this
+ * list rather than every type above. A fleet schedules four of these calls per device, and each
+ * carries its list in the activity's history event and in the server's record of the pending
+ * activity: every type at every call was ~0.5 KiB per call (docs/fleet-scale.md). The activities
+ * mark these failures non-retryable themselves (`edgeFailure`, `gpuFailure`); the list is the
+ * engine's second check. test/unit/error-types.test.ts checks that every non-retryable type those
+ * modules name is here.
+ */
+export const DEVICE_CALL_NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
+  ErrorType.InvalidRequest,
+  ErrorType.InvalidInventory,
+  ErrorType.DeviceNotFound,
+  ErrorType.InvalidIdentifier,
+  ErrorType.HostKeyMismatch,
+  ErrorType.SshAuthFailed,
+  ErrorType.ValidationGateFailed,
+  ErrorType.BackupMissing,
+  ErrorType.DeviceStateCorrupt,
+  ErrorType.NothingServed,
+  ErrorType.DeviceVersionUnsupported,
+  ErrorType.SignatureInvalid,
+  ErrorType.DowngradeRefused,
+];

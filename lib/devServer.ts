@@ -19,6 +19,8 @@ export interface DevServerOptions {
   namespace?: string;
   /** No Web UI. */
   headless?: boolean;
+  /** Port of the server's Prometheus `/metrics` endpoint (default: none asked for). */
+  metricsPort?: number;
   /** Server output goes here (default: <dbFile>.log). */
   logFile?: string;
   startTimeoutMs?: number;
@@ -138,6 +140,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--log-level', 'warn',
     ...DEV_SERVER_SQLITE_PRAGMAS,
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
+    ...(opts.metricsPort !== undefined ? ['--metrics-port', String(opts.metricsPort)] : []),
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const logFd = openSync(logFile, 'a');

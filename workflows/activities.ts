@@ -2,12 +2,14 @@
 // own `summary`, which the Temporal UI shows on the event ("swap pi-01 → 3fa2…").
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { EdgeActivities, GpuActivities } from '../common/contracts';
-import { NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
+import { DEVICE_CALL_NON_RETRYABLE_ERROR_TYPES, NON_RETRYABLE_ERROR_TYPES } from '../common/errors';
 import type { OwnershipActivities } from '../common/ownership';
 import { CONTROL_TASK_QUEUE, edgeTaskQueue, gpuServerActivityQueue } from '../common/queues';
 import type { DeployRequest } from '../common/request';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+/** Calls to a device, scheduled per device in a fleet: only the types they can raise (common/errors.ts). */
+const deviceCallNonRetryable = [...DEVICE_CALL_NON_RETRYABLE_ERROR_TYPES];
 
 // GPU stages heartbeat every few seconds while their Python tools run, so a silent minute means
 // the worker died and the attempt should move to another one.
@@ -49,7 +51,7 @@ const GPU_OPTIONS: { [K in keyof GpuActivities]: ActivityOptions } = {
   pushArtifact: {
     startToCloseTimeout: '30m',
     heartbeatTimeout: '1m',
-    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes },
+    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5, nonRetryableErrorTypes: deviceCallNonRetryable },
   },
 };
 
@@ -75,14 +77,14 @@ function edgeOptions(name: keyof EdgeActivities, edge: EdgeDeadlines): ActivityO
         startToCloseTimeout: swapLike,
         heartbeatTimeout: '30s',
         scheduleToCloseTimeout: edge.deviceDeadline,
-        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'validateDeployment':
       return {
         startToCloseTimeout: '15m',
         heartbeatTimeout: '1m',
         scheduleToCloseTimeout: edge.deviceDeadline,
-        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'restoreBackup':
       // The compensation keeps trying for as long as restoreDeadline allows: giving up leaves a
@@ -91,26 +93,26 @@ function edgeOptions(name: keyof EdgeActivities, edge: EdgeDeadlines): ActivityO
         startToCloseTimeout: swapLike,
         heartbeatTimeout: '30s',
         scheduleToCloseTimeout: edge.restoreDeadline,
-        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes },
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'probeServing':
       // The caller sets scheduleToStartTimeout: not being picked up in time means "offline".
       return {
         startToCloseTimeout: '30s',
-        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes },
+        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'measureServing':
       return {
         startToCloseTimeout: '15m',
         heartbeatTimeout: '1m',
         scheduleToCloseTimeout: edge.deviceDeadline,
-        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes },
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 3, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'watchServing':
       // The caller adds startToCloseTimeout (the soak plus a margin); a retried watch starts over.
       return {
         heartbeatTimeout: '30s',
-        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 2, nonRetryableErrorTypes },
+        retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 2, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
     case 'discardStaged':
       // Cleanup only: bounded, so a dead device cannot hold a finished deployment open.
@@ -118,7 +120,7 @@ function edgeOptions(name: keyof EdgeActivities, edge: EdgeDeadlines): ActivityO
         startToCloseTimeout: '1m',
         scheduleToStartTimeout: edge.queueWait,
         scheduleToCloseTimeout: Math.max(edge.queueWait, 5 * 60_000),
-        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+        retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: deviceCallNonRetryable },
       };
   }
 }

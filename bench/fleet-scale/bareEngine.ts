@@ -22,6 +22,8 @@ export interface BareEngineRun {
   workflowBundlePath?: string;
   /** Called once the Workers run, just before the start call (where the bench's clocks start). */
   beforeStart(): void;
+  /** Called as soon as the parent closes, while the Workers still run (where the bench's clocks stop, as for edgeship). */
+  afterClose(): void;
 }
 
 export interface BareEngineTiming {
@@ -81,6 +83,7 @@ export async function runBareEngine(r: BareEngineRun): Promise<BareEngineTiming>
       r.log(`[${((Date.now() - t0) / 1000).toFixed(1)} s] bare engine: ${closed.filter(Boolean).length}/${r.waves.length} waves closed; ${r.extra()}`);
     }
     const validated = await result;
+    r.afterClose();
     if (validated !== r.waves.flat().length) throw new Error(`the bare-engine program ran ${validated} of ${r.waves.flat().length} devices`);
     return { workflowId, waveWorkflowIds, wallMs: Date.now() - t0, workersCreatedMs };
   } finally {

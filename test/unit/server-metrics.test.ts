@@ -1,0 +1,31 @@
+// bench:fleet-scale reads the dev server's Prometheus counters before and after each program's
+// rollout: per operation, per task type, only the program's namespace.
+import assert from 'node:assert/strict';
+import { parseCounters, perDevice } from '../../bench/fleet-scale/serverMetrics';
+
+const SCRAPE = `# HELP persistence_requests persistence_requests counter
+# TYPE persistence_requests counter
+persistence_requests{namespace="default",operation="UpdateWorkflowExecution",service_name="history"} 40
+persistence_requests{namespace="default",operation="UpdateWorkflowExecution",service_name="matching"} 2
+persistence_requests{namespace="temporal_system",operation="UpdateWorkflowExecution",service_name="history"} 900
+persistence_requests{namespace="default",operation="CreateTasks",service_name="matching"} 6
+poll_success_sync{namespace="default",operation="PollWorkflowTaskQueue",partition="0",task_type="Workflow",taskqueue="control"} 3
+poll_success_sync{namespace="default",operation="PollWorkflowTaskQueue",partition="1",task_type="Workflow",taskqueue="control"} 4
+persistence_latency_bucket{namespace="default",operation="CreateTasks",le="0.001"} 6
+`;
+
+describe('the dev server counters bench:fleet-scale compares', () => {
+  it('sums a counter over its other labels, by operation or task type, in the program’s namespace only', () => {
+    const counters = parseCounters(SCRAPE);
+    assert.equal(counters.get('persistence_requests UpdateWorkflowExecution'), 42);
+    assert.equal(counters.get('persistence_requests CreateTasks'), 6);
+    assert.equal(counters.get('poll_success_sync Workflow'), 7);
+    assert.equal(counters.size, 3, 'histogram buckets are not counters to compare');
+  });
+
+  it('gives what moved during the rollout, per device', () => {
+    const before = parseCounters(SCRAPE);
+    const after = parseCounters(SCRAPE.replace('CreateTasks",service_name="matching"} 6', 'CreateTasks",service_name="matching"} 26'));
+    assert.deepEqual(perDevice(before, after, 10), { 'persistence_requests CreateTasks': 2 });
+  });
+});
