@@ -1,5 +1,5 @@
 // `npm run bench:fleet-scale -- [--devices 2000] [--wave-size 200] [--max-parallel 200] [--canary-percent 1]
-//    [--program both|edgeship|bare] [--first edgeship|bare]
+//    [--program both|edgeship|bare] [--first edgeship|bare] [--rounds 1]
 //    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] (these three: with --program edgeship) [--max-cached-workflows 600] [--keep]`
 //
 // By default it runs two programs, one after the other, each in a process and on a dev server of
@@ -98,6 +98,7 @@ interface Options {
   keep: boolean;
   program: 'both' | 'edgeship' | 'bare';
   first: 'edgeship' | 'bare';
+  rounds: number;
   resultFile?: string;
   workflowBundle?: string;
 }
@@ -127,21 +128,44 @@ async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): 
 }
 
 async function compareBoth(o: Options): Promise<void> {
-  const own = ['--program', '--first', '--result-file', '--workflow-bundle'];
+  const own = ['--program', '--first', '--rounds', '--result-file', '--workflow-bundle'];
   const args = process.argv.slice(2).filter((a, i, all) => !own.includes(a) && !own.includes(all[i - 1]));
-  const order: Array<'edgeship' | 'bare'> = o.first === 'bare' ? ['bare', 'edgeship'] : ['edgeship', 'bare'];
-  const figures: Partial<Record<'edgeship' | 'bare', ProgramFigures>> = {};
-  for (const program of order) {
-    log(`\n==== ${program === 'bare' ? 'THE BARE-ENGINE PROGRAM (not edgeship)' : 'edgeship'}: its own process and dev server ====`);
-    figures[program] = await runProgramProcess(program, args);
-  }
-  const e = figures.edgeship!;
-  const b = figures.bare!;
-  log(`\n==== edgeship against the bare engine, same shape, same dev server settings (${order.join(' first, then ')}) ====`);
-  for (const line of comparisonLines(e, b)) log(line);
-  const ratio = e.devicesPerSecond / b.devicesPerSecond;
   const mark = (ok: boolean): string => (ok ? 'met' : 'NOT met');
-  log(`goals (issue 17, 2,000 devices on this machine): ≥ ${GOALS.devicesPerSecond} devices/s ${mark(e.devicesPerSecond >= GOALS.devicesPerSecond)} (${e.devicesPerSecond.toFixed(1)}); ≥ ${GOALS.ratioToBare}× the bare engine ${mark(ratio >= GOALS.ratioToBare)} (${ratio.toFixed(2)}×); worker peak RSS ≤ 1 GiB ${mark(e.peakRssKiB <= GOALS.peakRssKiB)} (${(e.peakRssKiB / 1024).toFixed(0)} MiB)${e.devices === 2000 ? '' : ` — this run had ${e.devices} devices`}`);
+  const rounds: Array<{ order: Array<'edgeship' | 'bare'>; e: ProgramFigures; b: ProgramFigures; ratio: number }> = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    // Rounds alternate which program goes first (ABBA…): this machine's speed drifts by tens of
+    // percent over minutes, for either program alike, and alternation spreads the drift over both.
+    const bareFirst = (o.first === 'bare') !== (round % 2 === 0);
+    const order: Array<'edgeship' | 'bare'> = bareFirst ? ['bare', 'edgeship'] : ['edgeship', 'bare'];
+    const figures: Partial<Record<'edgeship' | 'bare', ProgramFigures>> = {};
+    for (const program of order) {
+      log(`\n==== ${o.rounds > 1 ? `round ${round} of ${o.rounds}: ` : ''}${program === 'bare' ? 'THE BARE-ENGINE PROGRAM (not edgeship)' : 'edgeship'}: its own process and dev server ====`);
+      figures[program] = await runProgramProcess(program, args);
+    }
+    const e = figures.edgeship!;
+    const b = figures.bare!;
+    log(`\n==== edgeship against the bare engine, same shape, same dev server settings (${order.join(' first, then ')}${o.rounds > 1 ? `; round ${round} of ${o.rounds}` : ''}) ====`);
+    for (const line of comparisonLines(e, b)) log(line);
+    const ratio = e.devicesPerSecond / b.devicesPerSecond;
+    rounds.push({ order, e, b, ratio });
+    log(`goals (issue 17, 2,000 devices on this machine): ≥ ${GOALS.devicesPerSecond} devices/s ${mark(e.devicesPerSecond >= GOALS.devicesPerSecond)} (${e.devicesPerSecond.toFixed(1)}); ≥ ${GOALS.ratioToBare}× the bare engine ${mark(ratio >= GOALS.ratioToBare)} (${ratio.toFixed(2)}×); worker peak RSS ≤ 1 GiB ${mark(e.peakRssKiB <= GOALS.peakRssKiB)} (${(e.peakRssKiB / 1024).toFixed(0)} MiB)${e.devices === 2000 ? '' : ` — this run had ${e.devices} devices`}`);
+  }
+  if (rounds.length > 1) {
+    log(`\n==== ${rounds.length} rounds ====`);
+    log('  round  order           edgeship devices/s  bare engine devices/s  ratio  edgeship peak RSS');
+    for (const [i, r] of rounds.entries()) log(`  ${String(i + 1).padStart(5)}  ${r.order[0].padEnd(8)} first  ${r.e.devicesPerSecond.toFixed(1).padStart(18)}  ${r.b.devicesPerSecond.toFixed(1).padStart(21)}  ${r.ratio.toFixed(2).padStart(4)}×  ${(r.e.peakRssKiB / 1024).toFixed(0).padStart(13)} MiB`);
+    const ratios = rounds.map((r) => r.ratio);
+    const sum = (f: (r: (typeof rounds)[number]) => number): number => rounds.reduce((t, r) => t + f(r), 0);
+    // Devices over wave time, summed over the rounds: each program's speed across the same stretch of time.
+    const pooled = (sum((r) => r.e.devices) / sum((r) => r.e.wavesMs)) / (sum((r) => r.b.devices) / sum((r) => r.b.wavesMs));
+    log(`  ratio: median ${median(ratios).toFixed(2)}×, range ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}×; pooled (all devices over all wave time) ${pooled.toFixed(2)}×`);
+    log(`  goals: ≥ ${GOALS.ratioToBare}× the bare engine ${mark(median(ratios) >= GOALS.ratioToBare)} by the median, in ${ratios.filter((x) => x >= GOALS.ratioToBare).length} of ${ratios.length} rounds; ≥ ${GOALS.devicesPerSecond} devices/s in ${rounds.filter((r) => r.e.devicesPerSecond >= GOALS.devicesPerSecond).length} of ${rounds.length}; worker peak RSS ≤ 1 GiB in ${rounds.filter((r) => r.e.peakRssKiB <= GOALS.peakRssKiB).length} of ${rounds.length}`);
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Runs `work` over items, at most `limit` at once, results in order. */
@@ -248,6 +272,7 @@ async function main(): Promise<void> {
     .option('--keep', 'keep the dev server\'s SQLite file and log in --dir')
     .addOption(new Option('--program <which>', 'both: edgeship, then the bare-engine program of the same shape, each in its own process and dev server, compared; or only one of them').choices(['both', 'edgeship', 'bare']).default('both'))
     .addOption(new Option('--first <which>', 'with --program both: which program runs first').choices(['edgeship', 'bare']).default('edgeship'))
+    .option('--rounds <n>', 'with --program both: compare this many times, alternating which program goes first; prints each ratio, the median and the pooled ratio', positiveInt, 1)
     .addOption(new Option('--result-file <file>', 'write this program\'s figures as JSON (used by --program both)').hideHelp())
     .addOption(new Option('--workflow-bundle <file>', 'the program\'s workflows prebuilt (used by --program both); else bundled in this process').hideHelp())
     .parse()
