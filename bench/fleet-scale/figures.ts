@@ -32,12 +32,17 @@ export interface ProgramFigures {
   workerThreadsCpuMsPerDevice: Record<string, number>;
 }
 
+/** A /proc `stat` line (a process's or a thread's): its name, and its CPU time (user + system) in ms. */
+function parseStat(stat: string): { name: string; ms: number } {
+  // Fields after the name (which may hold spaces and parentheses): utime is the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 }; // USER_HZ is 100 on Linux
+}
+
 /** CPU time (user + system, all threads) a process has used so far, in ms; Linux /proc. */
 export function cpuMs(pid: number): number {
   try {
-    // Fields after the command name (which may hold spaces): utime is the 12th, stime the 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).ms;
   } catch {
     return Number.NaN;
   }
@@ -54,10 +59,7 @@ export function threadCpuMs(pid: number): Map<number, { name: string; ms: number
   }
   for (const tid of tids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      threads.set(Number(tid), { name, ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+      threads.set(Number(tid), parseStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
     } catch {
       // the thread ended between the listing and the read
     }

@@ -66,11 +66,17 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     assert.match(stdout, /no limit approached/);
   };
 
-  it('rolls 12 devices out in waves of 4 (one shared edge queue), then runs the bare-engine program of the same shape and prints both side by side', async () => {
-    const { stdout } = await bench(['--dir', path.join(work, 'shared')]);
+  it('rolls 12 devices out in waves of 4 (one shared edge queue), then runs the bare-engine program of the same shape and prints both side by side, twice in alternating order', async () => {
+    const { stdout } = await bench(['--dir', path.join(work, 'shared'), '--rounds', '2']);
     rolledOut(stdout);
     assert.match(stdout, /THE BARE-ENGINE PROGRAM \(not edgeship\)/);
-    assert.match(stdout, /bareDevice\s+12 × +29\.0 events, 5\.0 workflow tasks, 4\.0 activities/);
+    assert.match(stdout, /bareDevice\s+12 × +29\.0 events \(\d+\.\d KiB\), 5\.0 workflow tasks, 4\.0 activities/);
+    assert.match(stdout, /history per device\s+\d+\.\d KiB\s+\d+\.\d KiB\n/);
+    // The dev server's own counters: both programs ask for the same persistence work per device.
+    assert.match(stdout, /persistence_requests UpdateWorkflowExecution\s+\d+\.\d\d\s+\d+\.\d\d\n/);
+    assert.match(stdout, /node \(main thread\)\s+\d+\.\d\d\s+\d+\.\d\d\n/);
+    assert.match(stdout, /round 2 of 2: THE BARE-ENGINE PROGRAM[^\n]*\n[\s\S]*round 2 of 2: edgeship/, 'the second round runs the bare engine first');
+    assert.match(stdout, /==== 2 rounds ====[\s\S]*ratio: median \d+\.\d\d×, range \d+\.\d\d–\d+\.\d\d×; pooled/);
     assert.match(stdout, /bareOwner\s+12 ×/);
     assert.match(stdout, /devices\s+12\s+12\n/);
     assert.match(stdout, /workflow executions\s+(\d+)\s+\1\n/, 'the same number of workflow executions in both programs');
