@@ -111,8 +111,8 @@ export const NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
  * carries its list in the activity's history event and in the server's record of the pending
  * activity: every type at every call was ~0.5 KiB per call (docs/fleet-scale.md). The activities
  * mark these failures non-retryable themselves (`edgeFailure` in activities/edge/failures.ts,
- * `failure` in activities/gpu/failures.ts); the list is the engine's second check. test/unit/error-types.test.ts checks that every non-retryable type those
- * modules name is here.
+ * `failure` in activities/gpu/failures.ts); the list is the engine's second check.
+ * test/unit/error-types.test.ts checks that every non-retryable type those modules name is here.
  */
 export const DEVICE_CALL_NON_RETRYABLE_ERROR_TYPES: readonly ErrorTypeName[] = [
   ErrorType.InvalidRequest,
