@@ -280,6 +280,7 @@ async function main(): Promise<void> {
   if (o.program === 'both' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) {
     throw new InvalidArgumentError('--edge-queues per-device, --fail and --device-ms shape edgeship\'s run alone (the bare-engine program has no devices to route or fail): add --program edgeship');
   }
+  if (o.program !== 'both' && o.rounds > 1) throw new InvalidArgumentError(`--rounds compares the two programs, and --program ${o.program} runs one: leave out --program (or --rounds)`);
   if (o.program === 'both') return compareBoth(o);
   if (o.program === 'bare' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) throw new InvalidArgumentError('the bare-engine program has no --edge-queues per-device, --fail or --device-ms: it is the engine alone');
   if ((o.maxParallel ?? o.waveSize) > 500) throw new InvalidArgumentError('--max-parallel (default: --wave-size) must be ≤ 500 (the request schema\'s bound)');

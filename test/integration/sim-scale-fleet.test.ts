@@ -90,6 +90,12 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     assert.doesNotMatch(stdout, /BARE-ENGINE/);
   });
 
+  it('refuses --rounds for a single program instead of running it once', async () => {
+    const err = await bench(['--program', 'edgeship', '--rounds', '3', '--dir', path.join(work, 'refused-rounds')]).then(() => undefined, (e: unknown) => e as { stderr: string; code: number });
+    assert.ok(err, 'the bench should have refused');
+    assert.match(err.stderr, /--rounds compares the two programs, and --program edgeship runs one/);
+  });
+
   it('refuses edgeship-only options when both programs would run, with the fix', async () => {
     const err = await bench(['--edge-queues', 'per-device', '--dir', path.join(work, 'refused')]).then(() => undefined, (e: unknown) => e as { stderr: string; code: number });
     assert.ok(err, 'the bench should have refused');
