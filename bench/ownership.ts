@@ -15,7 +15,7 @@ import { edgeTaskQueue } from '../common/queues';
 import { createControlAndGpuWorkers } from '../workers/gpuWorker';
 import { parseDeployRequest } from '../common/request';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../common/searchAttributes';
-import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../lib/temporalCli';
+import { DEV_SERVER_FLAGS, findTemporalCli } from '../lib/temporalCli';
 import { StandInFleet, sha } from '../sim/standIns';
 // A versioned identity, as a real edge worker has: the lease step's version gate lets it through.
 import { testEdgeIdentity } from '../test/helpers/edgeIdentity';
@@ -43,7 +43,7 @@ const fmt = (xs: number[]): string => `median ${q(xs, 0.5).toFixed(1)} ms, p95 $
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: findTemporalCli() }, searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES], extraArgs: ['--log-level', 'error', ...DEV_SERVER_SQLITE_PRAGMAS] },
+    server: { executable: { type: 'existing-path', path: findTemporalCli() }, searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES], extraArgs: ['--log-level', 'error', ...DEV_SERVER_FLAGS] },
   });
   const fleet = new StandInFleet(DEVICES);
   const client: Client = env.client;

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTE_REGISTRATIONS } from '../common/searchAttributes';
-import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from './temporalCli';
+import { DEV_SERVER_FLAGS, findTemporalCli } from './temporalCli';
 
 export interface DevServerOptions {
   /** SQLite file that keeps workflows across restarts. */
@@ -138,7 +138,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     '--port', String(port),
     '--namespace', namespace,
     '--log-level', 'warn',
-    ...DEV_SERVER_SQLITE_PRAGMAS,
+    ...DEV_SERVER_FLAGS,
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort)]),
     ...(opts.metricsPort !== undefined ? ['--metrics-port', String(opts.metricsPort)] : []),
     ...SEARCH_ATTRIBUTE_REGISTRATIONS.flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),

@@ -41,11 +41,25 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Flags for every `temporal server start-dev` the project starts (demo, dev-stack, tests,
- * benches). start-dev opens its SQLite file with a rollback journal and synchronous=FULL: every
- * commit waits for two fsyncs, which made the dev server, not the workflows, the bottleneck of a
- * 500-device fleet here. With WAL and synchronous=NORMAL a crash of the machine can lose the last
- * commits, never corrupt the file — fine for a development server; a production cluster brings its
- * own persistence (PostgreSQL, MySQL, Cassandra) and ignores these (docs/fleet-scale.md).
+ * start-dev opens its SQLite file with a rollback journal and synchronous=FULL: every commit waits
+ * for two fsyncs, which made the dev server, not the workflows, the bottleneck of a 500-device
+ * fleet here. With WAL and synchronous=NORMAL a crash of the machine can lose the last commits,
+ * never corrupt the file — fine for a development server; a production cluster brings its own
+ * persistence (PostgreSQL, MySQL, Cassandra) and ignores these (docs/fleet-scale.md).
  */
 export const DEV_SERVER_SQLITE_PRAGMAS: readonly string[] = ['--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL'];
+
+/**
+ * The history service keeps the events it just wrote in a cache of 512 KiB per history shard, so
+ * the tasks that follow (start this child, dispatch this workflow task) need not read them back
+ * from the database. A cluster has hundreds of shards; start-dev has one, so the whole server
+ * shares 512 KiB. A fleet of 200 devices in flight writes more than that within seconds, and
+ * edgeship's events (a device's gates, deadlines and measured figures) are three times a bare
+ * program's: entries were evicted 2–10 s after being written and read back with
+ * `ReadHistoryBranch` (+0.9 per device), and edgeship ran at 0.56–0.79× the bare engine. At
+ * 32 MiB those reads are gone (docs/fleet-scale.md, "The dev server's events cache").
+ */
+export const DEV_SERVER_EVENTS_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Flags for every `temporal server start-dev` the project starts (demo, dev-stack, tests, benches; temporal-dev.yml repeats them). */
+export const DEV_SERVER_FLAGS: readonly string[] = [...DEV_SERVER_SQLITE_PRAGMAS, '--dynamic-config-value', `history.eventsCacheMaxSizeBytes=${DEV_SERVER_EVENTS_CACHE_BYTES}`];

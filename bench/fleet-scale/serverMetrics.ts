@@ -7,8 +7,16 @@
 /** Counter name (with its operation or task type) → value, summed over every other label. */
 export type Counters = Map<string, number>;
 
-/** The counters worth comparing between two programs: persistence by operation, and matching. */
-const KEPT = /^(persistence_requests|visibility_persistence_requests|poll_success|poll_success_sync|poll_timeouts|forwarded|no_poller_tasks|asyncmatch_latency_count|syncmatch_latency_count)$/;
+/**
+ * The counters worth comparing between two programs: persistence by operation, matching, and the
+ * history service's events cache (an event it wrote and had to read back from the database:
+ * `cache_miss events EventsCacheGetEvent`; entries it dropped for want of room:
+ * `cache_entry_age_on_eviction_count events`).
+ */
+const KEPT = /^(persistence_requests|visibility_persistence_requests|poll_success|poll_success_sync|poll_timeouts|forwarded|no_poller_tasks|asyncmatch_latency_count|syncmatch_latency_count|cache_miss|cache_entry_age_on_eviction_count)$/;
+
+/** The id every Temporal server gives its `temporal-system` namespace, as metric labels spell it. */
+const TEMPORAL_SYSTEM_NAMESPACE_ID = '32049b68_7872_4094_8e63_d0dd59896a83';
 
 export function parseCounters(text: string): Counters {
   const counters: Counters = new Map();
@@ -17,8 +25,11 @@ export function parseCounters(text: string): Counters {
     const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
     if (!m || !KEPT.test(m[1])) continue;
     const labels = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    if (labels.namespace !== undefined && labels.namespace !== 'default') continue; // the server's own system namespace is not the program's
-    const key = labels.operation && m[1].includes('persistence') ? `${m[1]} ${labels.operation}` : labels.task_type ? `${m[1]} ${labels.task_type}` : m[1];
+    // The server's own system namespace is not the program's (cache counters name it by its fixed id).
+    if ((labels.namespace !== undefined && labels.namespace !== 'default') || labels.namespace_id === TEMPORAL_SYSTEM_NAMESPACE_ID) continue;
+    const key = labels.cache_type
+      ? [m[1], labels.cache_type, labels.operation].filter(Boolean).join(' ')
+      : labels.operation && m[1].includes('persistence') ? `${m[1]} ${labels.operation}` : labels.task_type ? `${m[1]} ${labels.task_type}` : m[1];
     counters.set(key, (counters.get(key) ?? 0) + Number(m[4]));
   }
   return counters;

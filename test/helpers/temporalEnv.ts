@@ -2,7 +2,7 @@
 // `existing-path` so nothing downloads, with edgeship's search attributes registered.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { DEV_SERVER_SQLITE_PRAGMAS, findTemporalCli } from '../../lib/temporalCli';
+import { DEV_SERVER_FLAGS, findTemporalCli } from '../../lib/temporalCli';
 import { SA_DEVICES, SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS } from '../../common/searchAttributes';
 
 export async function startTestTemporal(opts: { ui?: boolean; uiPort?: number } = {}): Promise<TestWorkflowEnvironment> {
@@ -12,7 +12,7 @@ export async function startTestTemporal(opts: { ui?: boolean; uiPort?: number } 
       searchAttributes: [SA_MODEL, SA_SHA, SA_STAGE, SA_STATUS, SA_DEVICES],
       ui: opts.ui ?? false,
       uiPort: opts.uiPort,
-      extraArgs: ['--log-level', 'error', ...DEV_SERVER_SQLITE_PRAGMAS],
+      extraArgs: ['--log-level', 'error', ...DEV_SERVER_FLAGS],
     },
   });
 }

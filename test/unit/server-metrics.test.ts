@@ -12,6 +12,10 @@ persistence_requests{namespace="default",operation="CreateTasks",service_name="m
 poll_success_sync{namespace="default",operation="PollWorkflowTaskQueue",partition="0",task_type="Workflow",taskqueue="control"} 3
 poll_success_sync{namespace="default",operation="PollWorkflowTaskQueue",partition="1",task_type="Workflow",taskqueue="control"} 4
 persistence_latency_bucket{namespace="default",operation="CreateTasks",le="0.001"} 6
+cache_miss{cache_type="events",namespace_id="01a24d1e_d17a_71ee_8691_421079790899",operation="EventsCacheGetEvent",service_name="history"} 5
+cache_miss{cache_type="events",namespace_id="32049b68_7872_4094_8e63_d0dd59896a83",operation="EventsCacheGetEvent",service_name="history"} 70
+cache_entry_age_on_eviction_count{cache_type="events",service_name="history"} 9
+cache_entry_age_on_eviction_bucket{cache_type="events",service_name="history",le="2"} 9
 `;
 
 describe('the dev server counters bench:fleet-scale compares', () => {
@@ -20,7 +24,13 @@ describe('the dev server counters bench:fleet-scale compares', () => {
     assert.equal(counters.get('persistence_requests UpdateWorkflowExecution'), 42);
     assert.equal(counters.get('persistence_requests CreateTasks'), 6);
     assert.equal(counters.get('poll_success_sync Workflow'), 7);
-    assert.equal(counters.size, 3, 'histogram buckets are not counters to compare');
+    assert.equal(counters.size, 5, 'histogram buckets are not counters to compare');
+  });
+
+  it('counts the events cache by cache and operation: what was read back from the database, what was dropped for want of room', () => {
+    const counters = parseCounters(SCRAPE);
+    assert.equal(counters.get('cache_miss events EventsCacheGetEvent'), 5, 'the system namespace (its fixed id) is left out');
+    assert.equal(counters.get('cache_entry_age_on_eviction_count events'), 9);
   });
 
   it('gives what moved during the rollout, per device', () => {
