@@ -53,13 +53,15 @@ export const DEV_SERVER_SQLITE_PRAGMAS: readonly string[] = ['--sqlite-pragma', 
  * The history service keeps the events it just wrote in a cache of 512 KiB per history shard, so
  * the tasks that follow (start this child, dispatch this workflow task) need not read them back
  * from the database. A cluster has hundreds of shards; start-dev has one, so the whole server
- * shares 512 KiB. A fleet of 200 devices in flight writes more than that within seconds, and
- * edgeship's events (a device's gates, deadlines and measured figures) are three times a bare
- * program's: entries were evicted 2–10 s after being written and read back with
- * `ReadHistoryBranch` (+0.9 per device), and edgeship ran at 0.56–0.79× the bare engine. At
- * 32 MiB those reads are gone (docs/fleet-scale.md, "The dev server's events cache").
+ * shares 512 KiB. A fleet with 200 devices in flight writes more than that within seconds, and
+ * edgeship's events (a device's gates, deadlines and measured figures) weigh three times a bare
+ * program's: entries were evicted 2–10 s after being written, and edgeship read +0.9 history
+ * branches per device back from SQLite at 2,000 devices. From 32 MiB on, no event is read back in
+ * such a run (`cache_miss events` in bench:fleet-scale); 64 MiB leaves room for larger fleets and
+ * maxParallel. Price: the dev server's peak RSS at 2,000 devices, 511–540 → 670–711 MiB
+ * (docs/fleet-scale.md, "The dev server's events cache").
  */
-export const DEV_SERVER_EVENTS_CACHE_BYTES = 32 * 1024 * 1024;
+export const DEV_SERVER_EVENTS_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** Flags for every `temporal server start-dev` the project starts (demo, dev-stack, tests, benches; temporal-dev.yml repeats them). */
 export const DEV_SERVER_FLAGS: readonly string[] = [...DEV_SERVER_SQLITE_PRAGMAS, '--dynamic-config-value', `history.eventsCacheMaxSizeBytes=${DEV_SERVER_EVENTS_CACHE_BYTES}`];

@@ -11,9 +11,11 @@ export type Counters = Map<string, number>;
  * The counters worth comparing between two programs: persistence by operation, matching, and the
  * history service's events cache (an event it wrote and had to read back from the database:
  * `cache_miss events EventsCacheGetEvent`; entries it dropped for want of room:
- * `cache_entry_age_on_eviction_count events`).
+ * `cache_entry_age_on_eviction_count events`), and how often its task processors found a
+ * workflow locked and had to try again later (`acquire_lock_failed`, against `task_requests` per
+ * task type: a wave's 200 child starts all need the wave's lock).
  */
-const KEPT = /^(persistence_requests|visibility_persistence_requests|poll_success|poll_success_sync|poll_timeouts|forwarded|no_poller_tasks|asyncmatch_latency_count|syncmatch_latency_count|cache_miss|cache_entry_age_on_eviction_count)$/;
+const KEPT = /^(persistence_requests|visibility_persistence_requests|poll_success|poll_success_sync|poll_timeouts|forwarded|no_poller_tasks|asyncmatch_latency_count|syncmatch_latency_count|cache_miss|cache_entry_age_on_eviction_count|acquire_lock_failed|task_requests)$/;
 
 /** The id every Temporal server gives its `temporal-system` namespace, as metric labels spell it. */
 const TEMPORAL_SYSTEM_NAMESPACE_ID = '32049b68_7872_4094_8e63_d0dd59896a83';

@@ -1,5 +1,5 @@
 // The dev servers edgeship starts keep their SQLite file in WAL mode with synchronous=NORMAL, and
-// give their single history shard a 32 MiB events cache (lib/temporalCli.ts DEV_SERVER_FLAGS): a
+// give their single history shard a 64 MiB events cache (lib/temporalCli.ts DEV_SERVER_FLAGS): a
 // rollback journal with synchronous=FULL, and then the default 512 KiB events cache, made the dev
 // server the bottleneck of large fleets.
 import { strict as assert } from 'node:assert';
@@ -54,7 +54,7 @@ describe('the dev server edgeship starts', function () {
     assert.deepEqual(headerJournalVersions(dbFile), [2, 2]);
   });
 
-  it('gives the history service an events cache of 32 MiB, as its own metrics report it (the default is 512 KiB)', async () => {
+  it('gives the history service an events cache of 64 MiB, as its own metrics report it (the default is 512 KiB)', async () => {
     assert.ok(server, 'the server of the test above');
     // The gauge reads 0 until the history shard has made its cache, a moment after start.
     let size = 0;
@@ -64,6 +64,6 @@ describe('the dev server edgeship starts', function () {
       size = gauge ? Number(gauge[1]) : 0;
     }
     assert.equal(size, DEV_SERVER_EVENTS_CACHE_BYTES, 'the events cache the server reports (cache_size{cache_type="events"})');
-    assert.equal(DEV_SERVER_EVENTS_CACHE_BYTES, 32 * 1024 * 1024);
+    assert.equal(DEV_SERVER_EVENTS_CACHE_BYTES, 64 * 1024 * 1024);
   });
 });

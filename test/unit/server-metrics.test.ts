@@ -16,6 +16,8 @@ cache_miss{cache_type="events",namespace_id="01a24d1e_d17a_71ee_8691_42107979089
 cache_miss{cache_type="events",namespace_id="32049b68_7872_4094_8e63_d0dd59896a83",operation="EventsCacheGetEvent",service_name="history"} 70
 cache_entry_age_on_eviction_count{cache_type="events",service_name="history"} 9
 cache_entry_age_on_eviction_bucket{cache_type="events",service_name="history",le="2"} 9
+acquire_lock_failed{cache_type="mutablestate",namespace_id="01a24d1e_d17a_71ee_8691_421079790899",operation="HistoryCacheGetOrCreate",service_name="history"} 12
+task_requests{archetype="workflow",namespace="default",operation="TransferActiveTaskStartChildExecution",service_name="history",task_priority="high",task_type="TransferActiveTaskStartChildExecution"} 17
 `;
 
 describe('the dev server counters bench:fleet-scale compares', () => {
@@ -24,13 +26,19 @@ describe('the dev server counters bench:fleet-scale compares', () => {
     assert.equal(counters.get('persistence_requests UpdateWorkflowExecution'), 42);
     assert.equal(counters.get('persistence_requests CreateTasks'), 6);
     assert.equal(counters.get('poll_success_sync Workflow'), 7);
-    assert.equal(counters.size, 5, 'histogram buckets are not counters to compare');
+    assert.equal(counters.size, 7, 'histogram buckets are not counters to compare');
   });
 
   it('counts the events cache by cache and operation: what was read back from the database, what was dropped for want of room', () => {
     const counters = parseCounters(SCRAPE);
     assert.equal(counters.get('cache_miss events EventsCacheGetEvent'), 5, 'the system namespace (its fixed id) is left out');
     assert.equal(counters.get('cache_entry_age_on_eviction_count events'), 9);
+  });
+
+  it('counts the task processors\' tries against the locks they could not take', () => {
+    const counters = parseCounters(SCRAPE);
+    assert.equal(counters.get('acquire_lock_failed mutablestate HistoryCacheGetOrCreate'), 12);
+    assert.equal(counters.get('task_requests TransferActiveTaskStartChildExecution'), 17);
   });
 
   it('gives what moved during the rollout, per device', () => {
