@@ -58,7 +58,7 @@ export const DEV_SERVER_SQLITE_PRAGMAS: readonly string[] = ['--sqlite-pragma', 
  * program's: entries were evicted 2–10 s after being written, and edgeship read +0.9 history
  * branches per device back from SQLite at 2,000 devices. From 32 MiB on, no event is read back in
  * such a run (`cache_miss events` in bench:fleet-scale); 64 MiB leaves room for larger fleets and
- * maxParallel. Price: the dev server's peak RSS at 2,000 devices, 511–540 → 670–711 MiB
+ * maxParallel. Price: the dev server's peak RSS at 2,000 devices, 511–540 → 649–729 MiB
  * (docs/fleet-scale.md, "The dev server's events cache").
  */
 export const DEV_SERVER_EVENTS_CACHE_BYTES = 64 * 1024 * 1024;
