@@ -3,12 +3,12 @@
 //    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] (these three: with --program edgeship) [--max-cached-workflows 600] [--keep]`
 //
 // By default it runs two programs, one after the other, each in a process and on a dev server of
-// its own with the same settings (WAL, synchronous=NORMAL): edgeship's fleet rollout, then THE
-// BARE-ENGINE PROGRAM (bench/fleet-scale/: the same shape written with nothing but the SDK — a
-// parent, a child per wave, a child per device running 4 no-op activities, an entity per device
-// leased by update-with-start and released by signal). It prints both side by side: devices/s
-// through the waves and their ratio, events, workflow tasks and activities per device, and each
-// worker process's peak RSS, against the goals of issue 17.
+// its own with the same settings (WAL, synchronous=NORMAL, a 64 MiB events cache): edgeship's
+// fleet rollout, then THE BARE-ENGINE PROGRAM (bench/fleet-scale/: the same shape written with
+// nothing but the SDK — a parent, a child per wave, a child per device running 4 no-op
+// activities, an entity per device leased by update-with-start and released by signal). It
+// prints both side by side: devices/s through the waves and their ratio, events, workflow tasks
+// and activities per device, and each worker process's peak RSS, against the goals of issue 17.
 //
 // The fleet-rollout scale test: the REAL workflows (deployModel → rolloutWave per wave →
 // deviceRollout per device, deviceOwner per device) on a REAL Temporal dev server of its own
