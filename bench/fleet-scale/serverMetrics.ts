@@ -29,9 +29,9 @@ export function parseCounters(text: string): Counters {
     const labels = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
     // The server's own system namespace is not the program's (cache counters name it by its fixed id).
     if ((labels.namespace !== undefined && labels.namespace !== 'default') || labels.namespace_id === TEMPORAL_SYSTEM_NAMESPACE_ID) continue;
-    const key = labels.cache_type
-      ? [m[1], labels.cache_type, labels.operation].filter(Boolean).join(' ')
-      : labels.operation && m[1].includes('persistence') ? `${m[1]} ${labels.operation}` : labels.task_type ? `${m[1]} ${labels.task_type}` : m[1];
+    // Qualified by what tells its counts apart: cache and operation, persistence operation, or task type.
+    const qualifiers = labels.cache_type ? [labels.cache_type, labels.operation] : m[1].includes('persistence') ? [labels.operation] : [labels.task_type];
+    const key = [m[1], ...qualifiers].filter(Boolean).join(' ');
     counters.set(key, (counters.get(key) ?? 0) + Number(m[4]));
   }
   return counters;
