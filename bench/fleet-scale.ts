@@ -194,13 +194,19 @@ async function describe(client: Client, workflowId: string): Promise<Described |
 
 const EventType = temporal.api.enums.v1.EventType;
 
-/** From a whole history: its encoded size, its largest event, and the most children pending at once. */
-export function historyFigures(history: temporal.api.history.v1.IHistory): { events: number; bytes: number; largestEventBytes: number; largestEventType: string; maxPendingChildren: number; children: number } {
+/**
+ * From a whole history: its encoded size, its largest event, the most children pending at once
+ * (start asked for, not closed) and the most of them starting at once (start asked for, neither
+ * started nor failed to start: what a wave's start window bounds, workflows/fleet/startWindow.ts).
+ */
+export function historyFigures(history: temporal.api.history.v1.IHistory): { events: number; bytes: number; largestEventBytes: number; largestEventType: string; maxPendingChildren: number; maxStartingChildren: number; children: number } {
   const events = history.events ?? [];
   let largest = 0;
   let largestType = '';
   let pending = 0;
   let maxPending = 0;
+  let starting = 0;
+  let maxStarting = 0;
   let children = 0;
   for (const e of events) {
     const size = temporal.api.history.v1.HistoryEvent.encode(e).finish().length;
@@ -211,9 +217,16 @@ export function historyFigures(history: temporal.api.history.v1.IHistory): { eve
     switch (e.eventType) {
       case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
         pending += 1;
+        starting += 1;
         children += 1;
         break;
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+        starting -= 1;
+        break;
       case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+        starting -= 1;
+        pending -= 1;
+        break;
       case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
       case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
       case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
@@ -223,8 +236,9 @@ export function historyFigures(history: temporal.api.history.v1.IHistory): { eve
         break;
     }
     maxPending = Math.max(maxPending, pending);
+    maxStarting = Math.max(maxStarting, starting);
   }
-  return { events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length, largestEventBytes: largest, largestEventType: largestType.replace(/^EVENT_TYPE_/, ''), maxPendingChildren: maxPending, children };
+  return { events: events.length, bytes: temporal.api.history.v1.History.encode(history).finish().length, largestEventBytes: largest, largestEventType: largestType.replace(/^EVENT_TYPE_/, ''), maxPendingChildren: maxPending, maxStartingChildren: maxStarting, children };
 }
 
 async function fetchFigures(client: Client, workflowId: string): Promise<ReturnType<typeof historyFigures>> {
@@ -494,10 +508,10 @@ async function main(): Promise<void> {
       waveRows.push({ name: w.name, devices: w.devices.length, d, f });
     }
     log('waves (rolloutWave children):');
-    log('  wave        devices  events  history    largest event            max pending children  time');
+    log('  wave        devices  events  history    largest event            max pending children  max starting  time');
     for (const r of waveRows) {
       const t = r.d?.startMs && r.d.closeMs ? secs(r.d.closeMs - r.d.startMs) : '-';
-      log(`  ${r.name.padEnd(10)}  ${String(r.devices).padStart(7)}  ${String(r.d?.historyLength ?? '-').padStart(6)}  ${kib(r.d?.historySizeBytes ?? 0).padStart(9)}  ${`${kib(r.f?.largestEventBytes ?? 0)} ${r.f?.largestEventType ?? ''}`.padEnd(23).slice(0, 40)}  ${String(r.f?.maxPendingChildren ?? '-').padStart(20)}  ${t}`);
+      log(`  ${r.name.padEnd(10)}  ${String(r.devices).padStart(7)}  ${String(r.d?.historyLength ?? '-').padStart(6)}  ${kib(r.d?.historySizeBytes ?? 0).padStart(9)}  ${`${kib(r.f?.largestEventBytes ?? 0)} ${r.f?.largestEventType ?? ''}`.padEnd(23).slice(0, 40)}  ${String(r.f?.maxPendingChildren ?? '-').padStart(20)}  ${String(r.f?.maxStartingChildren ?? '-').padStart(12)}  ${t}`);
     }
     const deviceIds = devices.map((id) => deviceRolloutWorkflowId(deploymentId, id, 'deploy'));
     const devD = await mapLimited(deviceIds, 32, (id) => describe(client, id));

@@ -12,6 +12,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { PROJECT_ROOT } from '../../lib/paths';
 import { deviceIdOfCall, StandInFleet } from '../../sim/standIns';
 import { historyFigures } from '../../bench/fleet-scale';
+import { WAVE_START_WINDOW } from '../../workflows/fleet/startWindow';
 
 const run = promisify(execFile);
 const E = temporal.api.enums.v1.EventType;
@@ -27,23 +28,26 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     await rm(work, { recursive: true, force: true });
   });
 
-  it('counts the children pending at once and the largest event of a history', () => {
+  it('counts the children pending at once, those starting at once, and the largest event of a history', () => {
     const ev = (eventType: temporal.api.enums.v1.EventType) => ({ eventType });
     const f = historyFigures({
       events: [
         ev(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED), // pending 1, starting 1
+        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED), // starting 0
         ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
-        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
-        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED),
-        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED), // pending 3, starting 2
+        ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED),
+        ev(E.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED), // pending 2, starting 0
         ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED),
         ev(E.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED),
         { eventType: E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, workflowExecutionCompletedEventAttributes: { result: { payloads: [{ data: new Uint8Array(5000) }] } } },
       ],
     });
-    assert.equal(f.events, 8);
+    assert.equal(f.events, 10);
     assert.equal(f.children, 3);
-    assert.equal(f.maxPendingChildren, 2);
+    assert.equal(f.maxPendingChildren, 3);
+    assert.equal(f.maxStartingChildren, 2);
     assert.equal(f.largestEventType, 'WORKFLOW_EXECUTION_COMPLETED');
     assert.ok(f.largestEventBytes > 5000 && f.bytes > f.largestEventBytes);
   });
@@ -88,6 +92,15 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     const { stdout } = await bench(['--program', 'edgeship', '--edge-queues', 'per-device', '--dir', path.join(work, 'per-device')]);
     rolledOut(stdout);
     assert.doesNotMatch(stdout, /BARE-ENGINE/);
+  });
+
+  it(`a wave of 27 devices, all allowed to run at once, asks for at most ${WAVE_START_WINDOW} child starts at a time (the start window)`, async () => {
+    const { stdout } = await bench(['--program', 'edgeship', '--devices', '30', '--wave-size', '30', '--max-parallel', '30', '--dir', path.join(work, 'window')]);
+    assert.match(stdout, /rollout closed COMPLETED after .*: status completed; devices 30 validated/);
+    // wave  devices  events  history  largest event  max pending  max starting  time
+    const row = /^\s+wave-1\s+27\s+.*\s(\d+)\s+(\d+)\s+\d+\.\d s$/m.exec(stdout);
+    assert.ok(row, `no wave-1 row in:\n${stdout}`);
+    assert.equal(Number(row[2]), WAVE_START_WINDOW, 'the first workflow task fills the window, and no task goes past it');
   });
 
   it('refuses --rounds for a single program instead of running it once', async () => {

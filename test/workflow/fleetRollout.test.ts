@@ -21,6 +21,8 @@ import type { FleetDeviceRow } from '../../common/rollout';
 import type { deployModel } from '../../workflows';
 import { approveSignal, pauseSignal, rejectSignal, resumeSignal, statusQuery } from '../../workflows/messages';
 import { waveStatusQuery } from '../../workflows/fleet/rolloutWave';
+import { WAVE_START_WINDOW } from '../../workflows/fleet/startWindow';
+import { historyFigures } from '../../bench/fleet-scale';
 import type { DeploymentReport, DeploymentStatus } from '../../workflows/report';
 import { testEdgeIdentity } from '../helpers/edgeIdentity';
 import { historyToJSON } from '../helpers/historyJson';
@@ -32,6 +34,8 @@ const ONLINE = ['f-01', 'f-02', 'f-03', 'f-04', 'f-05', 'f-06', 'f-07', 'f-08'];
 const OFFLINE = 'f-off';
 /** Devices whose edge workers predate this GPU side's edge API (started by their test only). */
 const OLD = ['old-01', 'old-02'];
+/** A wave wider than the start window (workers started by their test only). */
+const WIDE = Array.from({ length: WAVE_START_WINDOW + 4 }, (_, i) => `w-${String(i + 1).padStart(2, '0')}`);
 
 type Handle = WorkflowHandle<typeof deployModel>;
 
@@ -43,7 +47,7 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
   let env: TestWorkflowEnvironment;
   const workers: Worker[] = [];
   const running: Array<Promise<unknown>> = [];
-  const fleet = new StandInFleet([...ONLINE, OFFLINE, ...OLD]);
+  const fleet = new StandInFleet([...ONLINE, OFFLINE, ...OLD, ...WIDE]);
 
   before(async function () {
     this.timeout(90_000);
@@ -358,6 +362,25 @@ describe('fleet rollouts (real dev server, replaced activities)', function () {
     assert.equal(pause?.resumedBy, 'ops');
     assert.ok(pause?.resumedAt && pause.resumedAt >= pause.at);
     await record('pause-resume', id, ['wave-1']);
+  });
+
+  it(`a wave with more free slots than its start window asks for at most ${WAVE_START_WINDOW} child starts at a time, and every device still rolls out`, async () => {
+    const edgeWorkers = await Promise.all(WIDE.map((deviceId) => Worker.create({ connection: env.nativeConnection, taskQueue: edgeTaskQueue(deviceId), activities: fleet.edgeActivities(deviceId), identity: testEdgeIdentity(deviceId) })));
+    const runs = edgeWorkers.map((w) => w.run());
+    try {
+      const wave = WIDE.slice(1);
+      const { handle, id } = await start('start-window', WIDE, { canary: [WIDE[0]], waves: [wave.length], maxParallel: wave.length });
+      const report = await closed(handle);
+      assert.equal(report.status, 'completed');
+      assert.deepEqual([...swapped(id)].sort(), WIDE);
+      const figures = historyFigures(await env.client.workflow.getHandle(`${id}.wave-1`).fetchHistory());
+      assert.equal(figures.children, wave.length);
+      assert.equal(figures.maxStartingChildren, WAVE_START_WINDOW, 'the first workflow task fills the window, and no task goes past it');
+      await record('start-window', id, ['wave-1']);
+    } finally {
+      for (const w of edgeWorkers) w.shutdown();
+      await Promise.all(runs);
+    }
   });
 
   it('pause is refused on a deployment without a rollout plan', async () => {

@@ -35,6 +35,8 @@ const FLEET = [
   'pause-resume--deployment', 'pause-resume--wave-1',
   // Device children told their code by the wave (DEVICE_ROLLOUT_CODE 1): no patch markers.
   'culprit-red-coded--deployment', 'culprit-red-coded--canary', 'culprit-red-coded--wave-1', 'culprit-red-coded--f-03', 'culprit-red-coded--f-02',
+  // A wave wider than its start window (edgeship-wave-start-window): at most 10 child starts at a time.
+  'start-window--deployment', 'start-window--wave-1',
 ];
 /** Device owners (deviceOwner.test.ts): started without a code (patch marker, held/idle status) and with DEVICE_OWNER_CODE 1. */
 const OWNER = ['uncoded', 'coded'];

@@ -26,6 +26,7 @@ import { closeWave, isDeviceRolloutResult, resultOfFailedChild } from './closeFa
 import type { deviceRollout } from './deviceRollout';
 import { SEARCH_ATTRIBUTES_AT_START_PATCH, deviceRolloutSearchAttributes } from './searchAttributesAtStart';
 import { haltFigure, haltReason } from './plan';
+import { WAVE_START_WINDOW, WAVE_START_WINDOW_PATCH } from './startWindow';
 
 export const waveStatusQuery = defineQuery<WaveStatus>(MESSAGE_NAMES.rolloutWave.waveStatusQuery);
 /** From the parent: the rollout was paused or resumed (a revert wave never pauses). */
@@ -111,18 +112,22 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
   });
 
   const childAttributesAtStart = patched(SEARCH_ATTRIBUTES_AT_START_PATCH);
+  const startWindow = patched(WAVE_START_WINDOW_PATCH) ? WAVE_START_WINDOW : Infinity;
+  /** Start commands sent whose child has not started (or failed to start) yet. */
+  let starting = 0;
   const queue = [...input.devices];
   const inFlight: Array<Promise<void>> = [];
   try {
     while (queue.length > 0 && !halted) {
-      await condition(() => running.size < input.maxParallel && !paused);
+      await condition(() => running.size < input.maxParallel && starting < startWindow && !paused);
       if (halted) break;
       const deviceId = queue.shift() as string;
       counts.pending -= 1;
       counts.running += 1;
       running.add(deviceId);
       publish();
-      // Not awaited here: every free slot gets its start command in the same workflow task.
+      // Not awaited here: every free slot in the start window gets its start command in the same workflow task.
+      starting += 1;
       const started = startChild<typeof deviceRollout>(DEVICE_ROLLOUT_WORKFLOW_TYPE, {
         workflowId: deviceRolloutWorkflowId(input.settings.deploymentId, deviceId, input.mode),
         args: [{ ...input.settings, deviceId, mode: input.mode, wave: input.name, code: DEVICE_ROLLOUT_CODE }],
@@ -131,6 +136,8 @@ export async function rolloutWave(input: WaveInput): Promise<WaveResult> {
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `${input.mode} ${deviceId} (${input.name})`,
       });
+      const startSettled = (): void => void (starting -= 1);
+      void started.then(startSettled, startSettled);
       inFlight.push(
         started.then((child) => child.result()).catch((err: unknown) => resultOfFailedChild(err, isDeviceRolloutResult)).then((r) => {
           running.delete(deviceId);
