@@ -1,5 +1,5 @@
 // `npm run bench:fleet-scale -- [--devices 2000] [--wave-size 200] [--max-parallel 200] [--canary-percent 1]
-//    [--program both|edgeship|bare] [--first edgeship|bare] [--rounds 1]
+//    [--program both|edgeship|bare] [--first edgeship|bare] [--rounds 1] [--bare-start-window n]
 //    [--edge-queues shared|per-device] [--device-ms 0] [--fail 0] (these three: with --program edgeship) [--max-cached-workflows 600] [--keep]`
 //
 // By default it runs two programs, one after the other, each in a process and on a dev server of
@@ -101,6 +101,7 @@ interface Options {
   rounds: number;
   resultFile?: string;
   workflowBundle?: string;
+  bareStartWindow?: number;
 }
 
 /** What issue 17 asks of a 2,000-device run on this machine. */
@@ -127,6 +128,9 @@ async function runProgramProcess(program: 'edgeship' | 'bare', args: string[]): 
   return figures;
 }
 
+/** `args` without `name` and its value. */
+const withoutOption = (args: string[], name: string): string[] => args.filter((a, i) => a !== name && args[i - 1] !== name);
+
 async function compareBoth(o: Options): Promise<void> {
   const own = ['--program', '--first', '--rounds', '--result-file', '--workflow-bundle'];
   const args = process.argv.slice(2).filter((a, i, all) => !own.includes(a) && !own.includes(all[i - 1]));
@@ -139,8 +143,9 @@ async function compareBoth(o: Options): Promise<void> {
     const order: Array<'edgeship' | 'bare'> = bareFirst ? ['bare', 'edgeship'] : ['edgeship', 'bare'];
     const figures: Partial<Record<'edgeship' | 'bare', ProgramFigures>> = {};
     for (const program of order) {
-      log(`\n==== ${o.rounds > 1 ? `round ${round} of ${o.rounds}: ` : ''}${program === 'bare' ? 'THE BARE-ENGINE PROGRAM (not edgeship)' : 'edgeship'}: its own process and dev server ====`);
-      figures[program] = await runProgramProcess(program, args);
+      const window = program === 'bare' && o.bareStartWindow !== undefined ? `, its waves asking for at most ${o.bareStartWindow} child starts at a time` : '';
+      log(`\n==== ${o.rounds > 1 ? `round ${round} of ${o.rounds}: ` : ''}${program === 'bare' ? `THE BARE-ENGINE PROGRAM (not edgeship${window})` : 'edgeship'}: its own process and dev server ====`);
+      figures[program] = await runProgramProcess(program, program === 'bare' ? args : withoutOption(args, '--bare-start-window'));
     }
     const e = figures.edgeship!;
     const b = figures.bare!;
@@ -286,6 +291,7 @@ async function main(): Promise<void> {
     .option('--keep', 'keep the dev server\'s SQLite file and log in --dir')
     .addOption(new Option('--program <which>', 'both: edgeship, then the bare-engine program of the same shape, each in its own process and dev server, compared; or only one of them').choices(['both', 'edgeship', 'bare']).default('both'))
     .addOption(new Option('--first <which>', 'with --program both: which program runs first').choices(['edgeship', 'bare']).default('edgeship'))
+    .option('--bare-start-window <n>', 'the bare-engine program\'s waves ask for at most n child starts at a time, as edgeship\'s do (workflows/fleet/startWindow.ts): per-device cost on equal terms; default: every free slot at once', positiveInt)
     .option('--rounds <n>', 'with --program both: compare this many times, alternating which program goes first; prints each ratio, the median and the pooled ratio', positiveInt, 1)
     .addOption(new Option('--result-file <file>', 'write this program\'s figures as JSON (used by --program both)').hideHelp())
     .addOption(new Option('--workflow-bundle <file>', 'the program\'s workflows prebuilt (used by --program both); else bundled in this process').hideHelp())
@@ -296,6 +302,7 @@ async function main(): Promise<void> {
   }
   if (o.program !== 'both' && o.rounds > 1) throw new InvalidArgumentError(`--rounds compares the two programs, and --program ${o.program} runs one: leave out --program (or --rounds)`);
   if (o.program === 'both') return compareBoth(o);
+  if (o.program === 'edgeship' && o.bareStartWindow !== undefined) throw new InvalidArgumentError('--bare-start-window shapes the bare-engine program, and --program edgeship runs edgeship alone: leave out one of them');
   if (o.program === 'bare' && (o.edgeQueues !== 'shared' || o.fail > 0 || o.deviceMs > 0)) throw new InvalidArgumentError('the bare-engine program has no --edge-queues per-device, --fail or --device-ms: it is the engine alone');
   if ((o.maxParallel ?? o.waveSize) > 500) throw new InvalidArgumentError('--max-parallel (default: --wave-size) must be ≤ 500 (the request schema\'s bound)');
 
@@ -393,7 +400,7 @@ async function main(): Promise<void> {
       const afterClose = (): void => {
         atClose = { peakRssKiB: readProcMemory(process.pid)?.hwmKiB ?? 0, workerCpuMs: cpuMs(process.pid) - cpuAtStart.worker, serverCpuMs: cpuMs(server!.pid ?? 0) - cpuAtStart.server, threads: threadCpuMs(process.pid), counters: readCounters(metricsUrl) };
       };
-      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, timeoutMin: o.timeoutMin, log, extra: memoryLine, beforeStart, afterClose, workflowBundlePath: o.workflowBundle });
+      const bare = await runBareEngine({ connection: nativeConnection, client, waves: planned.map((w) => w.devices), maxParallel: request.rollout!.maxParallel, maxCachedWorkflows: o.maxCachedWorkflows, ...(o.bareStartWindow !== undefined ? { startWindow: o.bareStartWindow } : {}), timeoutMin: o.timeoutMin, log, extra: memoryLine, beforeStart, afterClose, workflowBundlePath: o.workflowBundle });
       if (!atClose) throw new Error('the bare engine returned without closing its parent');
       const { peakRssKiB } = atClose;
       const cpu = { workerCpuMs: atClose.workerCpuMs, serverCpuMs: atClose.serverCpuMs, serverCountersPerDevice: perDevice(await countersAtStart, await atClose.counters, o.devices), workerThreadsCpuMsPerDevice: threadCpuPerDevice(process.pid, threadsAtStart, atClose.threads, o.devices) };

@@ -14,6 +14,8 @@ export interface BareEngineRun {
   waves: string[][];
   maxParallel: number;
   maxCachedWorkflows: number;
+  /** Child starts each wave asks for at a time; none: every free slot at once (the program issue 17 defines). */
+  startWindow?: number;
   timeoutMin: number;
   log(line: string): void;
   /** One progress line (memory etc.), appended to the bench's own. */
@@ -68,7 +70,7 @@ export async function runBareEngine(r: BareEngineRun): Promise<BareEngineTiming>
     const handle = await r.client.workflow.start(bareFleet, {
       taskQueue: QUEUES.control,
       workflowId,
-      args: [{ waves: r.waves, maxParallel: r.maxParallel, queues: QUEUES, leaseBatch: 1000, releaseBatch: 250 }],
+      args: [{ waves: r.waves, maxParallel: r.maxParallel, queues: QUEUES, leaseBatch: 1000, releaseBatch: 250, ...(r.startWindow !== undefined ? { startWindow: r.startWindow } : {}) }],
     });
     r.log(`started ${workflowId} (the bare-engine program)`);
     const waveWorkflowIds = r.waves.map((_, i) => `${workflowId}.wave-${i}`);

@@ -6,7 +6,7 @@
 // both sent by activities in the batches edgeship uses (1,000 devices per lease call, 250 per
 // release call, 16 messages at once). No report, no search attribute, no details, no saga, no request check:
 // exactly what edgeship adds is what the ratio measures.
-import { condition, executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, proxyActivities, setHandler, startChild, workflowInfo } from '@temporalio/workflow';
 import { bareLeaseUpdate, bareReleaseSignal, type BareEngineActivities } from './bareEngineMessages';
 
 export interface BareQueues {
@@ -23,12 +23,15 @@ export interface BareFleetInput {
   /** Devices per lease activity call (edgeship: 1,000) and per release call (edgeship: 250). */
   leaseBatch: number;
   releaseBatch: number;
+  /** Child starts a wave asks for at a time (bench --bare-start-window, as edgeship's waves); none: all free slots at once. */
+  startWindow?: number;
 }
 
 export interface BareWaveInput {
   devices: string[];
   maxParallel: number;
   queues: BareQueues;
+  startWindow?: number;
 }
 
 const bareWaveWorkflowId = (parentId: string, index: number): string => `${parentId}.wave-${index}`;
@@ -58,8 +61,9 @@ export async function bareDevice(queues: BareQueues): Promise<void> {
   await edge.bareValidate();
 }
 
-/** A wave: a child per device, at most maxParallel at once. */
+/** A wave: a child per device, at most maxParallel at once (with a start window: windowedWave). */
 export async function bareWave(input: BareWaveInput): Promise<number> {
+  if (input.startWindow !== undefined) return windowedWave(input, input.startWindow);
   const parentId = workflowInfo().workflowId;
   let next = 0;
   let done = 0;
@@ -74,6 +78,34 @@ export async function bareWave(input: BareWaveInput): Promise<number> {
   return done;
 }
 
+/**
+ * A wave that asks for at most `window` child starts at a time, written as edgeship's rolloutWave
+ * is (one loop, one condition), so that only the window differs from the plain wave.
+ */
+async function windowedWave(input: BareWaveInput, window: number): Promise<number> {
+  const parentId = workflowInfo().workflowId;
+  let running = 0;
+  let starting = 0;
+  let done = 0;
+  const children: Array<Promise<void>> = [];
+  for (const deviceId of input.devices) {
+    await condition(() => running < input.maxParallel && starting < window);
+    running += 1;
+    starting += 1;
+    const started = startChild(bareDevice, { workflowId: bareDeviceWorkflowId(parentId, deviceId), taskQueue: input.queues.control, args: [input.queues] });
+    const startSettled = (): void => void (starting -= 1);
+    void started.then(startSettled, startSettled);
+    children.push(
+      started.then((child) => child.result()).then(() => {
+        running -= 1;
+        done += 1;
+      }),
+    );
+  }
+  await Promise.all(children);
+  return done;
+}
+
 /** The parent: lease every device, the waves one after another, release every device. */
 export async function bareFleet(input: BareFleetInput): Promise<number> {
   const { workflowId } = workflowInfo();
@@ -84,7 +116,7 @@ export async function bareFleet(input: BareFleetInput): Promise<number> {
   }
   let validated = 0;
   for (const [i, wave] of input.waves.entries()) {
-    validated += await executeChild(bareWave, { workflowId: bareWaveWorkflowId(workflowId, i), taskQueue: input.queues.control, args: [{ devices: wave, maxParallel: input.maxParallel, queues: input.queues }] });
+    validated += await executeChild(bareWave, { workflowId: bareWaveWorkflowId(workflowId, i), taskQueue: input.queues.control, args: [{ devices: wave, maxParallel: input.maxParallel, queues: input.queues, ...(input.startWindow !== undefined ? { startWindow: input.startWindow } : {}) }] });
   }
   for (let at = 0; at < devices.length; at += input.releaseBatch) {
     await control.bareReleaseDevices({ deviceIds: devices.slice(at, at + input.releaseBatch), holder: workflowId });

@@ -103,6 +103,18 @@ describe('scale test (bench/fleet-scale.ts)', function () {
     assert.equal(Number(row[2]), WAVE_START_WINDOW, 'the first workflow task fills the window, and no task goes past it');
   });
 
+  it('runs the bare-engine program with a start window (--bare-start-window), every device done', async () => {
+    const { stdout } = await bench(['--program', 'bare', '--bare-start-window', '2', '--dir', path.join(work, 'bare-window')]);
+    assert.match(stdout, /bareDevice\s+12 × +29\.0 events/);
+    assert.match(stdout, /bareWave\s+4 ×/);
+  });
+
+  it('refuses --bare-start-window with --program edgeship, which runs no bare program', async () => {
+    const err = await bench(['--program', 'edgeship', '--bare-start-window', '10', '--dir', path.join(work, 'refused-window')]).then(() => undefined, (e: unknown) => e as { stderr: string; code: number });
+    assert.ok(err, 'the bench should have refused');
+    assert.match(err.stderr, /--bare-start-window shapes the bare-engine program/);
+  });
+
   it('refuses --rounds for a single program instead of running it once', async () => {
     const err = await bench(['--program', 'edgeship', '--rounds', '3', '--dir', path.join(work, 'refused-rounds')]).then(() => undefined, (e: unknown) => e as { stderr: string; code: number });
     assert.ok(err, 'the bench should have refused');
