@@ -8,8 +8,9 @@
 // after a backoff. Measured on this repo's 2-core machine at 1,000 devices in waves of 200: each
 // child start ran 4.5–5.9 times (`task_requests TransferActiveTaskStartChildExecution` per device),
 // and the retries' backoff left the wave waiting. With at most 10 starts outstanding, each start
-// ran 1.01–1.08 times, and waves of 2,000 devices went faster (docs/fleet-scale.md). The window bounds only the starts in flight: maxParallel still bounds the devices
-// running, and a start takes milliseconds while a device's part takes minutes.
+// ran 1.01–1.08 times, and waves of 2,000 devices went faster (docs/fleet-scale.md). The window
+// bounds only the starts in flight: maxParallel still bounds the devices running, and a start
+// takes milliseconds while a device's part takes minutes.
 //
 // Histories recorded before the window asked for every free slot's start at once; they replay so.
 export const WAVE_START_WINDOW = 10;
